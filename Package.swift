@@ -1,0 +1,82 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Each target is one layer of the architecture:
+//   CJavaScriptCore  the system JavaScriptCore C API (Debian's libjavascriptcoregtk-4.1)
+//   JSHost           a thin host over it: values, native functions, event loop, console, CommonJS
+//   BrigantineCore   the domain: projects, IDs, log levels, build logs and secret redaction
+//   JobRunners       how a Job runs: the runner protocol, `local` and `simulate`
+//   BrigadierJS      the JavaScript half of the `brigadier` module (brigadier-js/)
+//   Brigadier        the native half of `brigadier`: jobs, events and projects as scripts see them
+//   Worker           the build lifecycle Brigade's worker had: load, fire, idle, after/error
+//   brig             the command line
+let package = Package(
+    name: "brigantine",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "brig", targets: ["brig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CJavaScriptCore",
+            pkgConfig: "javascriptcoregtk-4.1",
+            providers: [.apt(["libjavascriptcoregtk-4.1-dev"])]
+        ),
+        .target(
+            name: "JSHost",
+            dependencies: [
+                "CJavaScriptCore",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            resources: [.copy("js")]
+        ),
+        .target(
+            name: "BrigantineCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "JobRunners",
+            dependencies: [
+                "BrigantineCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        // The JavaScript half of `brigadier`, at the top level beside Sources/.
+        .target(name: "BrigadierJS", path: "brigadier-js", resources: [.copy("lib")]),
+        .target(name: "Brigadier", dependencies: ["BrigadierJS", "JSHost", "JobRunners", "BrigantineCore"]),
+        .target(
+            name: "Worker",
+            dependencies: ["Brigadier", "JSHost", "JobRunners", "BrigantineCore"]
+        ),
+        .executableTarget(
+            name: "brig",
+            dependencies: [
+                "Worker", "JobRunners", "BrigantineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "brig-bench",
+            dependencies: ["Worker", "JobRunners", "BrigantineCore"],
+            path: "bench/Sources/brig-bench"
+        ),
+        .testTarget(name: "JSHostTests", dependencies: ["JSHost"]),
+        .testTarget(
+            name: "BrigadierTests",
+            dependencies: ["Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore"]
+        ),
+        .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
+        .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
+        .testTarget(name: "CLITests", dependencies: ["BrigantineCore"]),
+    ]
+)

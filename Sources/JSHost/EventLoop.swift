@@ -1,0 +1,243 @@
+import Foundation
+import HeapModule
+
+/// Node's event loop, reduced to what Brigade scripts use: timers, immediates and host
+/// operations (such as running a job) that finish on other threads.
+///
+/// The loop is *idle* — Node's `beforeExit` — when no referenced timer, no immediate and
+/// no host operation is left. A promise that nothing will ever settle does not keep it busy.
+///
+/// Threading: `run` and the timer methods belong to the loop's thread; `complete`, `post`
+/// and `stop` may be called from anywhere.
+public final class EventLoop: @unchecked Sendable {
+    public enum StopReason: Equatable, Sendable {
+        /// Nothing left that could run JavaScript again.
+        case idle
+        /// The deadline passed first.
+        case deadline
+        /// `stop()` was called.
+        case stopped
+    }
+
+    /// A host operation in flight; hand it back to `complete`.
+    public struct OperationToken: Sendable {
+        fileprivate let id: Int
+    }
+
+    public typealias Work = @Sendable () throws -> Void
+
+    // Loop-thread state.
+    private var timerHeap = Heap<TimerEntry>()
+    private var activeTimers: [Int: (sequence: Int, referenced: Bool)] = [:]
+    private var referencedTimerCount = 0
+    private var immediates: [Int] = []
+    private var sequence = 0
+
+    // Shared state, guarded by `condition`.
+    private let condition = NSCondition()
+    private var inbox: [Work] = []
+    private var pendingOperations = 0
+    private var nextOperation = 0
+    private var stopRequested = false
+
+    public init() {}
+
+    // MARK: Timers (loop thread)
+
+    /// Arms timer `id` to fire after `delay` milliseconds (re-arming replaces the old due time).
+    public func setTimer(id: Int, delay: Double, referenced: Bool = true) {
+        clearTimer(id: id)
+        sequence += 1
+        let delay = delay.isFinite && delay >= 1 ? min(delay, 2_147_483_647) : 1
+        let due = ContinuousClock.now.advanced(by: .milliseconds(Int64(delay.rounded(.down))))
+        timerHeap.insert(TimerEntry(due: due, sequence: sequence, id: id))
+        activeTimers[id] = (sequence, referenced)
+        if referenced { referencedTimerCount += 1 }
+    }
+
+    public func clearTimer(id: Int) {
+        guard let timer = activeTimers.removeValue(forKey: id) else { return }
+        if timer.referenced { referencedTimerCount -= 1 }
+    }
+
+    /// `timeout.ref()` / `timeout.unref()`: an unreferenced timer does not keep the loop busy.
+    public func setTimerReferenced(id: Int, _ referenced: Bool) {
+        guard let timer = activeTimers[id], timer.referenced != referenced else { return }
+        activeTimers[id] = (timer.sequence, referenced)
+        referencedTimerCount += referenced ? 1 : -1
+    }
+
+    public func hasTimer(id: Int) -> Bool { activeTimers[id] != nil }
+
+    /// Queues `setImmediate` callback `id` for the next turn.
+    public func queueImmediate(id: Int) {
+        immediates.append(id)
+    }
+
+    public func cancelImmediate(id: Int) {
+        immediates.removeAll { $0 == id }
+    }
+
+    // MARK: Host operations (any thread)
+
+    /// Counts an operation as in flight: the loop is not idle until it completes.
+    public func beginOperation() -> OperationToken {
+        condition.lock()
+        defer { condition.unlock() }
+        pendingOperations += 1
+        nextOperation += 1
+        return OperationToken(id: nextOperation)
+    }
+
+    /// Ends an operation; `work` runs on the loop thread (it usually settles a promise).
+    public func complete(_ token: OperationToken, _ work: @escaping Work) {
+        condition.lock()
+        inbox.append(work)
+        pendingOperations -= 1
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Runs `work` on the loop thread at its next turn.
+    public func post(_ work: @escaping Work) {
+        condition.lock()
+        inbox.append(work)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Makes `run` return `.stopped` as soon as the current task is done.
+    public func stop() {
+        condition.lock()
+        stopRequested = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Forgets a previous `stop()`, so that the loop can run again.
+    public func resetStop() {
+        condition.lock()
+        stopRequested = false
+        condition.unlock()
+    }
+
+    public var hasPendingOperations: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return pendingOperations > 0
+    }
+
+    // MARK: Running
+
+    /// Runs tasks until the loop is idle, the deadline passes or `stop()` is called.
+    ///
+    /// - Parameters:
+    ///   - fire: runs the JavaScript of timer or immediate `id`.
+    ///   - afterTask: called after every task (the place to look at unhandled rejections).
+    ///   - onError: receives what a task threw; rethrow to end the loop with that error.
+    public func run(
+        until deadline: ContinuousClock.Instant? = nil,
+        fire: (Int) throws -> Void,
+        afterTask: () throws -> Void = {},
+        onError: (any Error) throws -> Void = { throw $0 }
+    ) throws -> StopReason {
+        func perform(_ task: () throws -> Void) throws {
+            do { try task() } catch { try onError(error) }
+            try afterTask()
+        }
+        while true {
+            if isStopRequested() { return .stopped }
+            var didWork = false
+
+            for work in takeInbox() {
+                didWork = true
+                try perform(work)
+                if isStopRequested() { return .stopped }
+            }
+
+            let now = ContinuousClock.now
+            while let next = timerHeap.min, next.due <= now {
+                timerHeap.removeMin()
+                guard let timer = activeTimers[next.id], timer.sequence == next.sequence else { continue }
+                clearTimer(id: next.id)
+                didWork = true
+                try perform { try fire(next.id) }
+                if isStopRequested() { return .stopped }
+            }
+
+            let ready = immediates
+            immediates = []
+            for id in ready {
+                didWork = true
+                try perform { try fire(id) }
+                if isStopRequested() { return .stopped }
+            }
+
+            if didWork { continue }
+            if let deadline, ContinuousClock.now >= deadline { return .deadline }
+            if try waitForWork(until: deadline) == false { return .idle }
+        }
+    }
+
+    private func isStopRequested() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopRequested
+    }
+
+    private func takeInbox() -> [Work] {
+        condition.lock()
+        defer { condition.unlock() }
+        let work = inbox
+        inbox = []
+        return work
+    }
+
+    /// Sleeps until something may be ready; false when nothing ever will be (idle).
+    private func waitForWork(until deadline: ContinuousClock.Instant?) throws -> Bool {
+        dropCancelledTimers()
+        condition.lock()
+        defer { condition.unlock() }
+        guard inbox.isEmpty, !stopRequested else { return true }
+        if referencedTimerCount == 0, immediates.isEmpty, pendingOperations == 0 {
+            return false
+        }
+        var wake = timerHeap.min?.due
+        if let deadline { wake = wake.map { min($0, deadline) } ?? deadline }
+        if let wake {
+            let seconds = ContinuousClock.now.duration(to: wake).seconds
+            if seconds > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: seconds)) }
+        } else {
+            condition.wait()
+        }
+        return true
+    }
+
+    private func dropCancelledTimers() {
+        while let next = timerHeap.min, activeTimers[next.id]?.sequence != next.sequence {
+            timerHeap.removeMin()
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}
+
+/// A timer's place in the queue: due time first, then the order timers were armed in.
+struct TimerEntry: Comparable {
+    let due: ContinuousClock.Instant
+    let sequence: Int
+    let id: Int
+
+    static func < (lhs: TimerEntry, rhs: TimerEntry) -> Bool {
+        lhs.due == rhs.due ? lhs.sequence < rhs.sequence : lhs.due < rhs.due
+    }
+
+    static func == (lhs: TimerEntry, rhs: TimerEntry) -> Bool {
+        lhs.sequence == rhs.sequence
+    }
+}

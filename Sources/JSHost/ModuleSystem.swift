@@ -1,0 +1,161 @@
+import Foundation
+
+/// A module compiled into the host rather than read from the project.
+public struct BuiltinModule: Sendable {
+    /// Virtual file name, such as `brigadier-js/brigadier.js`; relative `require`s inside
+    /// a builtin resolve against it, so builtins can be split into several files.
+    public let filename: String
+    /// The names scripts may `require` it by (empty: internal to other builtins).
+    public let publicNames: [String]
+    public let source: String
+    /// Native functions handed to the module as its `binding` argument.
+    public let binding: (@Sendable (ScriptContext) -> NativeBinding)?
+
+    public init(filename: String, publicNames: [String] = [], source: String,
+                binding: (@Sendable (ScriptContext) -> NativeBinding)? = nil) {
+        self.filename = filename
+        self.publicNames = publicNames
+        self.source = source
+        self.binding = binding
+    }
+}
+
+/// Native functions by name, exposed to one builtin module.
+public typealias NativeBinding = [String: NativeFunctionBody]
+
+/// Where a `require` request leads.
+public enum ModuleResolution: Equatable, Sendable {
+    case builtin(filename: String)
+    case file(path: String)
+}
+
+/// Node's CommonJS resolution (files, directories, package.json `main`, `node_modules`
+/// walking up), restricted to a set of root directories.
+///
+/// Scripts get no other access to the host's files: a request that resolves outside
+/// every root fails as if the module did not exist, with a reason.
+public final class ModuleSystem: @unchecked Sendable {
+    public let roots: [String]
+    private var builtinsByFilename: [String: BuiltinModule] = [:]
+    private var builtinsByName: [String: String] = [:]
+
+    init(roots: [String]) {
+        self.roots = roots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+    }
+
+    func register(_ builtin: BuiltinModule) {
+        builtinsByFilename[builtin.filename] = builtin
+        for name in builtin.publicNames { builtinsByName[name] = builtin.filename }
+    }
+
+    public func builtin(_ filename: String) -> BuiltinModule? { builtinsByFilename[filename] }
+
+    /// The builtin filename for a public name (`events`, `node:events`, `brigadier`, …).
+    public func builtinFilename(named name: String) -> String? {
+        builtinsByName[name] ?? (name.hasPrefix("node:") ? builtinsByName[String(name.dropFirst(5))] : nil)
+    }
+
+    /// Resolves `request` made by the module at `parent` (a file path or builtin filename).
+    public func resolve(_ request: String, from parent: String, parentIsBuiltin: Bool) throws -> ModuleResolution {
+        if let filename = builtinFilename(named: request) {
+            return .builtin(filename: filename)
+        }
+        if parentIsBuiltin {
+            if isRelative(request) {
+                let base = (parent as NSString).deletingLastPathComponent
+                let path = ((base as NSString).appendingPathComponent(request) as NSString).standardizingPath
+                for candidate in [path, path + ".js"] where builtinsByFilename[candidate] != nil {
+                    return .builtin(filename: candidate)
+                }
+            }
+            throw notFound(request, from: parent, reason: nil)
+        }
+        let directory = (parent as NSString).deletingLastPathComponent
+        if request.hasPrefix("/") || isRelative(request) {
+            let base = request.hasPrefix("/") ? request : (directory as NSString).appendingPathComponent(request)
+            let path = URL(fileURLWithPath: base).standardizedFileURL.path
+            guard isInsideRoots(path) else {
+                throw notFound(request, from: parent, reason: "it is outside the project directory")
+            }
+            if let found = loadAsFile(path) ?? loadAsDirectory(path) { return .file(path: found) }
+            throw notFound(request, from: parent, reason: nil)
+        }
+        if let found = loadFromNodeModules(request, startingAt: directory) { return .file(path: found) }
+        throw notFound(request, from: parent, reason: nodeCoreModules.contains(request)
+            ? "Node's '\(request)' module is not available to Brigade scripts here" : nil)
+    }
+
+    /// Reads a resolved module file (only files under the roots are readable).
+    public func readSource(_ path: String) throws -> String {
+        guard isInsideRoots(path) else { throw NativeError("cannot read \(path): outside the project directory") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw NativeError("cannot read \(path)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: Node's algorithm
+
+    private func isRelative(_ request: String) -> Bool {
+        request == "." || request == ".." || request.hasPrefix("./") || request.hasPrefix("../")
+    }
+
+    private func isInsideRoots(_ path: String) -> Bool {
+        roots.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+    }
+
+    private func isFile(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+    }
+
+    private func loadAsFile(_ path: String) -> String? {
+        for candidate in [path, path + ".js", path + ".json"] where isFile(candidate) && isInsideRoots(candidate) {
+            return candidate
+        }
+        return nil
+    }
+
+    private func loadIndex(_ path: String) -> String? {
+        loadAsFile((path as NSString).appendingPathComponent("index"))
+    }
+
+    private func loadAsDirectory(_ path: String) -> String? {
+        let manifest = (path as NSString).appendingPathComponent("package.json")
+        if isFile(manifest), let data = FileManager.default.contents(atPath: manifest),
+           let package = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let main = package["main"] as? String, !main.isEmpty {
+            let target = URL(fileURLWithPath: (path as NSString).appendingPathComponent(main)).standardizedFileURL.path
+            if let found = loadAsFile(target) ?? loadIndex(target) { return found }
+        }
+        return loadIndex(path)
+    }
+
+    private func loadFromNodeModules(_ request: String, startingAt directory: String) -> String? {
+        var current = URL(fileURLWithPath: directory).standardizedFileURL.path
+        while isInsideRoots(current) {
+            if (current as NSString).lastPathComponent != "node_modules" {
+                let base = ((current as NSString).appendingPathComponent("node_modules") as NSString)
+                    .appendingPathComponent(request)
+                let path = URL(fileURLWithPath: base).standardizedFileURL.path
+                if isInsideRoots(path), let found = loadAsFile(path) ?? loadAsDirectory(path) { return found }
+            }
+            let parent = (current as NSString).deletingLastPathComponent
+            if parent == current { break }
+            current = parent
+        }
+        return nil
+    }
+
+    private func notFound(_ request: String, from parent: String, reason: String?) -> NativeError {
+        var message = "Cannot find module '\(request)' from '\(parent)'"
+        if let reason { message += ": \(reason)" }
+        return NativeError(message, code: "MODULE_NOT_FOUND")
+    }
+
+    /// Node modules scripts sometimes ask for that we deliberately do not provide.
+    private let nodeCoreModules: Set<String> = [
+        "fs", "child_process", "net", "http", "https", "os", "cluster", "dgram", "dns", "tls",
+        "vm", "worker_threads", "process", "stream", "crypto", "zlib", "readline", "module",
+    ]
+}

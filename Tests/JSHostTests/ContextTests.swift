@@ -1,0 +1,106 @@
+import Foundation
+import JSHost
+import Testing
+
+@Suite struct ContextTests {
+    @Test func evaluatesAndConvertsStrings() throws {
+        let host = try TestHost()
+        #expect(try host.evaluate("1 + 2") == "3")
+        // Non-ASCII, NUL and astral characters cross the boundary intact in both directions.
+        let text = "tab\there\u{0}nul – ü 🚀 \r\n end"
+        let value = host.context.makeString(text)
+        #expect(host.context.string(from: value) == text)
+        #expect(host.context.number(from: try host.context.call(
+            try host.context.evaluate("(s) => s.length"), [value])) == Double(text.utf16.count))
+    }
+
+    @Test func syntaxErrorsCarryFileAndLine() throws {
+        let host = try TestHost()
+        let path = try host.write("broken.js", "var a = 1;\nvar b = ;\n")
+        do {
+            try host.context.loadMainModule(path)
+            Issue.record("expected a syntax error")
+        } catch let error as JSException {
+            #expect(error.message.hasPrefix("SyntaxError"))
+            #expect(error.location == "\(path):2")
+        }
+    }
+
+    @Test func runtimeErrorsCarryLineAndColumn() throws {
+        let host = try TestHost()
+        do {
+            try host.run("const o = {};\n\nfunction f() { return o.x.y; }\nf();\n")
+            Issue.record("expected a TypeError")
+        } catch let error as JSException {
+            #expect(error.message.hasPrefix("TypeError"))
+            #expect(error.location?.hasPrefix(host.directory.path + "/main.js:3:") == true, "\(error.location ?? "-")")
+        }
+    }
+
+    @Test func nativeFunctionsBehaveLikeFunctions() throws {
+        let host = try TestHost()
+        let add = host.context.makeFunction("add") { call in
+            call.context.makeNumber(call.number(0) + call.number(1))
+        }
+        host.context.setProperty(host.context.globalObject, "add", add)
+        #expect(try host.evaluate("add(2, 3)") == "5")
+        #expect(try host.evaluate("add.call(null, 4, 5)") == "9")
+        #expect(try host.evaluate("add.bind(null, 10)(1)") == "11")
+        #expect(try host.evaluate("[1, 2].map((x) => add(x, 1)).join()") == "2,3")
+        #expect(try host.evaluate("typeof add") == "function")
+    }
+
+    @Test func nativeErrorsBecomeJavaScriptErrors() throws {
+        let host = try TestHost()
+        let fail = host.context.makeFunction("fail") { _ in throw NativeError("nope", kind: .typeError, code: "E_NOPE") }
+        host.context.setProperty(host.context.globalObject, "fail", fail)
+        #expect(try host.evaluate("try { fail() } catch (e) { `${e instanceof TypeError} ${e.message} ${e.code}` }")
+            == "true nope E_NOPE")
+    }
+
+    @Test func jsonRoundTrip() throws {
+        let host = try TestHost()
+        let value = try host.context.parseJSON(#"{"b":[1,"two",null],"a":{"ü":true}}"#)
+        #expect(try host.context.jsonString(value) == #"{"b":[1,"two",null],"a":{"ü":true}}"#)
+        #expect(throws: NativeError.self) { try host.context.parseJSON("{nope") }
+    }
+
+    @Test func executionTimeLimitStopsRunawayScripts() throws {
+        let host = try TestHost(entryTimeLimit: 0.2)
+        #expect(throws: ScriptTerminated.self) { try host.run("while (true) {}") }
+        host.context.runtime.clearTermination()
+    }
+
+    @Test func executionTimeLimitCoversTimersAndMicrotasks() throws {
+        let host = try TestHost(entryTimeLimit: 0.2)
+        #expect(throws: ScriptTerminated.self) {
+            try host.run("setTimeout(() => { Promise.resolve().then(() => { for (;;) {} }) }, 5)")
+        }
+    }
+
+    @Test func unhandledRejectionsAreReported() throws {
+        let host = try TestHost()
+        try host.run("""
+            Promise.reject(new Error('first'));
+            const handled = Promise.reject(new Error('caught')); handled.catch(() => {});
+            setTimeout(() => { Promise.reject('second') }, 1);
+            """)
+        let reasons = host.context.takeUnhandledRejections().map { host.context.inspect($0.ref) }
+        #expect(reasons.count == 2)
+        #expect(reasons.first?.hasPrefix("Error: first") == true)
+        #expect(reasons.last == "'second'")
+    }
+
+    @Test func processExitEndsTheScript() throws {
+        let host = try TestHost()
+        #expect(throws: ScriptExited.self) { try host.run("console.log('before'); process.exit(3); console.log('after')") }
+        #expect(host.stdout == ["before"])
+    }
+
+    @Test func scriptsCannotReachTheHost() throws {
+        let host = try TestHost()
+        #expect(try host.evaluate("typeof host") == "undefined")
+        #expect(try host.evaluate("JSON.stringify(process.env)") == "{}")
+        #expect(try host.evaluate("typeof require") == "undefined")
+    }
+}

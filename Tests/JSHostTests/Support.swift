@@ -1,0 +1,46 @@
+import Foundation
+import JSHost
+
+/// A context whose console output is collected, with a scratch directory as module root.
+final class TestHost {
+    let directory: URL
+    let context: ScriptContext
+    private(set) var stdout: [String] = []
+    private(set) var stderr: [String] = []
+
+    init(entryTimeLimit: Double? = 5) throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("jshost-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        context = try ScriptContext(runtime: JSRuntime(entryTimeLimit: entryTimeLimit), moduleRoots: [directory.path])
+        context.onOutput = { [unowned self] stream, text in
+            let lines = text.components(separatedBy: "\n")
+            if stream == .stdout { stdout += lines } else { stderr += lines }
+        }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Writes a file under the scratch directory and returns its path.
+    @discardableResult
+    func write(_ relativePath: String, _ contents: String) throws -> String {
+        let url = directory.appendingPathComponent(relativePath)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    /// Loads `source` as main module `main.js` and runs the loop until idle.
+    @discardableResult
+    func run(_ source: String, deadline: Duration = .seconds(10)) throws -> EventLoop.StopReason {
+        let path = try write("main.js", source)
+        try context.loadMainModule(path)
+        return try context.runLoop(until: .now + deadline)
+    }
+
+    func evaluate(_ source: String) throws -> String {
+        context.string(from: try context.evaluate(source))
+    }
+}
