@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Brigadier", dependencies: ["BrigadierJS", "JSHost", "JobRunners", "BrigantineCore"]),
         .target(
             name: "Worker",
-            dependencies: ["Brigadier", "JSHost", "JobRunners", "BrigantineCore"]
+            dependencies: ["Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore"]
         ),
         .executableTarget(
             name: "brig",
@@ -70,7 +70,7 @@ let package = Package(
             dependencies: ["Worker", "JobRunners", "BrigantineCore"],
             path: "bench/Sources/brig-bench"
         ),
-        .testTarget(name: "JSHostTests", dependencies: ["JSHost"]),
+        .testTarget(name: "JSHostTests", dependencies: ["JSHost", "CJavaScriptCore"]),
         .testTarget(
             name: "BrigadierTests",
             dependencies: ["Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore"]

@@ -39,6 +39,7 @@ public final class EventLoop: @unchecked Sendable {
     private var pendingOperations = 0
     private var nextOperation = 0
     private var stopRequested = false
+    private var closed = false
 
     public init() {}
 
@@ -92,7 +93,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Ends an operation; `work` runs on the loop thread (it usually settles a promise).
     public func complete(_ token: OperationToken, _ work: @escaping Work) {
         condition.lock()
-        inbox.append(work)
+        if !closed { inbox.append(work) }
         pendingOperations -= 1
         condition.signal()
         condition.unlock()
@@ -101,7 +102,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `work` on the loop thread at its next turn.
     public func post(_ work: @escaping Work) {
         condition.lock()
-        inbox.append(work)
+        if !closed { inbox.append(work) }
         condition.signal()
         condition.unlock()
     }
@@ -112,6 +113,18 @@ public final class EventLoop: @unchecked Sendable {
         stopRequested = true
         condition.signal()
         condition.unlock()
+    }
+
+    /// Drops queued work and ignores work posted from now on. Queued closures often hold
+    /// their context; a closed loop lets it go.
+    public func close() {
+        condition.lock()
+        closed = true
+        inbox = []
+        condition.unlock()
+        immediates = []
+        activeTimers = [:]
+        referencedTimerCount = 0
     }
 
     /// Forgets a previous `stop()`, so that the loop can run again.

@@ -144,9 +144,11 @@ public final class ScriptContext: @unchecked Sendable {
     // MARK: Modules
 
     /// Loads `path` as the main module (CommonJS, sloppy mode) and returns its exports.
+    /// With `source`, that text is the module and `path` only names it (for `require`s
+    /// relative to it and for error locations).
     @discardableResult
-    public func loadMainModule(_ path: String) throws -> JSValueRef {
-        try call(method: "loadMain", of: internals.ref, [makeString(path)])
+    public func loadMainModule(_ path: String, source: String? = nil) throws -> JSValueRef {
+        try call(method: "loadMain", of: internals.ref, [makeString(path)] + (source.map { [makeString($0)] } ?? []))
     }
 
     /// Returns the exports of a builtin module, loading it on first use.
@@ -213,9 +215,30 @@ public final class ScriptContext: @unchecked Sendable {
         return promise
     }
 
-    /// Cancels host operations still running (their promises never settle).
-    public func cancelHostOperations() {
-        for task in hostOperations.values { task.cancel() }
+    /// Cancels host operations still running and waits up to `grace` seconds for them to
+    /// wind down (a cancelled job kills its processes). Their promises never settle.
+    public func cancelHostOperations(grace: Double = 5) {
+        let tasks = Array(hostOperations.values)
+        guard !tasks.isEmpty else { return }
+        let finished = DispatchSemaphore(value: 0)
+        for task in tasks {
+            task.cancel()
+            Task.detached {
+                await task.value
+                finished.signal()
+            }
+        }
+        let deadline = DispatchTime.now() + grace
+        for _ in tasks where finished.wait(timeout: deadline) == .timedOut { break }
+    }
+
+    /// Ends this context's use: pending work is dropped (releasing what it holds) and
+    /// operations finishing later are ignored.
+    public func close() {
+        cancelHostOperations(grace: 0)
+        loop.close()
+        hostOperations = [:]
+        unhandledRejections = []
     }
 
     // MARK: Making values
@@ -357,6 +380,30 @@ public final class ScriptContext: @unchecked Sendable {
     public func numberProperty(_ object: JSValueRef, _ name: String) -> Double? {
         let value = property(object, name)
         return JSValueIsNumber(ref, value) ? number(from: value) : nil
+    }
+
+    /// JavaScript's truthiness of `value`.
+    public func isTruthy(_ value: JSValueRef) -> Bool { JSValueToBoolean(ref, value) }
+
+    /// The elements of an array, as strings.
+    public func arrayStrings(_ array: JSValueRef) -> [String] {
+        let count = Int(numberProperty(array, "length") ?? 0)
+        return (0..<count).map { string(from: property(array, String($0))) }
+    }
+
+    /// The object's own enumerable string keys, in JavaScript's order.
+    public func ownKeys(_ object: JSValueRef) -> [String] {
+        guard let target = JSValueToObject(ref, object, nil) else { return [] }
+        let names = JSObjectCopyPropertyNames(ref, target)
+        defer { JSPropertyNameArrayRelease(names) }
+        return (0..<JSPropertyNameArrayGetCount(names)).map {
+            String(jsString: JSPropertyNameArrayGetNameAtIndex(names, $0))
+        }
+    }
+
+    /// A one-line description of any thrown or rejected value, with its location.
+    public func describe(_ value: JSValueRef) -> String {
+        JSException(value, in: self).description
     }
 
     /// Node's `util.inspect(value)`: how console.log shows a value.

@@ -109,7 +109,7 @@
     return loadFile(where.file, parent).exports;
   }
 
-  function loadMain(filename) {
+  function loadMain(filename, source) {
     mainModule = new Module(filename, null);
     mainModule.id = '.';
     process.mainModule = mainModule;
@@ -117,7 +117,7 @@
     moduleCache[filename] = mainModule;
     let loaded = false;
     try {
-      runModule(mainModule, host.readSource(filename), false);
+      runModule(mainModule, source === undefined ? host.readSource(filename) : source, false);
       loaded = true;
     } finally {
       if (!loaded) delete moduleCache[filename];

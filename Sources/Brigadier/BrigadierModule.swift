@@ -1,0 +1,23 @@
+import BrigadierJS
+import JSHost
+
+/// The `brigadier` module as builtin modules of a script context.
+///
+/// Scripts reach it as `brigadier`, `brigade` or `@brigadecore/brigadier`; its other files
+/// (events, job, group, worker, state) are internal, so sub-paths such as
+/// `@brigadecore/brigadier/out/logger` do not resolve, as in Brigade.
+public enum BrigadierModule {
+    public static let publicNames = ["brigadier", "brigade", "@brigadecore/brigadier"]
+    /// The internal module the worker lifecycle drives.
+    public static let workerModule = "brigadier-js/worker.js"
+
+    public static func builtins(jobs: JobBridge) -> [BuiltinModule] {
+        BrigadierJS.sources.sorted { $0.key < $1.key }.map { name, source in
+            BuiltinModule(
+                filename: "brigadier-js/\(name)",
+                publicNames: name == "brigadier.js" ? publicNames : [],
+                source: source,
+                binding: { _ in jobs.binding() })
+        }
+    }
+}

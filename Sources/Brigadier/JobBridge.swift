@@ -1,0 +1,137 @@
+import BrigantineCore
+import Foundation
+import JobRunners
+import JSHost
+import Synchronization
+
+/// What happened to one job of a build.
+public struct JobRecord: Sendable, Equatable {
+    public enum Status: String, Sendable { case running, succeeded, failed, timedOut = "timed out" }
+
+    public let name: String
+    public let podName: String
+    public let image: String
+    public var status: Status
+    public var exitCode: Int32?
+    public let startedAt: Date
+    public var finishedAt: Date?
+    /// Everything the job wrote (its Result, or what it wrote before failing).
+    public var output: String
+    /// Why it failed, in Brigade's words.
+    public var failure: String?
+}
+
+/// What a project allows its jobs; decided by the host, never by the script.
+public struct JobPolicy: Sendable, Equatable {
+    public var allowPrivilegedJobs: Bool
+    public var allowHostMounts: Bool
+    public var allowSecretKeyRef: Bool
+
+    public init(allowPrivilegedJobs: Bool = false, allowHostMounts: Bool = false, allowSecretKeyRef: Bool = false) {
+        self.allowPrivilegedJobs = allowPrivilegedJobs
+        self.allowHostMounts = allowHostMounts
+        self.allowSecretKeyRef = allowSecretKeyRef
+    }
+
+    public init(_ project: Project) {
+        self.init(allowPrivilegedJobs: project.allowPrivilegedJobs, allowHostMounts: project.allowHostMounts,
+                  allowSecretKeyRef: project.allowSecretKeyRef)
+    }
+}
+
+/// The native half of `Job.run()` and `Job.logs()`: hands jobs to the runner and keeps
+/// a record of each, for `logs()` and for the build's record.
+public final class JobBridge: Sendable {
+    public let runner: any JobRunner
+    public let context: JobContext
+    public let policy: JobPolicy
+    private let records = Mutex<[JobRecord]>([])
+
+    public init(runner: any JobRunner, context: JobContext, policy: JobPolicy) {
+        self.runner = runner
+        self.context = context
+        self.policy = policy
+    }
+
+    /// Jobs in the order they were started.
+    public var jobs: [JobRecord] { records.withLock { $0 } }
+
+    /// The native functions job.js and worker.js call through `binding`.
+    func binding() -> NativeBinding {
+        [
+            "runJob": { [self] call in
+                var spec: JobSpec
+                do {
+                    spec = try JSONDecoder().decode(JobSpec.self, from: Data(call.string(0).utf8))
+                } catch {
+                    throw NativeError("brigadier could not read the job: \(error)")
+                }
+                // job.js applied the policy already; this holds even if a script tampered with it.
+                spec.privileged = spec.privileged && policy.allowPrivilegedJobs
+                spec.dockerSocket = spec.dockerSocket && policy.allowHostMounts
+                let index = start(spec)
+                return call.context.promise { [self, spec] in
+                    do {
+                        let result = try await runner.run(spec, in: context)
+                        finish(index, status: .succeeded, exitCode: result.exitCode, output: result.output, failure: nil)
+                        return .string(result.output)
+                    } catch let failure as JobFailure {
+                        let status: JobRecord.Status
+                        let exitCode: Int32?
+                        switch failure {
+                        case .timedOut: (status, exitCode) = (.timedOut, nil)
+                        case .failed(_, let code, _): (status, exitCode) = (.failed, code)
+                        case .cannotStart: (status, exitCode) = (.failed, nil)
+                        }
+                        finish(index, status: status, exitCode: exitCode, output: failure.output, failure: failure.description)
+                        throw failure
+                    } catch {
+                        finish(index, status: .failed, exitCode: nil, output: "", failure: "\(error)")
+                        throw error
+                    }
+                }
+            },
+            "jobLogs": { [self] call in
+                let podName = call.string(0)
+                let record = records.withLock { $0.last { $0.podName == podName } }
+                return call.context.promise {
+                    guard let record else { throw NativeError("no job named \(podName) has run in this build") }
+                    return .string(record.output)
+                }
+            },
+            "policy": { [self] call in
+                let object = call.context.makeObject()
+                call.context.setProperty(object, "allowPrivilegedJobs", call.context.makeBool(policy.allowPrivilegedJobs))
+                call.context.setProperty(object, "allowHostMounts", call.context.makeBool(policy.allowHostMounts))
+                call.context.setProperty(object, "allowSecretKeyRef", call.context.makeBool(policy.allowSecretKeyRef))
+                return object
+            },
+            "log": { [self] call in
+                let level = LogLevel(rawValue: Int(call.number(0))) ?? .log
+                let component = call.context.isNull(call[1]) || call.context.isUndefined(call[1])
+                    ? runner.name : call.string(1)
+                context.log.log(level, component, call.string(2))
+                return nil
+            },
+        ]
+    }
+
+    private func start(_ spec: JobSpec) -> Int {
+        records.withLock { records in
+            records.append(JobRecord(
+                name: spec.name, podName: spec.podName, image: spec.image, status: .running,
+                startedAt: Date(), output: ""))
+            return records.count - 1
+        }
+    }
+
+    private func finish(_ index: Int, status: JobRecord.Status, exitCode: Int32?, output: String, failure: String?) {
+        records.withLock { records in
+            records[index].status = status
+            records[index].exitCode = exitCode
+            records[index].finishedAt = Date()
+            records[index].output = output
+            records[index].failure = failure
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// One line of a build's log.
+public struct LogLine: Sendable, Equatable {
+    public enum Stream: String, Sendable { case stdout, stderr }
+    public let stream: Stream
+    public let text: String
+
+    public init(_ stream: Stream, _ text: String) {
+        self.stream = stream
+        self.text = text
+    }
+}
+
+/// A build's log: the script's console output, job output and the worker's own
+/// `[brigade…]` messages, with every project secret masked before a line leaves.
+///
+/// Safe to use from any thread (jobs stream their output from their own tasks).
+public final class BuildLog: Sendable {
+    public let level: LogLevel
+    private let redactor: SecretRedactor
+    private let sink: @Sendable (LogLine) -> Void
+
+    public init(level: LogLevel = .log, redactor: SecretRedactor = .none, sink: @escaping @Sendable (LogLine) -> Void) {
+        self.level = level
+        self.redactor = redactor
+        self.sink = sink
+    }
+
+    /// Output of the script or of a job: shown whatever the level.
+    public func write(_ stream: LogLine.Stream, _ text: String) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            sink(LogLine(stream, redactor.redact(String(line))))
+        }
+    }
+
+    /// A worker message, `[brigade:<component>] message`, shown when `messageLevel` is at
+    /// or above the build's level. Warnings and errors go to stderr, as in Brigade.
+    public func log(_ messageLevel: LogLevel, _ component: String?, _ message: String) {
+        guard messageLevel >= level, messageLevel != .none else { return }
+        let prefix = component.map { "[brigade:\($0)]" } ?? "[brigade]"
+        write(messageLevel >= .warn ? .stderr : .stdout, "\(prefix) \(message)")
+    }
+
+    /// Whether a message at `messageLevel` would be shown.
+    public func shows(_ messageLevel: LogLevel) -> Bool {
+        messageLevel >= level && messageLevel != .none
+    }
+}

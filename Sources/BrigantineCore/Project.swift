@@ -1,0 +1,255 @@
+import Foundation
+import Yams
+
+/// A Brigantine project: what Brigade kept in a project Secret, declared in a YAML file.
+///
+/// Field names follow Brigade's where one exists (`name`, `repo.cloneURL`, `defaultScript`,
+/// `defaultConfig`, `secrets`, `genericGatewaySecret`, `allowPrivilegedJobs`, `allowHostMounts`,
+/// `kubernetes`). Unknown keys are errors, so that a typo such as `secret:` is not silently
+/// a project without secrets.
+public struct Project: Sendable, Equatable {
+    public enum Gateway: String, Sendable, Codable, CaseIterable {
+        case containerRegistry = "container-registry"
+        case generic
+    }
+
+    public struct Repository: Sendable, Equatable, Codable {
+        public var cloneURL: String?
+        public var initGitSubmodules: Bool?
+
+        public init(cloneURL: String? = nil, initGitSubmodules: Bool? = nil) {
+            self.cloneURL = cloneURL
+            self.initGitSubmodules = initGitSubmodules
+        }
+    }
+
+    /// Brigade's `project.kubernetes` block; scripts read it, nothing here acts on it.
+    public struct Kubernetes: Sendable, Equatable, Codable {
+        public var namespace: String?
+        public var buildStorageSize: String?
+        public var vcsSidecar: String?
+        public var cacheStorageClass: String?
+        public var buildStorageClass: String?
+
+        public init() {}
+    }
+
+    public var name: String
+    public var repo: Repository?
+    /// Inline fallback script (Brigade's `defaultScript`).
+    public var defaultScript: String?
+    /// Fallback script read from a file; absolute once loaded.
+    public var defaultScriptFile: String?
+    /// Inline brigade.json (Brigade's `defaultConfig`).
+    public var defaultConfig: String?
+    public var secrets: [String: String]
+    public var genericGatewaySecret: String?
+    public var webhookSecret: String?
+    /// Accept webhooks without a secret, as Brigade did.
+    public var insecure: Bool
+    public var gateways: [Gateway]
+    /// Job runner for this project's builds (`local`, `simulate`, …); nil: the host's default.
+    public var runner: String?
+    public var allowPrivilegedJobs: Bool
+    public var allowHostMounts: Bool
+    /// Let `env` values of the form `{secretKeyRef: {key}}` read project secrets.
+    public var allowSecretKeyRef: Bool
+    public var kubernetes: Kubernetes
+    /// Longest a build may take, in seconds (nil: the host's default).
+    public var buildTimeout: Double?
+    /// Longest one entry into the script may run without yielding, in seconds.
+    public var scriptTimeLimit: Double?
+    /// The directory of the project file: relative paths and `require` resolve from here.
+    public var directory: String
+
+    public var id: String { ProjectID.of(name) }
+
+    public init(name: String, directory: String) {
+        self.name = name
+        self.directory = directory
+        secrets = [:]
+        insecure = false
+        gateways = []
+        allowPrivilegedJobs = false
+        allowHostMounts = false
+        allowSecretKeyRef = false
+        kubernetes = Kubernetes()
+    }
+
+    /// A project for `brig run` without a project file: no secrets, nothing allowed.
+    public static func local(name: String = "local", directory: String) -> Project {
+        Project(name: name, directory: directory)
+    }
+}
+
+/// A project file that cannot be used, with the reason.
+public struct ProjectFileError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let reason: String
+    public var description: String { "\(file): \(reason)" }
+}
+
+extension Project {
+    private struct File: Decodable {
+        var name: String?
+        var repo: Repository?
+        var defaultScript: String?
+        var defaultScriptFile: String?
+        var defaultConfig: String?
+        var defaultConfigFile: String?
+        var secrets: [String: String]?
+        var genericGatewaySecret: String?
+        var webhookSecret: String?
+        var insecure: Bool?
+        var gateways: [Gateway]?
+        var runner: String?
+        var allowPrivilegedJobs: Bool?
+        var allowHostMounts: Bool?
+        var allowSecretKeyRef: Bool?
+        var kubernetes: Kubernetes?
+        var buildTimeout: Double?
+        var scriptTimeLimit: Double?
+    }
+
+    static let knownKeys: Set<String> = [
+        "name", "repo", "defaultScript", "defaultScriptFile", "defaultConfig", "defaultConfigFile",
+        "secrets", "genericGatewaySecret", "webhookSecret", "insecure", "gateways", "runner",
+        "allowPrivilegedJobs", "allowHostMounts", "allowSecretKeyRef", "kubernetes",
+        "buildTimeout", "scriptTimeLimit",
+    ]
+
+    public static let knownRunners: Set<String> = ["local", "simulate", "container"]
+
+    /// Reads a project file; relative paths in it are taken from the file's directory.
+    public static func load(file path: String) throws -> Project {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ProjectFileError(file: path, reason: "cannot be read")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+        return try parse(String(decoding: data, as: UTF8.self), file: path, directory: directory)
+    }
+
+    /// Parses project YAML.
+    public static func parse(_ yaml: String, file: String, directory: String) throws -> Project {
+        func fail(_ reason: String) -> ProjectFileError { ProjectFileError(file: file, reason: reason) }
+        let top: Any?
+        do {
+            top = try Yams.load(yaml: yaml)
+        } catch {
+            throw fail("is not valid YAML: \(error)")
+        }
+        guard let mapping = top as? [String: Any] else { throw fail("must be a YAML mapping of project settings") }
+        let unknown = Set(mapping.keys).subtracting(knownKeys).sorted()
+        if !unknown.isEmpty {
+            throw fail("unknown key\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", "))"
+                + "; known keys are \(knownKeys.sorted().joined(separator: ", "))")
+        }
+        let decoded: File
+        do {
+            decoded = try YAMLDecoder().decode(File.self, from: yaml)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw fail("'\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw fail("'\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch {
+            throw fail("\(error)")
+        }
+        guard let name = decoded.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+            throw fail("'name' is required")
+        }
+        var project = Project(name: name, directory: directory)
+        project.repo = decoded.repo
+        project.secrets = decoded.secrets ?? [:]
+        project.genericGatewaySecret = decoded.genericGatewaySecret
+        project.webhookSecret = decoded.webhookSecret
+        project.insecure = decoded.insecure ?? false
+        project.gateways = decoded.gateways ?? []
+        project.allowPrivilegedJobs = decoded.allowPrivilegedJobs ?? false
+        project.allowHostMounts = decoded.allowHostMounts ?? false
+        project.allowSecretKeyRef = decoded.allowSecretKeyRef ?? false
+        project.kubernetes = decoded.kubernetes ?? Kubernetes()
+        project.buildTimeout = decoded.buildTimeout
+        project.scriptTimeLimit = decoded.scriptTimeLimit
+
+        if decoded.defaultScript != nil, decoded.defaultScriptFile != nil {
+            throw fail("set 'defaultScript' or 'defaultScriptFile', not both")
+        }
+        project.defaultScript = decoded.defaultScript
+        project.defaultScriptFile = decoded.defaultScriptFile.map { absolute($0, in: directory) }
+        if let scriptFile = project.defaultScriptFile, !FileManager.default.fileExists(atPath: scriptFile) {
+            throw fail("'defaultScriptFile' \(scriptFile) does not exist")
+        }
+        if decoded.defaultConfig != nil, decoded.defaultConfigFile != nil {
+            throw fail("set 'defaultConfig' or 'defaultConfigFile', not both")
+        }
+        project.defaultConfig = decoded.defaultConfig
+        if let configFile = decoded.defaultConfigFile.map({ absolute($0, in: directory) }) {
+            guard let data = FileManager.default.contents(atPath: configFile) else {
+                throw fail("'defaultConfigFile' \(configFile) cannot be read")
+            }
+            project.defaultConfig = String(decoding: data, as: UTF8.self)
+        }
+        if let runner = decoded.runner {
+            guard knownRunners.contains(runner) else {
+                throw fail("'runner' must be one of \(knownRunners.sorted().joined(separator: ", ")), not '\(runner)'")
+            }
+            project.runner = runner
+        }
+        for (key, limit) in [("buildTimeout", project.buildTimeout), ("scriptTimeLimit", project.scriptTimeLimit)] {
+            if let limit, !(limit > 0) { throw fail("'\(key)' must be a positive number of seconds") }
+        }
+        return project
+    }
+
+    private static func absolute(_ path: String, in directory: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+            : URL(fileURLWithPath: directory).appendingPathComponent(path)
+        return url.standardizedFileURL.path
+    }
+
+    /// Names of secrets whose values are too short to be masked in logs.
+    public var unmaskableSecretNames: [String] {
+        secrets.filter { !$0.value.isEmpty && $0.value.count < SecretRedactor.minimumLength }.keys.sorted()
+    }
+
+    /// Masks this project's secret values (and gateway secrets) in log text.
+    public var redactor: SecretRedactor {
+        SecretRedactor(secrets: Array(secrets.values) + [genericGatewaySecret, webhookSecret].compactMap { $0 })
+    }
+}
+
+/// The projects declared in a directory of YAML files, found by name or by Brigade ID.
+public struct ProjectDirectory: Sendable {
+    public let path: String
+    public let projects: [Project]
+
+    /// Loads every `*.yaml`/`*.yml` file; any unusable file or duplicate name is an error.
+    public init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ProjectFileError(file: path, reason: "is not a directory of project files")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: path)
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+            .sorted()
+        var projects: [Project] = []
+        var seen: [String: String] = [:]
+        for file in files {
+            let filePath = (path as NSString).appendingPathComponent(file)
+            let project = try Project.load(file: filePath)
+            if let other = seen[project.name] {
+                throw ProjectFileError(file: filePath, reason: "declares project '\(project.name)' again (first in \(other))")
+            }
+            seen[project.name] = filePath
+            projects.append(project)
+        }
+        self.projects = projects
+    }
+
+    /// The project with this name or Brigade ID.
+    public func project(named nameOrID: String) -> Project? {
+        let id = ProjectID.of(nameOrID)
+        return projects.first { $0.name == nameOrID || $0.id == id }
+    }
+}

@@ -1,0 +1,15 @@
+import Crypto
+
+/// Brigade's project IDs: `brigade-` followed by the first 54 hex digits of SHA-256 of the name.
+/// A string that already starts with `brigade-` is taken to be an ID and left as is.
+public enum ProjectID {
+    public static func of(_ nameOrID: String) -> String {
+        if nameOrID.hasPrefix("brigade-") { return nameOrID }
+        let digest = SHA256.hash(data: Array(nameOrID.utf8))
+        let hex = digest.map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }.joined()
+        return "brigade-" + hex.prefix(54)
+    }
+}

@@ -1,0 +1,229 @@
+import BrigantineCore
+import Foundation
+import Subprocess
+import Synchronization
+
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// Runs a job's tasks on this machine with the job's shell, as Brigade's container would
+/// have run `/hook/main.sh`, but without the image: for authoring and testing scripts.
+///
+/// - Each job gets its own working directory (also its `HOME`) inside the build directory.
+/// - `storage.enabled`: the build's shared directory; `cache.enabled`: a directory kept per
+///   project and job under `cacheRoot`. Their paths in the script and in `env` values
+///   (`/mnt/brigade/share`, `/mnt/brigade/cache` by default) are rewritten to the real
+///   directories, which are also in `BRIGADE_STORAGE` and `BRIGADE_CACHE`.
+/// - The environment is the job's `env` plus PATH, HOME, TMPDIR and LANG: nothing else of
+///   the host's environment reaches a job.
+/// - The job runs in its own process group; on timeout or cancellation the whole group is killed.
+public struct LocalRunner: JobRunner {
+    public let name = "local"
+    public let cacheRoot: URL
+    /// Output kept for a job's Result; beyond it, the rest is dropped with a note.
+    public let maxOutputBytes: Int
+
+    public init(cacheRoot: URL, maxOutputBytes: Int = 16 << 20) {
+        self.cacheRoot = cacheRoot
+        self.maxOutputBytes = maxOutputBytes
+    }
+
+    public func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
+        try job.validateEnvironment()
+        guard var script = job.script else {
+            context.log.log(.warn, name, "job \(job.podName) has no tasks; the local runner cannot run the "
+                + "default command of image '\(job.image)', so it succeeds without running anything")
+            return JobOutput(output: "", exitCode: 0)
+        }
+        let fileManager = FileManager.default
+        let workDirectory = context.buildDirectory.appendingPathComponent("jobs/\(job.podName)", isDirectory: true)
+        let temporary = workDirectory.appendingPathComponent(".tmp", isDirectory: true)
+        try fileManager.createDirectory(at: temporary, withIntermediateDirectories: true)
+
+        var mounts: [(from: String, to: String)] = []
+        var environment: [(String, String)] = [
+            ("PATH", ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"),
+            ("HOME", workDirectory.path),
+            ("TMPDIR", temporary.path),
+            ("LANG", "C.UTF-8"),
+        ]
+        if job.storage.enabled {
+            let shared = context.sharedStorage
+            try fileManager.createDirectory(at: shared, withIntermediateDirectories: true)
+            mounts.append((job.storage.path, shared.path))
+            environment.append(("BRIGADE_STORAGE", shared.path))
+        }
+        if job.cache.enabled {
+            let cache = cacheRoot.appendingPathComponent(job.cacheName(project: context.projectName), isDirectory: true)
+            try fileManager.createDirectory(at: cache, withIntermediateDirectories: true)
+            mounts.append((job.cache.path, cache.path))
+            environment.append(("BRIGADE_CACHE", cache.path))
+        }
+        func mapped(_ text: String) -> String {
+            mounts.reduce(text) { text, mount in
+                mount.from.isEmpty ? text : text.replacingOccurrences(of: mount.from, with: mount.to)
+            }
+        }
+        script = mapped(script)
+        environment += job.env.map { ($0.name, mapped($0.value)) }
+
+        let scriptFile = workDirectory.appendingPathComponent(".main.sh")
+        try Data(script.utf8).write(to: scriptFile)
+
+        context.log.log(.log, name, "Starting job \(job.podName) in \(workDirectory.path)")
+        context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
+        let output = OutputCollector(limit: maxOutputBytes) { line in
+            if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
+        }
+        let exit = try await execute(
+            interpreter: job.interpreter, scriptFile: scriptFile, environment: environment,
+            workDirectory: workDirectory, timeout: job.timeout, output: output)
+        let text = output.finish()
+        switch exit {
+        case .timedOut:
+            context.log.log(.error, name, "\(job.podName) ran past its timeout and was killed")
+            throw JobFailure.timedOut(milliseconds: job.timeout, output: text)
+        case .exited(0):
+            context.log.log(.log, name, "\(job.podName) succeeded")
+            return JobOutput(output: text, exitCode: 0)
+        case .exited(let code):
+            context.log.log(.error, name, "\(job.podName) failed with exit code \(code)")
+            if !job.streamLogs { logTail(of: text, job: job, log: context.log) }
+            throw JobFailure.failed(podName: job.podName, exitCode: code, output: text)
+        }
+    }
+
+    private enum Exit: Equatable {
+        case exited(Int32)
+        case timedOut
+    }
+
+    private func execute(
+        interpreter: String, scriptFile: URL, environment: [(String, String)],
+        workDirectory: URL, timeout: Double, output: OutputCollector
+    ) async throws -> Exit {
+        var options = PlatformOptions()
+        options.processGroupID = 0 // a group of its own, so that a kill reaches its children too
+        let running = Mutex<ProcessIdentifier?>(nil)
+        let outcome: ExecutionResult<Bool, SequenceOutput, CombinedErrorOutput>
+        do {
+            outcome = try await withTaskCancellationHandler {
+                try await Subprocess.run(
+                    .path(FilePath(interpreter)), arguments: [scriptFile.path],
+                    environment: .custom(environment.map { Array("\($0.0)=\($0.1)\0".utf8) }),
+                    workingDirectory: FilePath(workDirectory.path), platformOptions: options,
+                    input: .none, output: .sequence, error: .combinedWithOutput
+                ) { execution in
+                    running.withLock { $0 = execution.processIdentifier }
+                    if Task.isCancelled { try? execution.send(signal: .kill, toProcessGroup: true) }
+                    return try await Self.readOutput(of: execution, into: output, timeout: timeout)
+                }
+            } onCancel: {
+                running.withLock { pid in
+                    if let pid { _ = kill(-pid.value, SIGKILL) }
+                }
+            }
+        } catch let error as SubprocessError {
+            // Not the error's own description: it can quote environment values, which hold secrets.
+            let reason = error.code == .executableNotFound ? "not found" : error.underlyingError.map { "\($0)" } ?? "\(error.code)"
+            throw JobFailure.cannotStart("cannot run the job's shell \(interpreter): \(reason)")
+        }
+        if outcome.closureResult { return .timedOut }
+        switch outcome.terminationStatus {
+        case .exited(let code): return .exited(code)
+        case .signaled(let signal): return .exited(128 + signal)
+        }
+    }
+
+    /// Reads the job's output until it ends; true when the timeout killed the job first.
+    private static func readOutput(
+        of execution: Execution<NoInput, SequenceOutput, CombinedErrorOutput>,
+        into output: OutputCollector, timeout: Double
+    ) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for try await buffer in execution.standardOutput {
+                    buffer.withUnsafeBytes { output.append($0) }
+                }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int64(max(timeout, 1))))
+                try? execution.send(signal: .kill, toProcessGroup: true)
+                return true
+            }
+            let timedOut = try await group.next() ?? false
+            if timedOut {
+                // Killed: give the reader a moment to collect what was written before.
+                group.addTask {
+                    try await Task.sleep(for: .seconds(2))
+                    return true
+                }
+                _ = try? await group.next()
+            }
+            group.cancelAll()
+            return timedOut
+        }
+    }
+
+    private func logTail(of output: String, job: JobSpec, log: BuildLog) {
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+            .dropLast(output.hasSuffix("\n") ? 1 : 0)
+        guard !lines.isEmpty else { return }
+        let tail = lines.suffix(20)
+        log.log(.error, name, "last \(tail.count) line\(tail.count == 1 ? "" : "s") of \(job.podName):")
+        for line in tail { log.log(.error, name, "  \(line)") }
+    }
+}
+
+/// Collects a job's output up to a limit and hands complete lines to a callback.
+final class OutputCollector: Sendable {
+    private struct State {
+        var bytes: [UInt8] = []
+        var dropped = 0
+        var partialLine: [UInt8] = []
+    }
+
+    private let state = Mutex(State())
+    private let limit: Int
+    private let onLine: @Sendable (String) -> Void
+
+    init(limit: Int, onLine: @escaping @Sendable (String) -> Void) {
+        self.limit = limit
+        self.onLine = onLine
+    }
+
+    func append(_ chunk: UnsafeRawBufferPointer) {
+        let lines: [String] = state.withLock { state in
+            let room = max(0, limit - state.bytes.count)
+            state.bytes += chunk.prefix(room)
+            state.dropped += max(0, chunk.count - room)
+            var lines: [String] = []
+            for byte in chunk {
+                if byte == 0x0A {
+                    lines.append(String(decoding: state.partialLine, as: UTF8.self))
+                    state.partialLine.removeAll(keepingCapacity: true)
+                } else if state.partialLine.count < 64 << 10 {
+                    state.partialLine.append(byte)
+                }
+            }
+            return lines
+        }
+        lines.forEach(onLine)
+    }
+
+    /// The collected text; an unfinished last line is passed to the callback too.
+    func finish() -> String {
+        let (bytes, dropped, partial) = state.withLock { state in
+            defer { state.partialLine = [] }
+            return (state.bytes, state.dropped, state.partialLine)
+        }
+        if !partial.isEmpty { onLine(String(decoding: partial, as: UTF8.self)) }
+        var text = String(decoding: bytes, as: UTF8.self)
+        if dropped > 0 { text += "\n[brigantine: \(dropped) more bytes of output were dropped]\n" }
+        return text
+    }
+}

@@ -1,0 +1,104 @@
+import BrigantineCore
+import Brigadier
+import Foundation
+
+/// Everything a build needs: which project, which event, which script.
+public struct BuildRequest: Sendable {
+    public struct Revision: Sendable, Equatable {
+        public var commit: String
+        public var ref: String
+
+        public init(commit: String = "", ref: String = "") {
+            self.commit = commit
+            self.ref = ref
+        }
+    }
+
+    /// Where the script comes from.
+    public enum Script: Sendable, Equatable {
+        /// A file on disk.
+        case file(path: String)
+        /// Text (a project's inline `defaultScript`), named as if it were the file `path`.
+        case inline(source: String, path: String)
+
+        public var path: String {
+            switch self {
+            case .file(let path), .inline(_, let path): path
+            }
+        }
+    }
+
+    /// A lower-case ULID.
+    public var buildID: String
+    public var project: Project
+    public var eventType: String
+    /// `e.provider`: `brigade-cli` for `brig run`, `dockerhub`, `acr`, … for webhooks.
+    public var provider: String
+    public var revision: Revision
+    /// `e.payload` exactly as received; nil means none at all (the key is absent).
+    public var payload: String?
+    public var cloneURL: String?
+    public var script: Script
+    /// The directory `require` may load modules from (the project's root).
+    public var moduleRoot: String
+    /// brigade.json text sent with the build (`brig run --config`); when nil, a
+    /// brigade.json beside the script is used, then the project's `defaultConfig`.
+    public var config: String?
+    public var logLevel: LogLevel
+
+    public init(
+        buildID: String = ULID.make(), project: Project, eventType: String, provider: String,
+        revision: Revision = Revision(), payload: String? = nil, cloneURL: String? = nil,
+        script: Script, moduleRoot: String, config: String? = nil, logLevel: LogLevel = .log
+    ) {
+        self.buildID = buildID
+        self.project = project
+        self.eventType = eventType
+        self.provider = provider
+        self.revision = revision
+        self.payload = payload
+        self.cloneURL = cloneURL
+        self.script = script
+        self.moduleRoot = moduleRoot
+        self.config = config
+        self.logLevel = logLevel
+    }
+
+    /// Brigade's worker name for the build.
+    public var workerID: String { "brigade-worker-\(buildID)" }
+
+    /// Event types the lifecycle fires itself; a build cannot be started with them.
+    public static let lifecycleEventTypes: Set<String> = ["after", "error"]
+}
+
+/// Limits and places that apply to every build a worker runs.
+public struct WorkerSettings: Sendable {
+    /// Longest one entry into the script may run without yielding, in seconds.
+    public var scriptTimeLimit: Double
+    /// Longest a whole build may take, in seconds.
+    public var buildTimeout: Double
+    /// Where build directories (job work directories, shared storage) are made.
+    public var workRoot: URL
+
+    public init(scriptTimeLimit: Double = 10, buildTimeout: Double = 3600, workRoot: URL) {
+        self.scriptTimeLimit = scriptTimeLimit
+        self.buildTimeout = buildTimeout
+        self.workRoot = workRoot
+    }
+}
+
+/// How a build ended.
+public struct BuildOutcome: Sendable {
+    public enum Status: String, Sendable { case succeeded, failed }
+
+    public let buildID: String
+    public let status: Status
+    /// The worker's exit code as Brigade's worker would have exited: 0, 1, or the
+    /// script's `process.exitCode` / `process.exit(code)`.
+    public let exitCode: Int32
+    /// Why it failed, in one line; nil on success.
+    public let reason: String?
+    public let jobs: [JobRecord]
+    public let startedAt: Date
+    public let finishedAt: Date
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+
+/// `brig`: Brigantine's one executable.
+@main
+struct Brig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "brig",
+        abstract: "Run Brigade v1 scripts (brigade.js) on registry webhooks and from the command line.",
+        subcommands: [RunCommand.self])
+
+    /// Brigade's exit codes: 0 success, 2 a build that failed, 1 anything else, with a
+    /// one-line `Error: …` on stderr (ArgumentParser's own codes and usage dumps are not used).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failed as BuildFailed {
+            Foundation.exit(failed.exitCode)
+        } catch {
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = (error as? CLIError)?.message ?? message(for: error)
+            let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
+            FileHandle.standardError.write(Data("Error: \(firstLine)\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}
+
+/// A problem with what the user asked for (exit 1).
+struct CLIError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// The build ran and failed (exit 2, nothing more printed: the log said why).
+struct BuildFailed: Error {
+    let exitCode: Int32
+}

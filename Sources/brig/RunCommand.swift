@@ -1,0 +1,184 @@
+import ArgumentParser
+import BrigantineCore
+import Foundation
+import JobRunners
+import Worker
+
+/// `brig run`: one build on this machine, for writing and testing a brigade.js against a
+/// real payload. Flags are Brigade's `brig run` flags, plus runner, secrets and project file.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a brigade.js locally: fire one event at it and run its jobs.",
+        discussion: """
+            Exit status: 0 when the build succeeds, 2 when it fails, 1 when it cannot start.
+            The script is -f FILE, else the project's defaultScriptFile/defaultScript, else ./brigade.js.
+            """,
+        aliases: ["exec"])
+
+    @Argument(help: "Project name or Brigade ID, looked up in --projects (default: a local project with no secrets).")
+    var project: String?
+
+    @Option(name: [.short, .long], help: "The brigade.js to run.")
+    var file: String?
+
+    @Option(name: [.short, .long], help: "Event type.")
+    var event = "exec"
+
+    @Option(name: [.short, .long], help: "File whose contents become e.payload, byte for byte.")
+    var payload: String?
+
+    @Option(name: [.short, .customLong("inline-payload")], help: "Text that becomes e.payload.")
+    var inlinePayload: String?
+
+    @Option(name: [.short, .long], help: "Revision commit (e.revision.commit).")
+    var commit = ""
+
+    @Option(name: [.short, .long], help: "Revision ref (e.revision.ref).")
+    var ref = "master"
+
+    @Option(help: "brigade.json to use (default: brigade.json beside the script, then the project's defaultConfig).")
+    var config: String?
+
+    @Option(name: [.short, .long], help: "Worker log level: all, log, info, warn, error or none.")
+    var level = "log"
+
+    @Option(help: "Job runner: local (tasks run here with the job's shell) or simulate (nothing runs).")
+    var runner: String?
+
+    @Option(name: .customLong("secret"), help: "A project secret, KEY=VALUE (repeatable; overrides the project file).")
+    var secrets: [String] = []
+
+    @Option(name: .customLong("project-file"), help: "Project YAML (name, secrets, defaultScript, runner, …).")
+    var projectFile: String?
+
+    @Option(help: "Directory of project YAML files, for PROJECT.")
+    var projects = "projects"
+
+    @Option(help: "Directory for job caches and build files.")
+    var data: String?
+
+    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into the script may run without yielding.")
+    var scriptTimeLimit: Double = 10
+
+    @Option(name: .customLong("build-timeout"), help: "Seconds the whole build may take.")
+    var buildTimeout: Double = 3600
+
+    func run() async throws {
+        guard let logLevel = LogLevel(name: level) else {
+            throw CLIError("unknown log level \"\(level)\": use all, log, info, warn, error or none")
+        }
+        if BuildRequest.lifecycleEventTypes.contains(event) {
+            throw CLIError("'\(event)' is fired by the worker itself (after the main event) and cannot be the main event")
+        }
+        guard scriptTimeLimit > 0, buildTimeout > 0 else {
+            throw CLIError("--script-time-limit and --build-timeout must be positive")
+        }
+        var project = try loadProject()
+        for secret in secrets {
+            guard let equals = secret.firstIndex(of: "="), equals != secret.startIndex else {
+                throw CLIError("--secret takes KEY=VALUE")
+            }
+            project.secrets[String(secret[..<equals])] = String(secret[secret.index(after: equals)...])
+        }
+        let script = try chooseScript(for: project)
+        let request = BuildRequest(
+            project: project, eventType: event, provider: "brigade-cli",
+            revision: .init(commit: commit, ref: ref), payload: try readPayload(), script: script,
+            moduleRoot: ScriptLocation.moduleRoot(for: script, project: project, projectFileGiven: projectFile != nil),
+            config: try config.map { try readText($0, what: "config") }, logLevel: logLevel)
+
+        let dataDirectory = URL(fileURLWithPath: data ?? Self.defaultDataDirectory())
+        let jobRunner = try makeRunner(named: runner ?? project.runner ?? "local", data: dataDirectory)
+        let log = BuildLog(level: logLevel, redactor: project.redactor, sink: TerminalSink.write)
+        for name in project.unmaskableSecretNames {
+            log.log(.warn, nil, "secret \(name) is shorter than \(SecretRedactor.minimumLength) characters and is not masked in logs")
+        }
+        let settings = WorkerSettings(
+            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout,
+            workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))
+        let outcome = await BuildWorker(request: request, runner: jobRunner, log: log, settings: settings).run()
+        if outcome.status == .failed {
+            log.log(.error, nil, "build \(outcome.buildID) failed: \(outcome.reason ?? "exit code \(outcome.exitCode)")")
+            throw BuildFailed(exitCode: 2)
+        }
+    }
+
+    private func loadProject() throws -> Project {
+        let cwd = FileManager.default.currentDirectoryPath
+        if let projectFile {
+            let loaded = try projectError { try Project.load(file: projectFile) }
+            if let name = project, name != loaded.name, ProjectID.of(name) != loaded.id {
+                throw CLIError("\(projectFile) declares project '\(loaded.name)', not '\(name)'")
+            }
+            return loaded
+        }
+        guard let name = project else { return .local(directory: cwd) }
+        let directory = try projectError { try ProjectDirectory(path: projects) }
+        guard let found = directory.project(named: name) else {
+            throw CLIError("could not find the project \"\(name)\" in \(projects)")
+        }
+        return found
+    }
+
+    private func projectError<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as ProjectFileError { throw CLIError("\(error)") }
+    }
+
+    private func chooseScript(for project: Project) throws -> BuildRequest.Script {
+        if let file {
+            guard FileManager.default.fileExists(atPath: file) else { throw CLIError("script \(file) does not exist") }
+            return .file(path: URL(fileURLWithPath: file).standardizedFileURL.path)
+        }
+        if let path = project.defaultScriptFile { return .file(path: path) }
+        if let source = project.defaultScript {
+            return .inline(source: source, path: (project.directory as NSString).appendingPathComponent("brigade.js"))
+        }
+        let local = URL(fileURLWithPath: "brigade.js").standardizedFileURL.path
+        if FileManager.default.fileExists(atPath: local) { return .file(path: local) }
+        throw CLIError("no script to run: pass -f FILE, or set defaultScript in the project file")
+    }
+
+    private func readPayload() throws -> String {
+        if payload != nil, inlinePayload != nil {
+            throw CLIError("Both payload and inline-payload should not be specified")
+        }
+        if let payload { return try readText(payload, what: "payload") }
+        return inlinePayload ?? ""
+    }
+
+    private func readText(_ path: String, what: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError("cannot read the \(what) file \(path)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func makeRunner(named name: String, data: URL) throws -> any JobRunner {
+        switch name {
+        case "local": return LocalRunner(cacheRoot: data.appendingPathComponent("cache", isDirectory: true))
+        case "simulate": return SimulateRunner()
+        case "container": throw CLIError("the container runner is not available in this version; use local or simulate")
+        default: throw CLIError("unknown runner '\(name)': use local or simulate")
+        }
+    }
+
+    static func defaultDataDirectory() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
+        return (cache as NSString).appendingPathComponent("brigantine")
+    }
+}
+
+/// Writes log lines to the terminal as they come, stdout and stderr in order.
+enum TerminalSink {
+    private static let lock = NSLock()
+
+    static let write: @Sendable (LogLine) -> Void = { line in
+        lock.lock()
+        defer { lock.unlock() }
+        let handle = line.stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
+        handle.write(Data((line.text + "\n").utf8))
+    }
+}
