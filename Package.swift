@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "JSHostTests", dependencies: ["JSHost", "CJavaScriptCore"]),
         .testTarget(
             name: "BrigadierTests",
-            dependencies: ["Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore"]
+            dependencies: ["Worker", "Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore"]
         ),
         .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),

@@ -81,7 +81,18 @@ extension ScriptContext {
         var body = source
         if body.hasPrefix("#!") { body = "//" + body.dropFirst(2) }
         let wrapped = "(function (\(parameters)) {" + body + "\n})"
-        let function = try evaluate(wrapped, sourceURL: filename)
+        let function: JSValueRef
+        do {
+            function = try evaluate(wrapped, sourceURL: filename)
+        } catch let error as JSException {
+            // "Unexpected end of script" points at the wrapper's closing line, past the file's end.
+            let lastLine = Double(body.split(separator: "\n", omittingEmptySubsequences: false).count)
+            if let object = error.thrown.object, let line = numberProperty(object, "line"), line > lastLine {
+                setProperty(object, "line", makeNumber(lastLine))
+                throw JSException(object, in: self)
+            }
+            throw error
+        }
         guard let object = JSValueToObject(ref, function, nil) else {
             throw NativeError("\(filename) did not compile to a function")
         }

@@ -108,7 +108,8 @@ public final class BuildWorker: @unchecked Sendable {
             guard loadScript(context) else { return }
             log.log(.log, nil, "brigantine worker version: \(Self.version)")
             let event = try makeEvent(context, worker: worker)
-            let project = try context.parseJSON(ScriptProject(request.project).json())
+            let project = try context.call(
+                method: "makeProject", of: worker, [context.parseJSON(ScriptProject(request.project).json())])
             do {
                 try context.call(method: "start", of: worker, [event, project])
             } catch let thrown as JSException {
@@ -184,8 +185,9 @@ public final class BuildWorker: @unchecked Sendable {
             switch stop {
             case .deadline:
                 let limit = request.project.buildTimeout ?? settings.buildTimeout
-                log.log(.error, "app", "the build ran for more than \(Int(limit)) s and was stopped")
-                fail("the build ran for more than \(Int(limit)) s and was stopped")
+                let message = "the build ran for more than \(limit.formatted(.number.grouping(.never))) s and was stopped"
+                log.log(.error, "app", message)
+                fail(message)
                 return
             case .stopped:
                 return

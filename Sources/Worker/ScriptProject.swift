@@ -1,7 +1,7 @@
 import BrigantineCore
 import Foundation
 
-/// The project object scripts receive as `p`, shaped like Brigade's (spec 2.3).
+/// What scripts receive as `p` (worker.js gives it Brigade's key order, spec 2.3).
 ///
 /// Differences from Brigade: `name` is the project's name (Brigade put the repository
 /// there and the name in `repo.name`), `repo` is always present (with `cloneURL: null`
@@ -25,10 +25,6 @@ struct ScriptProject: Encodable {
     struct Kubernetes: Encodable {
         let namespace: String
         let vcsSidecar: String
-        let vcsSidecarResourcesLimitsCPU = ""
-        let vcsSidecarResourcesLimitsMemory = ""
-        let vcsSidecarResourcesRequestsCPU = ""
-        let vcsSidecarResourcesRequestsMemory = ""
         let buildStorageSize: String
         let cacheStorageClass: String
         let buildStorageClass: String

@@ -29,6 +29,30 @@ function makeEvent(fields, payload) {
   return e;
 }
 
+/** The project, keys in Brigade's order (spec 2.3). */
+function makeProject(fields) {
+  const k = fields.kubernetes;
+  return {
+    id: fields.id,
+    name: fields.name,
+    repo: { name: fields.repo.name, cloneURL: fields.repo.cloneURL, initGitSubmodules: fields.repo.initGitSubmodules },
+    kubernetes: {
+      namespace: k.namespace,
+      buildStorageSize: k.buildStorageSize,
+      vcsSidecar: k.vcsSidecar,
+      vcsSidecarResourcesLimitsCPU: '',
+      vcsSidecarResourcesLimitsMemory: '',
+      vcsSidecarResourcesRequestsCPU: '',
+      vcsSidecarResourcesRequestsMemory: '',
+      cacheStorageClass: k.cacheStorageClass,
+      buildStorageClass: k.buildStorageClass,
+    },
+    secrets: fields.secrets,
+    allowPrivilegedJobs: fields.allowPrivilegedJobs,
+    allowHostMounts: fields.allowHostMounts,
+  };
+}
+
 function lifecycleEvent(type, cause) {
   return {
     buildID: mainEvent.buildID,
@@ -69,6 +93,7 @@ function fireWatched(e, p) {
 
 module.exports = {
   makeEvent,
+  makeProject,
 
   /** Registers the worker's own handlers (after the script's) and fires the main event. */
   start(e, p) {

@@ -72,15 +72,19 @@ function formatFunction(fn) {
 function formatStack(err) {
   const head = errorHeader(err);
   const stack = typeof err.stack === 'string' ? err.stack : '';
-  const frames = stack.split('\n').filter((line) => line.trim() !== '' && !line.includes('brigantine:prelude'))
+  const frames = stack.split('\n')
+    .filter((line) => line.trim() !== '' && !line.includes('brigantine:prelude') && !/^[^@]*@\[native code\]$/.test(line))
     .map((line) => {
       const at = line.lastIndexOf('@');
       if (at < 0) return `    at ${line}`;
       const name = line.slice(0, at);
       const place = line.slice(at + 1);
-      if (place === '[native code]') return `    at ${name || '<anonymous>'} (native)`;
       return name && name !== 'global code' && name !== 'module code' ? `    at ${name} (${place})` : `    at ${place}`;
     });
+  // A SyntaxError has no frames of its own: where it is comes from its sourceURL and line.
+  if (frames.length === 0 && typeof err.sourceURL === 'string' && err.line !== undefined) {
+    frames.push(`    at ${err.sourceURL}:${err.line}`);
+  }
   return frames.length ? `${head}\n${frames.join('\n')}` : head;
 }
 
