@@ -77,6 +77,7 @@ let package = Package(
         ),
         .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
-        .testTarget(name: "CLITests", dependencies: ["BrigantineCore"]),
+        // Runs the real `brig` binary; depending on it makes `swift test` build it first.
+        .testTarget(name: "CLITests", dependencies: ["brig"]),
     ]
 )

@@ -34,7 +34,9 @@ public struct JSException: Error, CustomStringConvertible, @unchecked Sendable {
             let file = context.stringProperty(object, "sourceURL")
             let line = context.numberProperty(object, "line")
             let column = context.numberProperty(object, "column")
-            if let file, let line {
+            // Builtin modules have virtual names (`brigadier-js/job.js`); a place in them
+            // tells a script's author nothing.
+            if let file, let line, file.hasPrefix("/") {
                 let place = "\(file):\(Int(line))"
                 // JSC's column for a SyntaxError does not point at the offending token.
                 location = name == "SyntaxError" ? place : column.map { "\(place):\(Int($0))" } ?? place

@@ -1,12 +1,13 @@
 // A Docker Hub push webhook: Brigade's `image_push` event, with the registry's JSON
-// body as e.payload (a string, exactly as Docker Hub sent it).
+// body in e.payload (a string, exactly as Docker Hub sent it). The handler tests the
+// image that was just pushed.
 //
 //   brig run -f samples/dockerhub/brigade.js -e image_push -p samples/dockerhub/payload.json
 //
 // prints:
 //   pushed svendowideit/testhook:latest by trustedbuilder
-//   testing svendowideit/testhook:latest
-//   test job said: image under test: svendowideit/testhook:latest
+//   test-image: testing svendowideit/testhook:latest
+//   test-image: 2 checks passed
 const { events, Job } = require("brigadier");
 
 events.on("image_push", (e, p) => {
@@ -14,15 +15,19 @@ events.on("image_push", (e, p) => {
   var image = docker.repository.repo_name + ":" + docker.push_data.tag;
   console.log("pushed " + image + " by " + docker.push_data.pusher);
 
-  // Run the new image's tests. With --runner local the tasks run here with /bin/sh;
-  // the container runner runs them inside the image itself.
+  // The tasks run inside the pushed image with the container runner; with the local
+  // runner (the default of `brig run`) they run here with /bin/sh.
   var test = new Job("test-image", image);
   test.env = { IMAGE: image };
   test.tasks = [
-    "echo image under test: $IMAGE",
+    "echo testing $IMAGE",
+    'test -n "$IMAGE"',
+    'case "$IMAGE" in *:*) ;; *) echo "no tag in $IMAGE"; exit 1 ;; esac',
+    "echo 2 checks passed",
   ];
-  console.log("testing " + image);
   return test.run().then((result) => {
-    console.log("test job said: " + result.toString().trim());
+    for (const line of result.toString().trim().split("\n")) {
+      console.log(test.name + ": " + line);
+    }
   });
 });

@@ -73,7 +73,8 @@ function formatStack(err) {
   const head = errorHeader(err);
   const stack = typeof err.stack === 'string' ? err.stack : '';
   const frames = stack.split('\n')
-    .filter((line) => line.trim() !== '' && !line.includes('brigantine:prelude') && !/^[^@]*@\[native code\]$/.test(line))
+    // Frames in the host's own modules (virtual names, not absolute paths) are left out.
+    .filter((line) => line.trim() !== '' && (line.indexOf('@') < 0 || line.slice(line.lastIndexOf('@') + 1).startsWith('/')))
     .map((line) => {
       const at = line.lastIndexOf('@');
       if (at < 0) return `    at ${line}`;

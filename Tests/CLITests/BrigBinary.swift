@@ -1,0 +1,52 @@
+import Foundation
+
+/// Runs the `brig` executable built beside the test bundle, from the package root.
+enum Brig {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var executable: URL {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("brig")
+        if FileManager.default.isExecutableFile(atPath: besideTests.path) { return besideTests }
+        return packageRoot.appendingPathComponent(".build/debug/brig")
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+
+        var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast(stdout.hasSuffix("\n") ? 1 : 0) }
+        /// Lines the script printed (the worker's `[brigade…]` lines left out).
+        var printed: [String] { stdoutLines.filter { !$0.hasPrefix("[brigade") } }
+    }
+
+    /// Runs `brig <arguments>` with a private data directory and waits for it.
+    static func run(_ arguments: [String], data: URL? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = (data ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("brig-cli-\(UUID().uuidString)")).path
+        process.environment = environment
+        // Files rather than pipes: nothing to drain while the process runs.
+        let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-out-\(UUID().uuidString)")
+        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-err-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outFile)
+            try? FileManager.default.removeItem(at: errFile)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: outFile)
+        process.standardError = try FileHandle(forWritingTo: errFile)
+        try process.run()
+        process.waitUntilExit()
+        let outData = try Data(contentsOf: outFile), errData = try Data(contentsOf: errFile)
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
