@@ -66,7 +66,10 @@ public final class JobBridge: Sendable {
                 } catch {
                     throw NativeError("brigadier could not read the job: \(error)")
                 }
-                // job.js applied the policy already; this holds even if a script tampered with it.
+                // job.js checked the name and applied the policy; these hold even if a script tampered with it.
+                guard spec.podName.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }),
+                      spec.podName.first?.isLetter == true || spec.podName.first?.isNumber == true
+                else { throw NativeError("job name \(spec.name) is not valid") }
                 spec.privileged = spec.privileged && policy.allowPrivilegedJobs
                 spec.dockerSocket = spec.dockerSocket && policy.allowHostMounts
                 let index = start(spec)

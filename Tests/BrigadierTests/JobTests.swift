@@ -62,6 +62,7 @@ import Testing
             events.on('exec', async (e) => {
               const j = new Job('hello', 'alpine');
               j.tasks = ['echo hi'];
+              await new Job('a..b', 'alpine', ['true']).run();
               const pending = j.run();
               console.log(j.podName === 'hello-' + e.buildID);
               const result = await pending;
@@ -70,7 +71,7 @@ import Testing
             """, runner: runner)
         let pod = "hello-\(run.outcome.buildID)"
         #expect(run.printed == ["true", #""out of \#(pod)\n" "out of \#(pod)\n" true"#])
-        #expect(run.outcome.jobs.map(\.status) == [.succeeded])
+        #expect(run.outcome.jobs.map(\.status) == [.succeeded, .succeeded])
     }
 
     // 1.5.3 step 6: Brigade's rejection shape
@@ -170,6 +171,7 @@ import Testing
                 hostPath: (j) => { j.volumes = [{ name: 'h', hostPath: { path: '/some/path' } }]; },
                 undefinedMount: (j) => { j.volumeMounts = [{ name: 'mock-volume', mountPath: '/x' }]; },
                 missingSecret: (j) => { j.env = { TOKEN: p.secrets.NOPE }; },
+                renamed: (j) => { j.name = '../escape'; },
               };
               for (const [what, setUp] of Object.entries(attempts)) {
                 const j = new Job('sync', 'alpine', ['true']);
@@ -185,6 +187,7 @@ import Testing
             "hostPath allowHostMounts is false in this project, not mounting /some/path",
             "undefinedMount volume mock-volume referenced in volume mount is not defined",
             "missingSecret job sync: environment variable TOKEN is undefined (is a project secret missing?)",
+            "renamed job name must be lowercase letters, numbers, and '-', and must not start or end with '-', having max length 36",
             "numeric job numeric(numeric-\(run.outcome.buildID)): Error: environment variable PORT must be a string, not a number",
         ])
     }

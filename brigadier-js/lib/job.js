@@ -61,11 +61,11 @@ class Result {
   }
 }
 
+const INVALID_NAME = "job name must be lowercase letters, numbers, and '-', and must not start or end with '-', having max length 36";
+
 class Job {
   constructor(name, image, tasks, imageForcePull = false) {
-    if (!jobNameIsValid(name)) {
-      throw new Error("job name must be lowercase letters, numbers, and '-', and must not start or end with '-', having max length 36");
-    }
+    if (!jobNameIsValid(name)) throw new Error(INVALID_NAME);
     this.name = name.toLocaleLowerCase();
     this.shell = '/bin/sh';
     this.tasks = tasks || [];
@@ -200,6 +200,8 @@ function checkVolumes(job, policy) {
  * policy comes from the host, not from `p`, which the script could change.
  */
 function jobSpec(job, e, p) {
+  // Brigade checked the name only in the constructor; it names files and containers, so again here.
+  if (typeof job.name !== 'string' || !jobNameIsValid(job.name)) throw new Error(INVALID_NAME);
   const policy = binding.policy();
   checkVolumes(job, policy);
   const spec = { rejection: undefined };
