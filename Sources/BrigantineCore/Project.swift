@@ -147,10 +147,9 @@ extension Project {
         let decoded: File
         do {
             decoded = try YAMLDecoder().decode(File.self, from: yaml)
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw fail("'\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw fail("'\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.dataCorrupted(context) {
+            throw fail("'\(keyPath(context.codingPath))': \(context.debugDescription)")
         } catch {
             throw fail("\(error)")
         }
@@ -199,6 +198,14 @@ extension Project {
             if let limit, !(limit > 0) { throw fail("'\(key)' must be a positive number of seconds") }
         }
         return project
+    }
+
+    /// `gateways[0]`, `repo.cloneURL`: where in the file a value is.
+    private static func keyPath(_ path: [any CodingKey]) -> String {
+        path.reduce("") { text, key in
+            if let index = key.intValue { return "\(text)[\(index)]" }
+            return text.isEmpty ? key.stringValue : "\(text).\(key.stringValue)"
+        }
     }
 
     private static func absolute(_ path: String, in directory: String) -> String {

@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+@testable import BrigantineCore
+
+@Suite struct ProjectIDTests {
+    // spec 5.2, including its worked example and the IDs found in Brigade's repository
+    @Test(arguments: [
+        ("technosophos/example-hook", "brigade-14eaf242da15c53bd1e1cc57c57837cf8ee782fdeb7f9b5a45ebae"),
+        ("deis/empty-testbed", "brigade-830c16d4aaf6f5490937ad719afd8490a5bcbef064d397411043ac"),
+        ("brigadecore/empty-testbed", "brigade-4897c99315be5d2a2403ea33bdcb24f8116dc69613d5917d879d5f"),
+        ("brigadecore/test-private-testbed", "brigade-7e3d1157331f6726338395e320cffa41d2bc9e20157fd7a4df355d"),
+        ("noVCSProject", "brigade-0e0ae80bb1243d95ea707257baebda6ccf96094cd0353d875ae903"),
+        ("technosophos/-whale-eyes-", "brigade-407900363c01e6153bc1a91792055b898e20a29f1387b72a0b6f00"),
+        ("e2eproject", "brigade-5b55ed522537b663e178f751959d234fd650d626f33f70557b2e82"),
+        ("brigade-x", "brigade-x"),
+    ])
+    func brigadeIDs(name: String, id: String) {
+        #expect(ProjectID.of(name) == id)
+    }
+
+    @Test func goTestVector() {
+        #expect(ProjectID.of("I Break For Sea Beasts\n") == "brigade-c635ce8f0388d039ac9a01d60cfb362dbca8e0722000b614bee75e")
+    }
+}
+
+@Suite struct ULIDTests {
+    @Test func shapeAndOrder() throws {
+        let alphabet = Set("0123456789abcdefghjkmnpqrstvwxyz")
+        let first = ULID.make(at: Date(timeIntervalSince1970: 1_700_000_000))
+        let later = ULID.make(at: Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(first.count == 26 && first.allSatisfy(alphabet.contains))
+        #expect(first < later)
+        #expect(ULID.make() != ULID.make())
+        // The time part is the milliseconds since the epoch in Crockford base 32.
+        var zeros = ZeroRandom()
+        #expect(ULID.make(milliseconds: 1_469_918_176_385, using: &zeros) == "01aryz6s410000000000000000")
+    }
+
+    struct ZeroRandom: RandomNumberGenerator {
+        mutating func next() -> UInt64 { 0 }
+    }
+}
+
+@Suite struct LogTests {
+    @Test func levelNames() {
+        #expect(LogLevel(name: "") == .log)
+        #expect(LogLevel(name: "INFO") == .info)
+        #expect(LogLevel(name: "All") == .all)
+        #expect(LogLevel(name: "verbose") == nil)
+    }
+
+    @Test func filteringStreamsAndMasking() {
+        let lines = LockedLines()
+        let log = BuildLog(level: .info, redactor: SecretRedactor(secrets: ["s3cret-value", "ab", "s3cret"])) { lines.append($0) }
+        log.log(.log, nil, "hidden banner")
+        log.log(.info, "app", "shown")
+        log.log(.warn, "local", "careful with s3cret-value")
+        log.write(.stdout, "two\nlines with s3cret and ab")
+        #expect(lines.all == [
+            LogLine(.stdout, "[brigade:app] shown"),
+            LogLine(.stderr, "[brigade:local] careful with ***"),
+            LogLine(.stdout, "two"),
+            LogLine(.stdout, "lines with *** and ab"),
+        ])
+        let silent = BuildLog(level: .none) { lines.append($0) }
+        silent.log(.error, nil, "never")
+        #expect(lines.all.count == 4)
+    }
+
+    final class LockedLines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [LogLine] = []
+        func append(_ line: LogLine) { lock.withLock { lines.append(line) } }
+        var all: [LogLine] { lock.withLock { lines } }
+    }
+}
+
+@Suite struct ProjectFileTests {
+    let directory = FileManager.default.temporaryDirectory.path
+
+    @Test func fullProject() throws {
+        let project = try Project.parse("""
+            name: acme/web
+            repo: {cloneURL: "https://github.com/acme/web.git"}
+            defaultScript: |
+              console.log('hi')
+            defaultConfig: '{"dependencies": {}}'
+            secrets: {TOKEN: abc123, PORT: 8080}
+            webhookSecret: hook-secret
+            genericGatewaySecret: generic
+            gateways: [container-registry, generic]
+            runner: simulate
+            allowPrivilegedJobs: true
+            allowHostMounts: true
+            allowSecretKeyRef: true
+            kubernetes: {namespace: ci, buildStorageSize: 1Gi}
+            buildTimeout: 120
+            scriptTimeLimit: 2.5
+            """, file: "web.yaml", directory: directory)
+        #expect(project.name == "acme/web" && project.id == ProjectID.of("acme/web"))
+        #expect(project.repo?.cloneURL == "https://github.com/acme/web.git")
+        #expect(project.defaultScript == "console.log('hi')\n")
+        #expect(project.secrets == ["TOKEN": "abc123", "PORT": "8080"])
+        #expect(project.gateways == [.containerRegistry, .generic])
+        #expect(project.runner == "simulate" && project.allowPrivilegedJobs && project.allowHostMounts && project.allowSecretKeyRef)
+        #expect(project.kubernetes.namespace == "ci" && project.buildTimeout == 120 && project.scriptTimeLimit == 2.5)
+        #expect(project.redactor.redact("abc123 hook-secret generic 8080") == "*** *** *** ***")
+        #expect(project.unmaskableSecretNames == [])
+    }
+
+    @Test func secureDefaults() throws {
+        let project = try Project.parse("name: minimal", file: "m.yaml", directory: directory)
+        #expect(!project.allowPrivilegedJobs && !project.allowHostMounts && !project.allowSecretKeyRef && !project.insecure)
+        #expect(project.gateways.isEmpty && project.secrets.isEmpty && project.runner == nil)
+    }
+
+    @Test(arguments: [
+        ("name: x\nsecret: {A: b}", "m.yaml: unknown key 'secret'; known keys are"),
+        ("secrets: {A: b}", "m.yaml: 'name' is required"),
+        ("- just\n- a list", "m.yaml: must be a YAML mapping of project settings"),
+        ("name: x\nrunner: kubernetes", "m.yaml: 'runner' must be one of container, local, simulate, not 'kubernetes'"),
+        ("name: x\ndefaultScript: a\ndefaultScriptFile: b.js", "m.yaml: set 'defaultScript' or 'defaultScriptFile', not both"),
+        ("name: x\ndefaultScriptFile: missing.js", "m.yaml: 'defaultScriptFile' "),
+        ("name: x\ngateways: [github]", "m.yaml: 'gateways[0]': "),
+        ("name: x\nbuildTimeout: -1", "m.yaml: 'buildTimeout' must be a positive number of seconds"),
+        ("name: [unclosed", "m.yaml: is not valid YAML"),
+        ("name: x\nallowHostMounts: maybe", "m.yaml: 'allowHostMounts': "),
+    ])
+    func badFiles(yaml: String, message: String) {
+        #expect {
+            try Project.parse(yaml, file: "m.yaml", directory: directory)
+        } throws: { error in
+            "\(error)".hasPrefix(message)
+        }
+    }
+
+    @Test func shortSecretsAreReported() throws {
+        let project = try Project.parse("name: x\nsecrets: {PIN: '12', EMPTY: '', LONG: 'long-enough'}", file: "m.yaml", directory: directory)
+        #expect(project.unmaskableSecretNames == ["PIN"])
+    }
+
+    @Test func directoryOfProjects() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("projects-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try "console.log(1)".write(to: root.appendingPathComponent("web.js"), atomically: true, encoding: .utf8)
+        try "name: acme/web\ndefaultScriptFile: web.js".write(to: root.appendingPathComponent("web.yaml"), atomically: true, encoding: .utf8)
+        try "name: acme/api".write(to: root.appendingPathComponent("api.yml"), atomically: true, encoding: .utf8)
+        try "not a project".write(to: root.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+        let projects = try ProjectDirectory(path: root.path)
+        #expect(projects.projects.map(\.name) == ["acme/api", "acme/web"])
+        #expect(projects.project(named: "acme/web")?.defaultScriptFile == root.appendingPathComponent("web.js").standardizedFileURL.path)
+        #expect(projects.project(named: ProjectID.of("acme/api"))?.name == "acme/api")
+        #expect(projects.project(named: "acme/nope") == nil)
+
+        try "name: acme/web".write(to: root.appendingPathComponent("again.yaml"), atomically: true, encoding: .utf8)
+        #expect { try ProjectDirectory(path: root.path) } throws: { "\($0)".contains("declares project 'acme/web' again") }
+    }
+}

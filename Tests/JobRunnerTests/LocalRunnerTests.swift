@@ -1,0 +1,214 @@
+import BrigantineCore
+import Foundation
+@testable import JobRunners
+import Synchronization
+import Testing
+
+/// A job spec as job.js would hand it over, with Brigade's defaults.
+func makeJob(_ name: String, tasks: [String], shell: String = "/bin/sh", buildID: String = "b1",
+             configure: (inout JobSpec) -> Void = { _ in }) -> JobSpec {
+    var job = JobSpec(
+        name: name, podName: "\(name)-\(buildID)", image: "alpine:3.18", imageForcePull: false, imagePullSecrets: [],
+        tasks: tasks, args: [], shell: shell, env: [], timeout: 900_000, privileged: false, serviceAccount: nil,
+        resourceRequests: .init(), resourceLimits: .init(), host: .init(os: nil, name: nil, nodeSelector: []),
+        cache: .init(enabled: false, size: "5Mi", path: "/mnt/brigade/cache"),
+        storage: .init(enabled: false, path: "/mnt/brigade/share"), dockerSocket: false, annotations: [:],
+        streamLogs: false, mountPath: "/src", useSource: true)
+    configure(&job)
+    return job
+}
+
+/// A scratch build: its directory, a log that keeps its lines, and a runner.
+final class Scratch: Sendable {
+    let root: URL
+    let lines = Mutex<[LogLine]>([])
+    let runner: LocalRunner
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("runner-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        runner = LocalRunner(cacheRoot: root.appendingPathComponent("cache"))
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func context(build: String = "b1", project: String = "acme/web.site") -> JobContext {
+        JobContext(buildID: build, projectName: project, projectID: ProjectID.of(project),
+                   buildDirectory: root.appendingPathComponent("builds/\(build)"),
+                   log: BuildLog(level: .all) { [weak self] line in self?.lines.withLock { $0.append(line) } })
+    }
+
+    var logText: String { lines.withLock { $0.map(\.text).joined(separator: "\n") } }
+}
+
+@Suite struct TaskScriptTests {
+    // spec 8.7 items 77–80 and 1.5.6
+    @Test func brigadesScriptShapes() {
+        #expect(makeJob("j", tasks: ["echo 'foo'"]).script == "#!/bin/sh\n\nset -e\n\necho 'foo'")
+        #expect(makeJob("j", tasks: ["echo 'foo'"], shell: "/bin/bash").script == "#!/bin/bash\n\nset -eo pipefail\n\necho 'foo'")
+        #expect(makeJob("j", tasks: ["echo 'foo'", "echo bar"], shell: "/bin/dash").script == "#!/bin/dash\n\necho 'foo'\necho bar")
+        #expect(makeJob("j", tasks: ["true"], shell: "").script == "#!\n\ntrue")
+        #expect(makeJob("j", tasks: ["true"], shell: "").interpreter == "/bin/sh")
+        #expect(makeJob("j", tasks: []).script == nil)
+    }
+
+    @Test func cacheNames() {
+        #expect(makeJob("build", tasks: []).cacheName(project: "github.com/Acme/web") == "github-com-acme-web-build")
+    }
+}
+
+@Suite struct LocalRunnerTests {
+    @Test func runsTasksWithSetE() async throws {
+        let scratch = try Scratch()
+        let job = makeJob("hello", tasks: ["echo hello", "false", "echo never"])
+        await #expect {
+            try await scratch.runner.run(job, in: scratch.context())
+        } throws: { error in
+            guard case JobFailure.failed(let pod, let code, let output) = error else { return false }
+            return pod == "hello-b1" && code == 1 && output == "hello\n"
+                && "\(error)" == "Pod hello-b1 failed to run to completion"
+        }
+        #expect(scratch.logText.contains("hello-b1 failed with exit code 1"))
+        #expect(scratch.logText.contains("  hello"), "the failed job's last lines are logged")
+    }
+
+    @Test func bashPipefail() async throws {
+        let scratch = try Scratch()
+        let job = makeJob("pipes", tasks: ["false | cat", "echo never"], shell: "/bin/bash")
+        await #expect(throws: JobFailure.self) { try await scratch.runner.run(job, in: scratch.context()) }
+        let sh = makeJob("pipes-sh", tasks: ["false | cat", "echo reached"])
+        #expect(try await scratch.runner.run(sh, in: scratch.context()).output == "reached\n")
+    }
+
+    @Test func environmentIsTheJobsOwn() async throws {
+        let scratch = try Scratch()
+        setenv("BRIGANTINE_HOST_ONLY", "should-not-leak", 1)
+        let job = makeJob("env", tasks: ["env | sort"]) {
+            $0.env = [.init(name: "GREETING", value: "hi there"), .init(name: "EMPTY", value: "")]
+        }
+        let output = try await scratch.runner.run(job, in: scratch.context()).output
+        let names = output.split(separator: "\n").compactMap { $0.split(separator: "=").first.map(String.init) }
+        #expect(Set(names).isSuperset(of: ["GREETING", "EMPTY", "PATH", "HOME", "TMPDIR", "LANG"]))
+        #expect(output.contains("GREETING=hi there\n") && output.contains("EMPTY=\n"))
+        #expect(!output.contains("BRIGANTINE_HOST_ONLY"))
+        #expect(output.contains("HOME=\(scratch.root.path)/builds/b1/jobs/env-b1\n"))
+    }
+
+    @Test func sharedStorageBetweenJobsOfABuild() async throws {
+        let scratch = try Scratch()
+        let context = scratch.context()
+        let write = makeJob("write", tasks: ["echo from-first > /mnt/brigade/share/note"]) { $0.storage.enabled = true }
+        let read = makeJob("read", tasks: ["cat /mnt/brigade/share/note", "echo $BRIGADE_STORAGE"]) { $0.storage.enabled = true }
+        _ = try await scratch.runner.run(write, in: context)
+        let output = try await scratch.runner.run(read, in: context).output
+        #expect(output == "from-first\n\(context.sharedStorage.path)\n")
+        let custom = makeJob("custom", tasks: ["cat /data/note"]) { $0.storage = .init(enabled: true, path: "/data") }
+        #expect(try await scratch.runner.run(custom, in: context).output == "from-first\n")
+    }
+
+    @Test func cachePersistsAcrossBuilds() async throws {
+        let scratch = try Scratch()
+        let job = { (build: String) in
+            makeJob("cached", tasks: ["echo \(build) >> /mnt/brigade/cache/builds", "cat /mnt/brigade/cache/builds"], buildID: build) {
+                $0.cache.enabled = true
+                $0.env = [.init(name: "CACHE_FILE", value: "/mnt/brigade/cache/builds")]
+            }
+        }
+        _ = try await scratch.runner.run(job("b1"), in: scratch.context(build: "b1"))
+        let second = try await scratch.runner.run(job("b2"), in: scratch.context(build: "b2")).output
+        #expect(second == "b1\nb2\n")
+        let other = try await scratch.runner.run(job("b3"), in: scratch.context(build: "b3", project: "other")).output
+        #expect(other == "b3\n", "caches are per project")
+        #expect(FileManager.default.fileExists(atPath: scratch.root.appendingPathComponent("cache/acme-web-site-cached/builds").path))
+    }
+
+    @Test func timeoutKillsTheWholeProcessGroup() async throws {
+        let scratch = try Scratch()
+        let pidFile = scratch.root.appendingPathComponent("child.pid").path
+        let job = makeJob("slow", tasks: ["sleep 30 & echo $! > \(pidFile)", "echo started", "wait"]) { $0.timeout = 300 }
+        await #expect {
+            try await scratch.runner.run(job, in: scratch.context())
+        } throws: { error in
+            guard case JobFailure.timedOut(let ms, let output) = error else { return false }
+            return ms == 300 && output == "started\n" && "\(error)" == "time limit (300 ms) exceeded"
+        }
+        let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        var gone = false
+        for _ in 0..<50 where !gone {
+            gone = kill(pid, 0) != 0 || isZombie(pid)
+            if !gone { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(gone, "the background child was killed with its group")
+    }
+
+    @Test func cancellationKillsTheJob() async throws {
+        let scratch = try Scratch()
+        let job = makeJob("cancelled", tasks: ["sleep 30"])
+        let started = ContinuousClock.now
+        let task = Task { try await scratch.runner.run(job, in: scratch.context()) }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        _ = try? await task.value
+        #expect(ContinuousClock.now - started < .seconds(20), "cancelled long before sleep 30 ended")
+    }
+
+    @Test func streamLogsEchoesLines() async throws {
+        let scratch = try Scratch()
+        let job = makeJob("chatty", tasks: ["echo one", "printf 'two'"]) { $0.streamLogs = true }
+        let output = try await scratch.runner.run(job, in: scratch.context()).output
+        #expect(output == "one\ntwo")
+        #expect(scratch.logText.contains("[brigade:local] chatty-b1 logs one"))
+        #expect(scratch.logText.contains("[brigade:local] chatty-b1 logs two"))
+    }
+
+    @Test func jobWithoutTasksSucceedsWithAWarning() async throws {
+        let scratch = try Scratch()
+        let output = try await scratch.runner.run(makeJob("image-only", tasks: []), in: scratch.context())
+        #expect(output == JobOutput(output: "", exitCode: 0))
+        #expect(scratch.logText.contains("has no tasks"))
+    }
+
+    @Test func missingShellCannotStart() async throws {
+        let scratch = try Scratch()
+        let job = makeJob("noshell", tasks: ["true"], shell: "/no/such/shell")
+        await #expect {
+            try await scratch.runner.run(job, in: scratch.context())
+        } throws: { error in
+            "\(error)".hasPrefix("cannot run the job's shell /no/such/shell")
+        }
+    }
+
+    @Test func environmentErrorsNeverShowValues() async throws {
+        let scratch = try Scratch()
+        let job = makeJob("nul", tasks: ["true"]) { $0.env = [.init(name: "TOKEN", value: "secret\u{0}value")] }
+        await #expect {
+            try await scratch.runner.run(job, in: scratch.context())
+        } throws: { error in
+            "\(error)" == "environment variable TOKEN contains a NUL byte"
+        }
+    }
+
+    @Test func outputBeyondTheLimitIsDropped() async throws {
+        let scratch = try Scratch()
+        let runner = LocalRunner(cacheRoot: scratch.root, maxOutputBytes: 10)
+        let output = try await runner.run(makeJob("big", tasks: ["echo 0123456789abcdef"]), in: scratch.context()).output
+        #expect(output == "0123456789\n[brigantine: 7 more bytes of output were dropped]\n")
+    }
+}
+
+@Suite struct SimulateRunnerTests {
+    @Test func runsNothingAndSaysSo() async throws {
+        let scratch = try Scratch()
+        let marker = scratch.root.appendingPathComponent("ran").path
+        let result = try await SimulateRunner().run(makeJob("sim", tasks: ["touch \(marker)"]), in: scratch.context())
+        #expect(result.output == "simulated: job sim was not run (image alpine:3.18, 1 task)\n")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(scratch.logText.contains("[brigade:simulate] would run job sim-b1 (image alpine:3.18): 1 task"))
+    }
+}
+
+/// A process that has exited but not been reaped still answers kill(pid, 0).
+func isZombie(_ pid: Int32) -> Bool {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    return status.split(separator: ")").last?.split(separator: " ").first == "Z"
+}
