@@ -1,0 +1,83 @@
+import Foundation
+import JSHost
+import Testing
+
+/// CommonJS as Node does it (spec 3.4), confined to the project's root.
+@Suite struct ModuleTests {
+    @Test func nodeResolution() throws {
+        let host = try TestHost()
+        try host.write("lib/math.js", "exports.add = (a, b) => a + b; exports.where = [__filename, __dirname];")
+        try host.write("lib/data.json", #"{"answer": 42}"#)
+        try host.write("lib/dir/index.js", "module.exports = 'from index';")
+        try host.write("node_modules/vendored/package.json", #"{"main": "./dist/main"}"#)
+        try host.write("node_modules/vendored/dist/main.js", "module.exports = function vendored() { return 'vendored ' + require('./helper'); };")
+        try host.write("node_modules/vendored/dist/helper.js", "module.exports = 'helper';")
+        try host.write("node_modules/plain/index.js", "module.exports = 'plain';")
+        try host.write("deep/er/nested.js", "module.exports = require('plain') + ' from deep';")
+        try host.run("""
+            const math = require('./lib/math');
+            console.log(math.add(2, 3), math.where[0].endsWith('/lib/math.js'), math.where[1].endsWith('/lib'));
+            console.log(require('./lib/data.json').answer, require('./lib/data').answer);
+            console.log(require('./lib/dir'), require('vendored')(), require('./deep/er/nested.js'));
+            console.log(require('./lib/math') === math, require.resolve('plain').endsWith('/node_modules/plain/index.js'));
+            console.log(require(__dirname + '/lib/math.js') === math);
+            """)
+        #expect(host.stdout == ["5 true true", "42 42", "from index vendored helper plain from deep", "true true", "true"])
+    }
+
+    @Test func moduleScopeIsNodes() throws {
+        let host = try TestHost()
+        try host.write("sloppy.js", "implicitGlobal = 'leaked'; module.exports = this === module.exports;")
+        try host.write("cycle-a.js", "exports.name = 'a'; exports.b = require('./cycle-b').name; exports.done = true;")
+        try host.write("cycle-b.js", "const a = require('./cycle-a'); exports.name = 'b'; exports.sawA = a.name + ':' + a.done;")
+        try host.run("""
+            console.log(require('./sloppy'), implicitGlobal);
+            const a = require('./cycle-a');
+            console.log(a.b, require('./cycle-b').sawA, a.done);
+            console.log(require.main === module, module.id, typeof exports, this === module.exports);
+            """)
+        #expect(host.stdout == ["true leaked", "b a:undefined true", "true . object true"])
+    }
+
+    @Test func failuresAreClear() throws {
+        let host = try TestHost()
+        try host.write("broken.json", "{ nope")
+        try host.write("throws.js", "throw new Error('module failed');")
+        try host.run("""
+            const attempts = ['./missing', 'left-pad', 'fs', '../outside', '/etc/passwd', './broken.json', './throws', './throws'];
+            for (const request of attempts) {
+              try { require(request); console.log(request, 'loaded'); } catch (e) { console.log(e.code || e.name, e.message.split('\\n')[0]); }
+            }
+            """)
+        let root = host.directory.path
+        #expect(host.stdout == [
+            "MODULE_NOT_FOUND Cannot find module './missing' from '\(root)/main.js'",
+            "MODULE_NOT_FOUND Cannot find module 'left-pad' from '\(root)/main.js'",
+            "MODULE_NOT_FOUND Cannot find module 'fs' from '\(root)/main.js': Node's 'fs' module is not available to Brigade scripts here",
+            "MODULE_NOT_FOUND Cannot find module '../outside' from '\(root)/main.js': it is outside the project directory",
+            "MODULE_NOT_FOUND Cannot find module '/etc/passwd' from '\(root)/main.js': it is outside the project directory",
+            "SyntaxError \(root)/broken.json: JSON Parse error: Expected '}'",
+            "Error module failed",
+            "Error module failed",
+        ])
+    }
+
+    @Test func nodeBuiltins() throws {
+        let host = try TestHost()
+        try host.run("""
+            const EventEmitter = require('events'), path = require('node:path'), util = require('util'), assert = require('assert');
+            const emitter = new EventEmitter();
+            emitter.once('x', (v) => console.log('once', v));
+            console.log(emitter.emit('x', 1), emitter.emit('x', 2), emitter.listenerCount('x'));
+            console.log(path.join('/a/b', '../c', 'd.js'), path.basename('/x/y.tar.gz', '.gz'), path.extname('f.js'), path.resolve('a', '/b', 'c'));
+            console.log(util.format('%s=%d %j', 'n', 42, { a: [1] }), util.isDeepStrictEqual({ a: [1] }, { a: [1] }));
+            try { assert.strictEqual(1, 2); } catch (e) { console.log(e.name, e.code); }
+            assert.deepStrictEqual({ a: 1 }, { a: 1 });
+            util.promisify((x, cb) => cb(null, x * 2))(21).then((v) => console.log('promisified', v));
+            """)
+        #expect(host.stdout == [
+            "once 1", "true false 0", "/a/c/d.js y.tar .js /b/c", #"n=42 {"a":[1]} true"#,
+            "AssertionError ERR_ASSERTION", "promisified 42",
+        ])
+    }
+}
