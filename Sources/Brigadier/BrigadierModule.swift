@@ -11,11 +11,18 @@ public enum BrigadierModule {
     /// The internal module the worker lifecycle drives.
     public static let workerModule = "brigadier-js/worker.js"
 
+    /// The files of brigadier-js/lib, wrapped once per process.
+    private static let sources: [(filename: String, source: ScriptSource)] =
+        BrigadierJS.sources.sorted { $0.key < $1.key }.map { name, code in
+            let filename = "brigadier-js/\(name)"
+            return (filename, BuiltinModule.wrap(code, filename: filename))
+        }
+
     public static func builtins(jobs: JobBridge) -> [BuiltinModule] {
-        BrigadierJS.sources.sorted { $0.key < $1.key }.map { name, source in
+        sources.map { filename, source in
             BuiltinModule(
-                filename: "brigadier-js/\(name)",
-                publicNames: name == "brigadier.js" ? publicNames : [],
+                filename: filename,
+                publicNames: filename == "brigadier-js/brigadier.js" ? publicNames : [],
                 source: source,
                 binding: { _ in jobs.binding() })
         }

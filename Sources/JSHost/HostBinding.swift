@@ -57,36 +57,35 @@ extension ScriptContext {
             "readSource": { call in
                 call.context.makeString(try call.context.modules.readSource(call.string(0)))
             },
-            "builtinSource": { call in
+            "compileBuiltin": { call in
                 guard let builtin = call.context.modules.builtin(call.string(0)) else {
                     throw NativeError("no builtin module \(call.string(0))")
                 }
-                return call.context.makeString(builtin.source)
+                return try call.context.compile(builtin.source)
             },
             "builtinBinding": { call in
                 guard let make = call.context.modules.builtin(call.string(0))?.binding else { return nil }
                 return call.context.makeNativeObject(make(call.context))
             },
-            "compile": { call in
-                try call.context.compileFunction(
-                    filename: call.string(0), source: call.string(1), parameters: call.string(2))
+            "compileFile": { call in
+                let path = call.string(0)
+                let text = call.bool(2) ? call.string(1) : try call.context.modules.readSource(path)
+                return try call.context.compile(.module(text, url: path, parameters: ScriptContext.fileModuleParameters))
             },
         ])
     }
 
-    /// Compiles `source` as the body of a function taking `parameters` (comma-separated),
-    /// the way Node wraps a CommonJS module: the wrapper's head shares the module's first
-    /// line, so line numbers in errors and stacks are those of the file.
-    func compileFunction(filename: String, source: String, parameters: String) throws -> JSObjectRef {
-        var body = source
-        if body.hasPrefix("#!") { body = "//" + body.dropFirst(2) }
-        let wrapped = "(function (\(parameters)) {" + body + "\n})"
+    /// The parameters of a file module's function, as in Node.
+    static let fileModuleParameters = "exports,require,module,__filename,__dirname"
+
+    /// Evaluates a wrapped module to its function.
+    func compile(_ source: ScriptSource) throws -> JSObjectRef {
         let function: JSValueRef
         do {
-            function = try evaluate(wrapped, sourceURL: filename)
+            function = try evaluate(source)
         } catch let error as JSException {
             // "Unexpected end of script" points at the wrapper's closing line, past the file's end.
-            let lastLine = Double(body.split(separator: "\n", omittingEmptySubsequences: false).count)
+            let lastLine = Double(source.lineCount)
             if let object = error.thrown.object, let line = numberProperty(object, "line"), line > lastLine {
                 setProperty(object, "line", makeNumber(lastLine))
                 throw JSException(object, in: self)
@@ -94,7 +93,7 @@ extension ScriptContext {
             throw error
         }
         guard let object = JSValueToObject(ref, function, nil) else {
-            throw NativeError("\(filename) did not compile to a function")
+            throw NativeError("\(source.url) did not compile to a function")
         }
         return object
     }
@@ -102,12 +101,13 @@ extension ScriptContext {
 
 /// The host's own builtin modules, written in JavaScript (Sources/JSHost/js).
 public enum HostBuiltins {
-    static let all: [BuiltinModule] = [
-        module("util"), module("events"), module("path"), module("assert"),
-    ]
+    /// The prelude, read and converted once per process.
+    static let prelude = Result { ScriptSource(try resource("prelude.js"), url: "brigantine:prelude.js") }
 
-    private static func module(_ name: String) -> BuiltinModule {
-        BuiltinModule(filename: "node/\(name).js", publicNames: [name], source: (try? resource("\(name).js")) ?? "")
+    static let all: [BuiltinModule] = ["util", "events", "path", "assert"].map { name in
+        let filename = "node/\(name).js"
+        let code = (try? resource("\(name).js")) ?? "throw new Error('the \(name) module is missing from this build');"
+        return BuiltinModule(filename: filename, publicNames: [name], source: BuiltinModule.wrap(code, filename: filename))
     }
 
     static func resource(_ name: String) throws -> String {

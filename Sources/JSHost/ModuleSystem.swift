@@ -7,16 +7,25 @@ public struct BuiltinModule: Sendable {
     public let filename: String
     /// The names scripts may `require` it by (empty: internal to other builtins).
     public let publicNames: [String]
-    public let source: String
+    /// The module's code, wrapped once for every context that loads it.
+    public let source: ScriptSource
     /// Native functions handed to the module as its `binding` argument.
     public let binding: (@Sendable (ScriptContext) -> NativeBinding)?
 
-    public init(filename: String, publicNames: [String] = [], source: String,
+    /// The parameters of a builtin module's function: a file module's, plus `binding`.
+    public static let parameters = "exports,require,module,__filename,__dirname,binding"
+
+    public init(filename: String, publicNames: [String] = [], source: ScriptSource,
                 binding: (@Sendable (ScriptContext) -> NativeBinding)? = nil) {
         self.filename = filename
         self.publicNames = publicNames
         self.source = source
         self.binding = binding
+    }
+
+    /// Wraps `code` (do this once, not per context: see `ScriptSource`).
+    public static func wrap(_ code: String, filename: String) -> ScriptSource {
+        .module(code, url: filename, parameters: parameters)
     }
 }
 
@@ -40,7 +49,30 @@ public final class ModuleSystem: @unchecked Sendable {
     private var builtinsByName: [String: String] = [:]
 
     init(roots: [String]) {
-        self.roots = roots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        self.roots = roots.map { Self.normalize($0) }
+    }
+
+    /// An absolute path with `.`, `..` and repeated slashes resolved lexically (no file
+    /// system access: symlinks are not followed, which is also what the root check needs).
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    private static func join(_ directory: String, _ path: String) -> String {
+        normalize(path.hasPrefix("/") ? path : directory + "/" + path)
+    }
+
+    private static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     func register(_ builtin: BuiltinModule) {
@@ -62,18 +94,17 @@ public final class ModuleSystem: @unchecked Sendable {
         }
         if parentIsBuiltin {
             if isRelative(request) {
-                let base = (parent as NSString).deletingLastPathComponent
-                let path = ((base as NSString).appendingPathComponent(request) as NSString).standardizingPath
+                // Builtin names are relative (`brigadier-js/job.js`); resolve them as if rooted.
+                let path = String(Self.join("/" + Self.directory(of: parent), request).dropFirst())
                 for candidate in [path, path + ".js"] where builtinsByFilename[candidate] != nil {
                     return .builtin(filename: candidate)
                 }
             }
             throw notFound(request, from: parent, reason: nil)
         }
-        let directory = (parent as NSString).deletingLastPathComponent
+        let directory = Self.directory(of: parent)
         if request.hasPrefix("/") || isRelative(request) {
-            let base = request.hasPrefix("/") ? request : (directory as NSString).appendingPathComponent(request)
-            let path = URL(fileURLWithPath: base).standardizedFileURL.path
+            let path = Self.join(directory, request)
             guard isInsideRoots(path) else {
                 throw notFound(request, from: parent, reason: "it is outside the project directory")
             }
@@ -117,30 +148,28 @@ public final class ModuleSystem: @unchecked Sendable {
     }
 
     private func loadIndex(_ path: String) -> String? {
-        loadAsFile((path as NSString).appendingPathComponent("index"))
+        loadAsFile(path + "/index")
     }
 
     private func loadAsDirectory(_ path: String) -> String? {
-        let manifest = (path as NSString).appendingPathComponent("package.json")
+        let manifest = path + "/package.json"
         if isFile(manifest), let data = FileManager.default.contents(atPath: manifest),
            let package = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let main = package["main"] as? String, !main.isEmpty {
-            let target = URL(fileURLWithPath: (path as NSString).appendingPathComponent(main)).standardizedFileURL.path
+            let target = Self.join(path, main)
             if let found = loadAsFile(target) ?? loadIndex(target) { return found }
         }
         return loadIndex(path)
     }
 
     private func loadFromNodeModules(_ request: String, startingAt directory: String) -> String? {
-        var current = URL(fileURLWithPath: directory).standardizedFileURL.path
+        var current = Self.normalize(directory)
         while isInsideRoots(current) {
-            if (current as NSString).lastPathComponent != "node_modules" {
-                let base = ((current as NSString).appendingPathComponent("node_modules") as NSString)
-                    .appendingPathComponent(request)
-                let path = URL(fileURLWithPath: base).standardizedFileURL.path
+            if !current.hasSuffix("/node_modules") {
+                let path = Self.join(current, "node_modules/" + request)
                 if isInsideRoots(path), let found = loadAsFile(path) ?? loadAsDirectory(path) { return found }
             }
-            let parent = (current as NSString).deletingLastPathComponent
+            let parent = Self.directory(of: current)
             if parent == current { break }
             current = parent
         }

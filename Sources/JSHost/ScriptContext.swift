@@ -108,6 +108,14 @@ public final class ScriptContext: @unchecked Sendable {
         try call(property(object, name), this: object, arguments)
     }
 
+    /// Evaluates source made once for many contexts.
+    @discardableResult
+    public func evaluate(_ source: ScriptSource) throws -> JSValueRef {
+        try withJSString(source.url) { url in
+            try enter { JSEvaluateScript(ref, source.string, nil, url, 1, $0) }
+        }!
+    }
+
     private func evaluateQuietly(_ source: String) -> JSValueRef? {
         withJSString(source) { JSEvaluateScript(ref, $0, nil, nil, 1, nil) }
     }
@@ -115,8 +123,7 @@ public final class ScriptContext: @unchecked Sendable {
     // MARK: The prelude
 
     private func installPrelude() throws {
-        let source = try HostBuiltins.resource("prelude.js")
-        let factory = try evaluate(source, sourceURL: "brigantine:prelude.js")
+        let factory = try evaluate(HostBuiltins.prelude.get())
         let api = try call(factory, [makeHostBinding(), JSContextGetGlobalObject(ref)])
         internals = ProtectedValue(api, in: self)
     }

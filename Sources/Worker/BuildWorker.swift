@@ -63,6 +63,8 @@ public final class BuildWorker: @unchecked Sendable {
             context.flushOutput()
             scriptExitCode = context.scriptExitCode()
             context.close()
+            // A VM shared with later builds must not carry this build's termination over.
+            context.runtime.clearTermination()
         }
         // Brigade's exit codes: process.exit(n) wins; a handled error is 1; else process.exitCode.
         var exitCode = exitRequest ?? (failure != nil ? 1 : scriptExitCode ?? 0)
@@ -154,19 +156,16 @@ public final class BuildWorker: @unchecked Sendable {
     }
 
     private func makeEvent(_ context: ScriptContext, worker: JSValueRef) throws -> JSValueRef {
-        let fields: [String: Any] = [
-            "buildID": request.buildID,
-            "workerID": request.workerID,
-            "type": request.eventType,
-            "provider": request.provider,
-            "cloneURL": request.cloneURL.map { $0 as Any } ?? NSNull(),
-            "revision": ["commit": request.revision.commit, "ref": request.revision.ref],
-            "logLevel": request.logLevel.rawValue,
-        ]
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)
         if request.payload == nil { log.log(.log, nil, "no payload loaded") }
-        let payload = request.payload.map { context.makeString($0) } ?? context.undefined
-        return try context.call(method: "makeEvent", of: worker, [context.parseJSON(json), payload])
+        let strings = [
+            request.buildID, request.workerID, request.eventType, request.provider,
+            request.revision.commit, request.revision.ref,
+        ].map(context.makeString)
+        let cloneURL = request.cloneURL.map(context.makeString) ?? context.undefined
+        let payload = request.payload.map(context.makeString) ?? context.undefined
+        return try context.call(
+            method: "makeEvent", of: worker,
+            strings + [cloneURL, context.makeNumber(Double(request.logLevel.rawValue)), payload])
     }
 
     /// Runs the loop until the build is over: when it goes idle, `after` fires once (unless an

@@ -15,16 +15,8 @@ let project;
 const handlerResults = []; // { type, settled } for each promise a handler returned
 
 /** The main event, keys in Brigade's order; `payload` is the raw body, never parsed. */
-function makeEvent(fields, payload) {
-  const e = {
-    buildID: fields.buildID,
-    workerID: fields.workerID,
-    type: fields.type,
-    provider: fields.provider,
-    cloneURL: fields.cloneURL === null ? undefined : fields.cloneURL,
-    revision: { commit: fields.revision.commit, ref: fields.revision.ref },
-    logLevel: fields.logLevel,
-  };
+function makeEvent(buildID, workerID, type, provider, commit, ref, cloneURL, logLevel, payload) {
+  const e = { buildID, workerID, type, provider, cloneURL, revision: { commit, ref }, logLevel };
   if (payload !== undefined) e.payload = payload;
   return e;
 }

@@ -50,9 +50,8 @@
     return require;
   }
 
-  function runModule(module, source, isBuiltin, binding) {
-    const parameters = 'exports,require,module,__filename,__dirname' + (isBuiltin ? ',binding' : '');
-    const body = host.compile(module.filename, source, parameters);
+  // `body` is the module compiled by the host, a function of Node's module parameters.
+  function runModule(module, body, isBuiltin, binding) {
     body.call(module.exports, module.exports, makeRequire(module, isBuiltin), module,
       module.filename, dirname(module.filename), binding);
   }
@@ -64,7 +63,7 @@
     builtinModules.set(filename, module);
     let loaded = false;
     try {
-      runModule(module, host.builtinSource(filename), true, host.builtinBinding(filename));
+      runModule(module, host.compileBuiltin(filename), true, host.builtinBinding(filename));
       loaded = true;
     } finally {
       if (!loaded) builtinModules.delete(filename);
@@ -84,8 +83,8 @@
     link(parent, module);
     let loaded = false;
     try {
-      const source = host.readSource(filename);
       if (filename.endsWith('.json')) {
+        const source = host.readSource(filename);
         try {
           module.exports = JSON.parse(source.charCodeAt(0) === 0xfeff ? source.slice(1) : source);
         } catch (err) {
@@ -93,7 +92,7 @@
           throw err;
         }
       } else {
-        runModule(module, source, false);
+        runModule(module, host.compileFile(filename), false);
       }
       loaded = true;
     } finally {
@@ -117,7 +116,7 @@
     moduleCache[filename] = mainModule;
     let loaded = false;
     try {
-      runModule(mainModule, source === undefined ? host.readSource(filename) : source, false);
+      runModule(mainModule, host.compileFile(filename, source, source !== undefined), false);
       loaded = true;
     } finally {
       if (!loaded) delete moduleCache[filename];
