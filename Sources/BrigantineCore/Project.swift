@@ -90,33 +90,44 @@ public struct ProjectFileError: Error, CustomStringConvertible, Sendable {
 }
 
 extension Project {
-    private struct File: Decodable {
-        var name: String?
-        var repo: Repository?
-        var defaultScript: String?
-        var defaultScriptFile: String?
-        var defaultConfig: String?
-        var defaultConfigFile: String?
-        var secrets: [String: String]?
-        var genericGatewaySecret: String?
-        var webhookSecret: String?
-        var insecure: Bool?
-        var gateways: [Gateway]?
-        var runner: String?
-        var allowPrivilegedJobs: Bool?
-        var allowHostMounts: Bool?
-        var allowSecretKeyRef: Bool?
-        var kubernetes: Kubernetes?
-        var buildTimeout: Double?
-        var scriptTimeLimit: Double?
+    /// The keys of a project file; anything else in one is an error.
+    enum FileKey: String, CodingKey, CaseIterable {
+        case name, repo, defaultScript, defaultScriptFile, defaultConfig, defaultConfigFile, secrets
+        case genericGatewaySecret, webhookSecret, insecure, gateways, runner
+        case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
     }
 
-    static let knownKeys: Set<String> = [
-        "name", "repo", "defaultScript", "defaultScriptFile", "defaultConfig", "defaultConfigFile",
-        "secrets", "genericGatewaySecret", "webhookSecret", "insecure", "gateways", "runner",
-        "allowPrivilegedJobs", "allowHostMounts", "allowSecretKeyRef", "kubernetes",
-        "buildTimeout", "scriptTimeLimit",
-    ]
+    static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
+
+    /// A project file as written, before paths are resolved and files read.
+    private struct Written: Decodable {
+        var project: Project
+        var defaultConfigFile: String?
+
+        init(from decoder: any Decoder) throws {
+            let file = try decoder.container(keyedBy: FileKey.self)
+            let name = try file.decodeIfPresent(String.self, forKey: .name)?.trimmingCharacters(in: .whitespaces) ?? ""
+            var project = Project(name: name, directory: "")
+            project.repo = try file.decodeIfPresent(Repository.self, forKey: .repo)
+            project.defaultScript = try file.decodeIfPresent(String.self, forKey: .defaultScript)
+            project.defaultScriptFile = try file.decodeIfPresent(String.self, forKey: .defaultScriptFile)
+            project.defaultConfig = try file.decodeIfPresent(String.self, forKey: .defaultConfig)
+            project.secrets = try file.decodeIfPresent([String: String].self, forKey: .secrets) ?? [:]
+            project.genericGatewaySecret = try file.decodeIfPresent(String.self, forKey: .genericGatewaySecret)
+            project.webhookSecret = try file.decodeIfPresent(String.self, forKey: .webhookSecret)
+            project.insecure = try file.decodeIfPresent(Bool.self, forKey: .insecure) ?? false
+            project.gateways = try file.decodeIfPresent([Gateway].self, forKey: .gateways) ?? []
+            project.runner = try file.decodeIfPresent(String.self, forKey: .runner)
+            project.allowPrivilegedJobs = try file.decodeIfPresent(Bool.self, forKey: .allowPrivilegedJobs) ?? false
+            project.allowHostMounts = try file.decodeIfPresent(Bool.self, forKey: .allowHostMounts) ?? false
+            project.allowSecretKeyRef = try file.decodeIfPresent(Bool.self, forKey: .allowSecretKeyRef) ?? false
+            project.kubernetes = try file.decodeIfPresent(Kubernetes.self, forKey: .kubernetes) ?? Kubernetes()
+            project.buildTimeout = try file.decodeIfPresent(Double.self, forKey: .buildTimeout)
+            project.scriptTimeLimit = try file.decodeIfPresent(Double.self, forKey: .scriptTimeLimit)
+            self.project = project
+            defaultConfigFile = try file.decodeIfPresent(String.self, forKey: .defaultConfigFile)
+        }
+    }
 
     public static let knownRunners: Set<String> = ["local", "simulate", "container"]
 
@@ -144,55 +155,36 @@ extension Project {
             throw fail("unknown key\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", "))"
                 + "; known keys are \(knownKeys.sorted().joined(separator: ", "))")
         }
-        let decoded: File
+        let written: Written
         do {
-            decoded = try YAMLDecoder().decode(File.self, from: yaml)
+            written = try YAMLDecoder().decode(Written.self, from: yaml)
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
                 let DecodingError.dataCorrupted(context) {
             throw fail("'\(keyPath(context.codingPath))': \(context.debugDescription)")
         } catch {
             throw fail("\(error)")
         }
-        guard let name = decoded.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
-            throw fail("'name' is required")
-        }
-        var project = Project(name: name, directory: directory)
-        project.repo = decoded.repo
-        project.secrets = decoded.secrets ?? [:]
-        project.genericGatewaySecret = decoded.genericGatewaySecret
-        project.webhookSecret = decoded.webhookSecret
-        project.insecure = decoded.insecure ?? false
-        project.gateways = decoded.gateways ?? []
-        project.allowPrivilegedJobs = decoded.allowPrivilegedJobs ?? false
-        project.allowHostMounts = decoded.allowHostMounts ?? false
-        project.allowSecretKeyRef = decoded.allowSecretKeyRef ?? false
-        project.kubernetes = decoded.kubernetes ?? Kubernetes()
-        project.buildTimeout = decoded.buildTimeout
-        project.scriptTimeLimit = decoded.scriptTimeLimit
-
-        if decoded.defaultScript != nil, decoded.defaultScriptFile != nil {
+        var project = written.project
+        project.directory = directory
+        guard !project.name.isEmpty else { throw fail("'name' is required") }
+        if project.defaultScript != nil, project.defaultScriptFile != nil {
             throw fail("set 'defaultScript' or 'defaultScriptFile', not both")
         }
-        project.defaultScript = decoded.defaultScript
-        project.defaultScriptFile = decoded.defaultScriptFile.map { absolute($0, in: directory) }
+        project.defaultScriptFile = project.defaultScriptFile.map { absolute($0, in: directory) }
         if let scriptFile = project.defaultScriptFile, !FileManager.default.fileExists(atPath: scriptFile) {
             throw fail("'defaultScriptFile' \(scriptFile) does not exist")
         }
-        if decoded.defaultConfig != nil, decoded.defaultConfigFile != nil {
+        if project.defaultConfig != nil, written.defaultConfigFile != nil {
             throw fail("set 'defaultConfig' or 'defaultConfigFile', not both")
         }
-        project.defaultConfig = decoded.defaultConfig
-        if let configFile = decoded.defaultConfigFile.map({ absolute($0, in: directory) }) {
+        if let configFile = written.defaultConfigFile.map({ absolute($0, in: directory) }) {
             guard let data = FileManager.default.contents(atPath: configFile) else {
                 throw fail("'defaultConfigFile' \(configFile) cannot be read")
             }
             project.defaultConfig = String(decoding: data, as: UTF8.self)
         }
-        if let runner = decoded.runner {
-            guard knownRunners.contains(runner) else {
-                throw fail("'runner' must be one of \(knownRunners.sorted().joined(separator: ", ")), not '\(runner)'")
-            }
-            project.runner = runner
+        if let runner = project.runner, !knownRunners.contains(runner) {
+            throw fail("'runner' must be one of \(knownRunners.sorted().joined(separator: ", ")), not '\(runner)'")
         }
         for (key, limit) in [("buildTimeout", project.buildTimeout), ("scriptTimeLimit", project.scriptTimeLimit)] {
             if let limit, !(limit > 0) { throw fail("'\(key)' must be a positive number of seconds") }
