@@ -4,6 +4,7 @@ import Foundation
 import JobRunners
 import CJavaScriptCore
 import JSHost
+import Synchronization
 
 /// Runs one build the way Brigade's worker did (spec sections 3.4–3.9):
 /// check brigade.json, load the script, fire the event, wait until nothing is left to do,
@@ -22,6 +23,9 @@ public final class BuildWorker: @unchecked Sendable {
     private let log: BuildLog
     private let settings: WorkerSettings
     private let runtime: JSRuntime?
+
+    /// Set from any thread by `cancel(reason:)`; the loop it stops, while one runs.
+    private let cancellation = Mutex<(reason: String?, loop: EventLoop?)>((nil, nil))
 
     // Lifecycle state (Brigade's App).
     private var errorFired = false
@@ -45,6 +49,15 @@ public final class BuildWorker: @unchecked Sendable {
             thread.stackSize = 8 << 20
             thread.name = "build \(request.buildID)"
             thread.start()
+        }
+    }
+
+    /// Stops the build from any thread: the script is not entered again, running jobs are
+    /// killed, and the build fails with `reason`.
+    public func cancel(reason: String) {
+        cancellation.withLock { state in
+            if state.reason == nil { state.reason = reason }
+            state.loop?.stop()
         }
     }
 
@@ -89,6 +102,11 @@ public final class BuildWorker: @unchecked Sendable {
                 runtime: runtime, moduleRoots: [request.moduleRoot],
                 builtins: BrigadierModule.builtins(jobs: jobs))
             context.onOutput = { [log] stream, text in log.write(stream == .stdout ? .stdout : .stderr, text) }
+            let cancelled = cancellation.withLock { state in
+                state.loop = context.loop
+                return state.reason != nil
+            }
+            if cancelled { context.loop.stop() }
             return context
         } catch {
             fail("the script host could not start: \(error)")
@@ -130,6 +148,7 @@ public final class BuildWorker: @unchecked Sendable {
             fail("\(error)")
         }
         if failure != nil { context.cancelHostOperations() }
+        cancellation.withLock { $0.loop = nil }
     }
 
     /// Loads the script; false (with the reason recorded) when it cannot be loaded.
@@ -189,6 +208,10 @@ public final class BuildWorker: @unchecked Sendable {
                 fail(message)
                 return
             case .stopped:
+                if let reason = cancellation.withLock({ $0.reason }) {
+                    log.log(.error, "app", "the build was stopped: \(reason)")
+                    fail("the build was stopped: \(reason)")
+                }
                 return
             case .idle:
                 if errorFired || afterFired {

@@ -2,6 +2,7 @@ import ArgumentParser
 import BrigantineCore
 import Foundation
 import JobRunners
+import Synchronization
 import Worker
 
 /// `brig run`: one build on this machine, for writing and testing a brigade.js against a
@@ -97,7 +98,10 @@ struct RunCommand: AsyncParsableCommand {
         let settings = WorkerSettings(
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout,
             workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))
-        let outcome = await BuildWorker(request: request, runner: jobRunner, log: log, settings: settings).run()
+        let worker = BuildWorker(request: request, runner: jobRunner, log: log, settings: settings)
+        let interrupts = InterruptHandler { signal in worker.cancel(reason: "brig received \(signal)") }
+        let outcome = await worker.run()
+        interrupts.remove()
         if outcome.status == .failed {
             log.log(.error, nil, "build \(outcome.buildID) failed: \(outcome.reason ?? "exit code \(outcome.exitCode)")")
             throw BuildFailed(exitCode: 2)
@@ -168,6 +172,32 @@ struct RunCommand: AsyncParsableCommand {
         let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
         return (cache as NSString).appendingPathComponent("brigantine")
+    }
+}
+
+/// The first SIGINT or SIGTERM cancels the build (its jobs are killed and it ends
+/// recorded as failed); a second one exits at once.
+final class InterruptHandler {
+    private let sources: [any DispatchSourceSignal]
+
+    init(onFirst: @escaping @Sendable (String) -> Void) {
+        let seen = Atomic<Bool>(false)
+        sources = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if seen.exchange(true, ordering: .relaxed) { Foundation.exit(130) }
+                onFirst(name)
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func remove() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 }
 

@@ -2,6 +2,7 @@ import BrigantineCore
 import Foundation
 import JobRunners
 import Testing
+import Worker
 
 /// Spec 8.5, 8.9 and 3.4–3.9: the worker lifecycle, and how every kind of broken
 /// script ends: a recorded outcome and a clear message, never a hang or a crash.
@@ -294,5 +295,31 @@ import Testing
         #expect(run.stderr.contains("script error"))
         #expect(run.contains("brigantine worker version") == (level <= .log))
         #expect(run.contains("after: default event handler fired") == (level <= .info))
+    }
+}
+
+@Suite struct CancellationTests {
+    @Test func cancelStopsTheBuildAndItsJobs() async throws {
+        let directory = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = directory.appendingPathComponent("brigade.js")
+        try """
+            const { events, Job } = require('brigadier');
+            events.on('exec', () => new Job('sleeper', 'alpine', ['echo started', 'sleep 30']).run());
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let request = BuildRequest(
+            project: .local(directory: directory.path), eventType: "exec", provider: "test",
+            script: .file(path: script.path), moduleRoot: directory.path)
+        let log = BuildLog { _ in }
+        let worker = BuildWorker(request: request, runner: LocalRunnerFactory.make(), log: log,
+                                 settings: WorkerSettings(workRoot: directory.appendingPathComponent("work")))
+        let started = ContinuousClock.now
+        async let outcome = worker.run()
+        try await Task.sleep(for: .milliseconds(500))
+        worker.cancel(reason: "operator asked")
+        let result = await outcome
+        #expect(result.status == .failed)
+        #expect(result.reason == "the build was stopped: operator asked")
+        #expect(ContinuousClock.now - started < .seconds(15), "the 30 s job was killed")
     }
 }

@@ -109,3 +109,47 @@ import Testing
         #expect(byID.stdout == "acme/web \(id) FROM_FILE\n")
     }
 }
+
+@Suite struct InterruptTests {
+    /// Ctrl-C on `brig run` stops the build and kills its job, whose process group is not brig's.
+    @Test func interruptKillsTheJob() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brig-int-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pidFile = directory.appendingPathComponent("job.pid").path
+        let script = directory.appendingPathComponent("brigade.js")
+        try """
+            const { events, Job } = require('brigadier');
+            events.on('exec', () => new Job('sleeper', 'alpine', ['echo $$ > \(pidFile)', 'sleep 60']).run());
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = Brig.executable
+        process.arguments = ["run", "-f", script.path, "-l", "error", "--data", directory.appendingPathComponent("data").path]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        var jobPID: Int32?
+        for _ in 0..<200 where jobPID == nil {
+            jobPID = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if jobPID == nil { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        let pid = try #require(jobPID, "the job started")
+        process.interrupt()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        #expect(try String(contentsOf: errors, encoding: .utf8).contains("the build was stopped: brig received SIGINT"))
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(pid, 0) != 0 || processIsZombie(pid)
+            if !gone { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(gone, "the job's shell was killed")
+    }
+
+    func processIsZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+}
