@@ -104,7 +104,7 @@ public enum HostBuiltins {
     /// The prelude, read and converted once per process.
     static let prelude = Result { ScriptSource(try resource("prelude.js"), url: "brigantine:prelude.js") }
 
-    static let all: [BuiltinModule] = ["util", "events", "path", "assert"].map { name in
+    static let all: [BuiltinModule] = ["util", "events", "path", "assert", "buffer"].map { name in
         let filename = "node/\(name).js"
         let code = (try? resource("\(name).js")) ?? "throw new Error('the \(name) module is missing from this build');"
         return BuiltinModule(filename: filename, publicNames: [name], source: BuiltinModule.wrap(code, filename: filename))

@@ -81,3 +81,28 @@ import Testing
         ])
     }
 }
+
+@Suite struct BufferTests {
+    @Test func encodingsRoundTrip() throws {
+        let host = try TestHost()
+        try host.run("""
+            const b = Buffer.from('héllo 🚀');
+            console.log(b.length, b.toString('hex'), b.toString('base64'), b.toString());
+            console.log(Buffer.from('aMOpbGxvIPCfmoA=', 'base64').toString(), Buffer.from('68c3a9', 'hex').toString('utf8'));
+            console.log(Buffer.from('user:pass').toString('base64'), atob(btoa('plain')), Buffer.byteLength('€'));
+            console.log(Buffer.concat([Buffer.from('ab'), Buffer.from('cd')]).toString(), Buffer.isBuffer(b), b.slice(0, 1).toString());
+            // Node: one U+FFFD per invalid byte or broken-off sequence.
+            console.log(Buffer.from([0xff, 0x61, 0xe2, 0x82]).toString(), new TextDecoder().decode(new TextEncoder().encode('ünï')),
+                        Buffer.from([0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x9a]).toString().length);
+            console.log(Buffer.from('abc'), JSON.stringify(Buffer.from('hi')), require('buffer').Buffer === Buffer);
+            """)
+        #expect(host.stdout == [
+            "11 68c3a96c6c6f20f09f9a80 aMOpbGxvIPCfmoA= héllo 🚀",
+            "héllo 🚀 hé",
+            "dXNlcjpwYXNz plain 3",
+            "abcd true h",
+            "\u{FFFD}a\u{FFFD} ünï 4",
+            #"<Buffer 61 62 63> {"type":"Buffer","data":[104,105]} true"#,
+        ])
+    }
+}

@@ -387,6 +387,21 @@
   for (const name of Object.keys(globals)) {
     Object.defineProperty(global, name, { value: globals[name], writable: true, configurable: true, enumerable: false });
   }
+  // Buffer and the text codecs load on first use: most builds never touch them.
+  for (const name of ['Buffer', 'TextEncoder', 'TextDecoder', 'atob', 'btoa']) {
+    Object.defineProperty(global, name, {
+      configurable: true,
+      enumerable: false,
+      get() {
+        const value = loadBuiltin('node/buffer.js').exports[name];
+        Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+        return value;
+      },
+      set(value) {
+        Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+      },
+    });
+  }
   if (typeof Error.captureStackTrace !== 'function') {
     // V8's API, used by many npm packages; JSC fills in `stack` by itself.
     Error.captureStackTrace = function captureStackTrace(target) {
