@@ -42,8 +42,4 @@ public final class BuildLog: Sendable {
         write(messageLevel >= .warn ? .stderr : .stdout, "\(prefix) \(message)")
     }
 
-    /// Whether a message at `messageLevel` would be shown.
-    public func shows(_ messageLevel: LogLevel) -> Bool {
-        messageLevel >= level && messageLevel != .none
-    }
 }

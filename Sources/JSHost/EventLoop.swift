@@ -7,8 +7,8 @@ import HeapModule
 /// The loop is *idle* — Node's `beforeExit` — when no referenced timer, no immediate and
 /// no host operation is left. A promise that nothing will ever settle does not keep it busy.
 ///
-/// Threading: `run` and the timer methods belong to the loop's thread; `complete`, `post`
-/// and `stop` may be called from anywhere.
+/// Threading: `run` and the timer methods belong to the loop's thread; `beginOperation`,
+/// `complete` and `stop` may be called from anywhere.
 public final class EventLoop: @unchecked Sendable {
     public enum StopReason: Equatable, Sendable {
         /// Nothing left that could run JavaScript again.
@@ -68,8 +68,6 @@ public final class EventLoop: @unchecked Sendable {
         referencedTimerCount += referenced ? 1 : -1
     }
 
-    public func hasTimer(id: Int) -> Bool { activeTimers[id] != nil }
-
     /// Queues `setImmediate` callback `id` for the next turn.
     public func queueImmediate(id: Int) {
         immediates.append(id)
@@ -99,14 +97,6 @@ public final class EventLoop: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Runs `work` on the loop thread at its next turn.
-    public func post(_ work: @escaping Work) {
-        condition.lock()
-        if !closed { inbox.append(work) }
-        condition.signal()
-        condition.unlock()
-    }
-
     /// Makes `run` return `.stopped` as soon as the current task is done.
     public func stop() {
         condition.lock()
@@ -125,19 +115,6 @@ public final class EventLoop: @unchecked Sendable {
         immediates = []
         activeTimers = [:]
         referencedTimerCount = 0
-    }
-
-    /// Forgets a previous `stop()`, so that the loop can run again.
-    public func resetStop() {
-        condition.lock()
-        stopRequested = false
-        condition.unlock()
-    }
-
-    public var hasPendingOperations: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return pendingOperations > 0
     }
 
     // MARK: Running

@@ -24,9 +24,6 @@ extension ScriptContext {
                 call.context.loop.setTimerReferenced(id: Int(call.number(0)), call.bool(1))
                 return nil
             },
-            "timerActive": { call in
-                call.context.makeBool(call.context.loop.hasTimer(id: Int(call.number(0))))
-            },
             "immediate": { call in
                 call.context.loop.queueImmediate(id: Int(call.number(0)))
                 return nil

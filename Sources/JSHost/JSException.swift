@@ -45,7 +45,7 @@ public struct JSException: Error, CustomStringConvertible, @unchecked Sendable {
             }
             stack = context.stringProperty(object, "stack").flatMap { $0.isEmpty ? nil : $0 }
         } else {
-            message = "Uncaught \(context.inspect(value))"
+            message = context.inspect(value)
             location = nil
             stack = nil
         }

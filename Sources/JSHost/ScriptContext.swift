@@ -271,11 +271,6 @@ public final class ScriptContext: @unchecked Sendable {
 
     public func makeObject() -> JSObjectRef { JSObjectMake(ref, nil, nil) }
 
-    public func makeArray(_ elements: [JSValueRef]) -> JSObjectRef {
-        let elements: [JSValueRef?] = elements
-        return elements.withUnsafeBufferPointer { JSObjectMakeArray(ref, $0.count, $0.baseAddress, nil) }
-    }
-
     /// A JS function backed by a Swift closure.
     public func makeFunction(_ name: String, _ body: @escaping NativeFunctionBody) -> JSObjectRef {
         let box = Unmanaged.passRetained(NativeFunctionBox(body)).toOpaque()
