@@ -8,6 +8,7 @@ import PackageDescription
 //   JobRunners       how a Job runs: the runner protocol, `local` and `simulate`
 //   BrigadierJS      the JavaScript half of the `brigadier` module (brigadier-js/)
 //   Brigadier        the native half of `brigadier`: jobs, events and projects as scripts see them
+//   Store            durable builds, jobs and logs, and the queue of builds to run (SQLite)
 //   Worker           the build lifecycle Brigade's worker had: load, fire, idle, after/error
 //   brig             the command line
 let package = Package(
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -55,6 +57,10 @@ let package = Package(
         .target(name: "BrigadierJS", path: "brigadier-js", resources: [.copy("lib")]),
         .target(name: "Brigadier", dependencies: ["BrigadierJS", "JSHost", "JobRunners", "BrigantineCore"]),
         .target(
+            name: "Store",
+            dependencies: ["BrigantineCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
             name: "Worker",
             dependencies: ["Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore"]
         ),
@@ -77,6 +83,7 @@ let package = Package(
         ),
         .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore"]),
         // Runs the real `brig` binary; depending on it makes `swift test` build it first.
         .testTarget(name: "CLITests", dependencies: ["brig"]),
     ]

@@ -1,0 +1,109 @@
+import BrigantineCore
+import Foundation
+
+/// Where a build is in its life.
+public enum BuildStatus: String, Sendable, Codable, CaseIterable {
+    case pending = "Pending"
+    case running = "Running"
+    case succeeded = "Succeeded"
+    case failed = "Failed"
+}
+
+/// A build as the gateway accepted it: everything needed to run it later.
+public struct NewBuild: Sendable, Equatable {
+    public var id: String
+    public var projectID: String
+    public var projectName: String
+    public var eventType: String
+    public var provider: String
+    public var commit: String
+    public var ref: String
+    /// The request body exactly as received.
+    public var payload: Data
+    public var cloneURL: String?
+    public var logLevel: String
+
+    public init(id: String = ULID.make(), projectID: String, projectName: String, eventType: String, provider: String,
+                commit: String = "", ref: String = "", payload: Data, cloneURL: String? = nil, logLevel: String = "log") {
+        self.id = id
+        self.projectID = projectID
+        self.projectName = projectName
+        self.eventType = eventType
+        self.provider = provider
+        self.commit = commit
+        self.ref = ref
+        self.payload = payload
+        self.cloneURL = cloneURL
+        self.logLevel = logLevel
+    }
+}
+
+/// A stored build.
+public struct StoredBuild: Sendable, Equatable {
+    public var build: NewBuild
+    public var status: BuildStatus
+    public var reason: String?
+    public var exitCode: Int?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// How many times a worker has taken it (more than one: re-run after a crash).
+    public var attempts: Int
+
+    public var id: String { build.id }
+}
+
+/// A stored job of a build. Its ID is its pod name, `<job name>-<build ID>`.
+public struct StoredJob: Sendable, Equatable {
+    public var buildID: String
+    public var id: String
+    public var name: String
+    public var image: String
+    public var status: String
+    public var exitCode: Int?
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var failure: String?
+    public var output: String
+
+    public init(buildID: String, id: String, name: String, image: String, status: String, exitCode: Int?,
+                startedAt: Date, finishedAt: Date?, failure: String?, output: String) {
+        self.buildID = buildID
+        self.id = id
+        self.name = name
+        self.image = image
+        self.status = status
+        self.exitCode = exitCode
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.failure = failure
+        self.output = output
+    }
+}
+
+/// A log line with its place in the build's log.
+public struct StoredLogLine: Sendable, Equatable {
+    public var sequence: Int
+    public var line: LogLine
+}
+
+/// Durable storage of builds, their jobs and logs, and the queue of builds to run.
+///
+/// `create` returns only once the build is durable: a gateway answers 200 after it.
+public protocol BuildStore: Sendable {
+    func create(_ build: NewBuild) async throws -> StoredBuild
+    /// Takes the oldest pending build whose project is not in `busyProjects` and marks it running.
+    func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild?
+    func appendLog(buildID: String, lines: [LogLine]) async throws
+    func saveJobs(_ jobs: [StoredJob]) async throws
+    func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws
+    /// After a crash: builds left running are failed with `reason`, or put back in the
+    /// queue when `requeue` says so for their project. Returns how many were touched.
+    func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int
+
+    func build(id: String) async throws -> StoredBuild?
+    func builds(projectID: String?, limit: Int) async throws -> [StoredBuild]
+    func jobs(buildID: String) async throws -> [StoredJob]
+    func job(id: String) async throws -> StoredJob?
+    func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine]
+}

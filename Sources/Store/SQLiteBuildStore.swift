@@ -1,0 +1,230 @@
+import BrigantineCore
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so a
+/// committed write survives a crash of the process or the machine.
+public final class SQLiteBuildStore: BuildStore {
+    private let database: DatabasePool
+
+    /// Opens (creating if needed) `brigantine.sqlite` in `directory`.
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.label = "brigantine"
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabasePool(path: directory.appendingPathComponent("brigantine.sqlite").path,
+                                    configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("builds, jobs and logs") { db in
+            try db.execute(sql: """
+                CREATE TABLE builds (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    project_id TEXT NOT NULL,
+                    project_name TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    commit_id TEXT NOT NULL,
+                    ref TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    clone_url TEXT,
+                    log_level TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    reason TEXT,
+                    exit_code INTEGER,
+                    created_at REAL NOT NULL,
+                    started_at REAL,
+                    finished_at REAL,
+                    attempts INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX builds_by_status ON builds(status, id);
+                CREATE INDEX builds_by_project ON builds(project_id, id);
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    build_id TEXT NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    image TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    exit_code INTEGER,
+                    started_at REAL NOT NULL,
+                    finished_at REAL,
+                    failure TEXT,
+                    output TEXT NOT NULL
+                );
+                CREATE INDEX jobs_by_build ON jobs(build_id, started_at);
+                CREATE TABLE log_lines (
+                    build_id TEXT NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+                    seq INTEGER NOT NULL,
+                    stream TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    PRIMARY KEY (build_id, seq)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Writing
+
+    public func create(_ build: NewBuild) async throws -> StoredBuild {
+        let now = Date()
+        try await database.write { db in
+            try db.execute(sql: """
+                INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
+                                    clone_url, log_level, status, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [build.id, build.projectID, build.projectName, build.eventType, build.provider,
+                                 build.commit, build.ref, build.payload, build.cloneURL, build.logLevel,
+                                 BuildStatus.pending.rawValue, now.timeIntervalSince1970])
+        }
+        return StoredBuild(build: build, status: .pending, createdAt: now, attempts: 0)
+    }
+
+    public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
+        try await database.write { db in
+            let busy = Array(busyProjects)
+            let excluded = busy.isEmpty ? "" : "AND project_id NOT IN (\(databaseQuestionMarks(count: busy.count)))"
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT * FROM builds WHERE status = ? \(excluded) ORDER BY id LIMIT 1
+                """, arguments: StatementArguments([BuildStatus.pending.rawValue] + busy)) else { return nil }
+            var build = Self.build(from: row)
+            build.status = .running
+            build.startedAt = Date()
+            build.attempts += 1
+            try db.execute(sql: "UPDATE builds SET status = ?, started_at = ?, attempts = ? WHERE id = ?",
+                           arguments: [build.status.rawValue, build.startedAt!.timeIntervalSince1970, build.attempts, build.id])
+            return build
+        }
+    }
+
+    public func appendLog(buildID: String, lines: [LogLine]) async throws {
+        guard !lines.isEmpty else { return }
+        try await database.write { db in
+            let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM log_lines WHERE build_id = ?", arguments: [buildID]) ?? 0
+            let insert = try db.cachedStatement(sql: "INSERT INTO log_lines (build_id, seq, stream, text) VALUES (?, ?, ?, ?)")
+            for (offset, line) in lines.enumerated() {
+                try insert.execute(arguments: [buildID, last + offset + 1, line.stream.rawValue, line.text])
+            }
+        }
+    }
+
+    public func saveJobs(_ jobs: [StoredJob]) async throws {
+        guard !jobs.isEmpty else { return }
+        try await database.write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO jobs (id, build_id, name, image, status, exit_code, started_at, finished_at, failure, output)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
+                    finished_at = excluded.finished_at, failure = excluded.failure, output = excluded.output
+                """)
+            for job in jobs {
+                try upsert.execute(arguments: [
+                    job.id, job.buildID, job.name, job.image, job.status, job.exitCode,
+                    job.startedAt.timeIntervalSince1970, job.finishedAt?.timeIntervalSince1970, job.failure, job.output,
+                ])
+            }
+        }
+    }
+
+    public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws {
+        try await database.write { db in
+            try db.execute(sql: "UPDATE builds SET status = ?, exit_code = ?, reason = ?, finished_at = ? WHERE id = ?",
+                           arguments: [status.rawValue, exitCode, reason, Date().timeIntervalSince1970, buildID])
+        }
+    }
+
+    public func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
+        try await database.write { db in
+            let running = try Row.fetchAll(db, sql: "SELECT id, project_id FROM builds WHERE status = ?",
+                                           arguments: [BuildStatus.running.rawValue])
+            for row in running {
+                let id: String = row["id"]
+                if requeue(row["project_id"]) {
+                    try db.execute(sql: "UPDATE builds SET status = ?, started_at = NULL WHERE id = ?",
+                                   arguments: [BuildStatus.pending.rawValue, id])
+                    try db.execute(sql: "DELETE FROM log_lines WHERE build_id = ?", arguments: [id])
+                    try db.execute(sql: "DELETE FROM jobs WHERE build_id = ?", arguments: [id])
+                } else {
+                    try db.execute(sql: """
+                        UPDATE builds SET status = ?, exit_code = 1, reason = ?, finished_at = ? WHERE id = ?
+                        """, arguments: [BuildStatus.failed.rawValue, reason, Date().timeIntervalSince1970, id])
+                }
+            }
+            return running.count
+        }
+    }
+
+    // MARK: Reading
+
+    public func build(id: String) async throws -> StoredBuild? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM builds WHERE id = ?", arguments: [id]).map(Self.build(from:))
+        }
+    }
+
+    public func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] {
+        try await database.read { db in
+            if let projectID {
+                return try Row.fetchAll(db, sql: "SELECT * FROM builds WHERE project_id = ? ORDER BY id DESC LIMIT ?",
+                                        arguments: [projectID, limit]).map(Self.build(from:))
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM builds ORDER BY id DESC LIMIT ?", arguments: [limit])
+                .map(Self.build(from:))
+        }
+    }
+
+    public func jobs(buildID: String) async throws -> [StoredJob] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE build_id = ? ORDER BY started_at, id", arguments: [buildID])
+                .map(Self.job(from:))
+        }
+    }
+
+    public func job(id: String) async throws -> StoredJob? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job(from:))
+        }
+    }
+
+    public func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT seq, stream, text FROM log_lines WHERE build_id = ? AND seq > ? ORDER BY seq LIMIT ?
+                """, arguments: [buildID, sequence, limit]).map { row in
+                StoredLogLine(sequence: row["seq"],
+                              line: LogLine(LogLine.Stream(rawValue: row["stream"]) ?? .stdout, row["text"]))
+            }
+        }
+    }
+
+    // MARK: Rows
+
+    private static func date(_ row: Row, _ column: String) -> Date? {
+        (row[column] as Double?).map(Date.init(timeIntervalSince1970:))
+    }
+
+    private static func build(from row: Row) -> StoredBuild {
+        StoredBuild(
+            build: NewBuild(
+                id: row["id"], projectID: row["project_id"], projectName: row["project_name"],
+                eventType: row["event_type"], provider: row["provider"], commit: row["commit_id"], ref: row["ref"],
+                payload: row["payload"], cloneURL: row["clone_url"], logLevel: row["log_level"]),
+            status: BuildStatus(rawValue: row["status"]) ?? .failed, reason: row["reason"], exitCode: row["exit_code"],
+            createdAt: date(row, "created_at") ?? Date(timeIntervalSince1970: 0), startedAt: date(row, "started_at"),
+            finishedAt: date(row, "finished_at"), attempts: row["attempts"])
+    }
+
+    private static func job(from row: Row) -> StoredJob {
+        StoredJob(
+            buildID: row["build_id"], id: row["id"], name: row["name"], image: row["image"], status: row["status"],
+            exitCode: row["exit_code"], startedAt: date(row, "started_at") ?? Date(timeIntervalSince1970: 0),
+            finishedAt: date(row, "finished_at"), failure: row["failure"], output: row["output"])
+    }
+}

@@ -1,0 +1,93 @@
+import BrigantineCore
+import Foundation
+import Store
+import Testing
+
+@Suite struct SQLiteBuildStoreTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+
+    func newBuild(_ project: String, payload: String = #"{"push_data":{"tag":"latest"}}"#) -> NewBuild {
+        NewBuild(projectID: ProjectID.of(project), projectName: project, eventType: "image_push", provider: "dockerhub",
+                 ref: "latest", payload: Data(payload.utf8))
+    }
+
+    @Test func createdBuildsAreDurableAndExact() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let payload = Data([0x7B, 0x00, 0xFF, 0xC3, 0xA9, 0x0A, 0x7D]) // NUL and invalid UTF-8 too
+        var build = newBuild("acme/web")
+        build.payload = payload
+        _ = try await SQLiteBuildStore(directory: directory).create(build)
+        // A second store on the same file (as after a restart) sees it, byte for byte.
+        let reopened = try SQLiteBuildStore(directory: directory)
+        let stored = try #require(try await reopened.build(id: build.id))
+        #expect(stored.build == build && stored.status == .pending && stored.attempts == 0)
+    }
+
+    @Test func queueTakesOldestFirstAndSkipsBusyProjects() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory)
+        let first = try await store.create(newBuild("acme/web"))
+        try await Task.sleep(for: .milliseconds(2))
+        let second = try await store.create(newBuild("acme/web"))
+        let other = try await store.create(newBuild("acme/api"))
+        let claimed = try #require(try await store.claimNextPending(busyProjects: []))
+        #expect(claimed.id == first.id && claimed.status == .running && claimed.attempts == 1 && claimed.startedAt != nil)
+        let nextFree = try #require(try await store.claimNextPending(busyProjects: [ProjectID.of("acme/web")]))
+        #expect(nextFree.id == other.id)
+        #expect(try await store.claimNextPending(busyProjects: [ProjectID.of("acme/web")]) == nil)
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == second.id)
+        #expect(try await store.claimNextPending(busyProjects: []) == nil)
+    }
+
+    @Test func logsJobsAndOutcome() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory)
+        let build = try await store.create(newBuild("acme/web"))
+        try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "one"), LogLine(.stderr, "two")])
+        try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "three ü")])
+        let all = try await store.logs(buildID: build.id, after: 0, limit: 100)
+        #expect(all.map(\.sequence) == [1, 2, 3])
+        #expect(all.map(\.line) == [LogLine(.stdout, "one"), LogLine(.stderr, "two"), LogLine(.stdout, "three ü")])
+        #expect(try await store.logs(buildID: build.id, after: 2, limit: 100).map(\.line.text) == ["three ü"])
+
+        let started = Date(timeIntervalSince1970: 1_700_000_000)
+        var job = StoredJob(buildID: build.id, id: "test-\(build.id)", name: "test", image: "alpine", status: "running",
+                            exitCode: nil, startedAt: started, finishedAt: nil, failure: nil, output: "")
+        try await store.saveJobs([job])
+        job.status = "failed"
+        job.exitCode = 3
+        job.finishedAt = started.addingTimeInterval(2)
+        job.failure = "Pod test failed to run to completion"
+        job.output = "ran\n"
+        try await store.saveJobs([job])
+        #expect(try await store.jobs(buildID: build.id) == [job])
+        #expect(try await store.job(id: job.id) == job)
+
+        try await store.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "unhandled rejection")
+        let finished = try #require(try await store.build(id: build.id))
+        #expect(finished.status == .failed && finished.exitCode == 1 && finished.reason == "unhandled rejection")
+        #expect(finished.finishedAt != nil)
+    }
+
+    @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory)
+        let failing = try await store.create(newBuild("acme/web"))
+        let rerun = try await store.create(newBuild("acme/api"))
+        let waiting = try await store.create(newBuild("acme/web"))
+        _ = try await store.claimNextPending(busyProjects: [])
+        _ = try await store.claimNextPending(busyProjects: [ProjectID.of("acme/web")])
+        try await store.appendLog(buildID: rerun.id, lines: [LogLine(.stdout, "half done")])
+        let api = ProjectID.of("acme/api")
+        let touched = try await store.recoverInterrupted(reason: "the gateway stopped while the build was running") { $0 == api }
+        #expect(touched == 2)
+        let failed = try #require(try await store.build(id: failing.id))
+        #expect(failed.status == .failed && failed.reason == "the gateway stopped while the build was running")
+        let requeued = try #require(try await store.build(id: rerun.id))
+        #expect(requeued.status == .pending && requeued.attempts == 1)
+        #expect(try await store.logs(buildID: rerun.id, after: 0, limit: 10).isEmpty)
+        #expect(try await store.build(id: waiting.id)?.status == .pending)
+        #expect(try await store.builds(projectID: nil, limit: 10).map(\.id) == [waiting.id, rerun.id, failing.id])
+        #expect(try await store.builds(projectID: api, limit: 10).map(\.id) == [rerun.id])
+    }
+}
