@@ -10,6 +10,7 @@ import PackageDescription
 //   Brigadier        the native half of `brigadier`: jobs, events and projects as scripts see them
 //   Store            durable builds, jobs and logs, and the queue of builds to run (SQLite)
 //   Worker           the build lifecycle Brigade's worker had: load, fire, idle, after/error
+//   Scheduler        runs stored builds: a pool of workers, per-project limits, results into the store
 //   brig             the command line
 let package = Package(
     name: "brigantine",
@@ -61,6 +62,10 @@ let package = Package(
             dependencies: ["BrigantineCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
+            name: "Scheduler",
+            dependencies: ["Store", "Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore"]
+        ),
+        .target(
             name: "Worker",
             dependencies: ["Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore"]
         ),
@@ -84,6 +89,7 @@ let package = Package(
         .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore"]),
         // Runs the real `brig` binary; depending on it makes `swift test` build it first.
         .testTarget(name: "CLITests", dependencies: ["brig"]),
     ]

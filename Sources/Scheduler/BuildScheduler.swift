@@ -1,0 +1,220 @@
+import BrigantineCore
+import Brigadier
+import Foundation
+import JobRunners
+import JSHost
+import Store
+import Synchronization
+import Worker
+
+/// Runs stored builds: takes pending ones from the store (oldest first), runs each with
+/// the script host, and records its log, jobs and outcome.
+///
+/// At most `lanes` builds run at once, each lane with a VM of its own (a fresh context
+/// per build inside it), and at most `perProjectLimit` builds of one project.
+public final class BuildScheduler: Sendable {
+    public struct Settings: Sendable {
+        public var lanes: Int
+        public var perProjectLimit: Int
+        public var worker: WorkerSettings
+        /// How often the queue is looked at when nobody says a build was added.
+        public var pollInterval: Duration
+
+        public init(lanes: Int = 2, perProjectLimit: Int = 4, worker: WorkerSettings, pollInterval: Duration = .seconds(1)) {
+            self.lanes = max(1, lanes)
+            self.perProjectLimit = max(1, perProjectLimit)
+            self.worker = worker
+            self.pollInterval = pollInterval
+        }
+    }
+
+    /// The project a build belongs to, by Brigade ID (nil: it no longer exists).
+    public typealias ProjectLookup = @Sendable (String) -> Project?
+    /// The runner for a project's jobs.
+    public typealias RunnerFactory = @Sendable (Project) throws -> any JobRunner
+
+    private let store: any BuildStore
+    private let projects: ProjectLookup
+    private let makeRunner: RunnerFactory
+    private let settings: Settings
+    private let state = Mutex(State())
+    private let wakeups: AsyncStream<Void>
+    private let wakeup: AsyncStream<Void>.Continuation
+
+    private struct State {
+        var running: [String: Int] = [:] // project ID → builds running
+        var runtimes: [JSRuntime] = []
+        var workers: [String: BuildWorker] = [:] // build ID → its worker, for cancellation
+        var total = 0
+    }
+
+    public init(store: any BuildStore, projects: @escaping ProjectLookup, runners: @escaping RunnerFactory, settings: Settings) {
+        self.store = store
+        self.projects = projects
+        makeRunner = runners
+        self.settings = settings
+        (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Tells the scheduler a build was added, so it need not wait for its next poll.
+    public func wake() {
+        wakeup.yield()
+    }
+
+    /// Takes and runs builds until the task is cancelled; running builds are then stopped.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: settings.pollInterval)
+                    wakeup.yield()
+                }
+            }
+            for await _ in wakeups {
+                if Task.isCancelled { break }
+                while let build = await claim() {
+                    group.addTask { [self] in await execute(build) }
+                }
+            }
+            group.cancelAll()
+            state.withLock { state in
+                for worker in state.workers.values { worker.cancel(reason: "the gateway is shutting down") }
+            }
+        }
+    }
+
+    /// The next build there is room for, marked running; nil when none can start now.
+    private func claim() async -> StoredBuild? {
+        let busy: Set<String>? = state.withLock { state in
+            guard state.total < settings.lanes else { return nil }
+            return Set(state.running.filter { $0.value >= settings.perProjectLimit }.keys)
+        }
+        guard let busy, let build = try? await store.claimNextPending(busyProjects: busy) else { return nil }
+        state.withLock { state in
+            state.running[build.build.projectID, default: 0] += 1
+            state.total += 1
+        }
+        return build
+    }
+
+    private func execute(_ stored: StoredBuild) async {
+        let build = stored.build
+        defer {
+            state.withLock { state in
+                state.running[build.projectID, default: 1] -= 1
+                if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
+                state.total -= 1
+                state.workers[build.id] = nil
+            }
+            wakeup.yield()
+        }
+        guard let project = projects(build.projectID) else {
+            await persist { try await $0.finish(buildID: build.id, status: .failed, exitCode: 1,
+                                                reason: "project \(build.projectName) no longer exists") }
+            return
+        }
+        let spool = LogSpool()
+        let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: project.redactor, sink: spool.append)
+        let outcome: BuildOutcome
+        do {
+            let runner = try makeRunner(project)
+            let request = try Self.request(for: build, project: project)
+            // A project with a time limit of its own gets a VM of its own: the limit is per VM.
+            let pooled = project.scriptTimeLimit == nil
+            let runtime = pooled ? takeRuntime() : nil
+            defer { if let runtime { returnRuntime(runtime) } }
+            let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: runtime)
+            state.withLock { $0.workers[build.id] = worker }
+            outcome = await withTaskGroup(of: BuildOutcome?.self) { group in
+                group.addTask { await worker.run() }
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(200))
+                        await flush(spool, of: build.id)
+                    }
+                    return nil
+                }
+                let finished = await group.next()!!
+                group.cancelAll()
+                return finished
+            }
+        } catch {
+            log.log(.error, nil, "\(error)")
+            await flush(spool, of: build.id)
+            await persist { try await $0.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "\(error)") }
+            return
+        }
+        await flush(spool, of: build.id)
+        let redactor = project.redactor
+        let jobs = outcome.jobs.map { job in
+            StoredJob(buildID: build.id, id: job.podName, name: job.name, image: job.image, status: job.status.rawValue,
+                      exitCode: job.exitCode.map(Int.init), startedAt: job.startedAt, finishedAt: job.finishedAt,
+                      failure: job.failure.map(redactor.redact), output: redactor.redact(job.output))
+        }
+        await persist { store in
+            try await store.saveJobs(jobs)
+            try await store.finish(buildID: build.id, status: outcome.status == .succeeded ? .succeeded : .failed,
+                                   exitCode: Int(outcome.exitCode), reason: outcome.reason.map(redactor.redact))
+        }
+    }
+
+    /// Runs a write to the store even if the calling task is being cancelled (at shutdown),
+    /// so that a build that ended is recorded as ended.
+    private func persist(_ write: @escaping @Sendable (any BuildStore) async throws -> Void) async {
+        await Task { [store] in try? await write(store) }.value
+    }
+
+    /// Writes the spooled lines, even when cancelled: a cancelled write would lose the lines
+    /// it had taken (GRDB's async writes stop on cancellation).
+    private func flush(_ spool: LogSpool, of buildID: String) async {
+        let lines = spool.take()
+        guard !lines.isEmpty else { return }
+        await persist { try await $0.appendLog(buildID: buildID, lines: lines) }
+    }
+
+    /// What the worker needs to run a stored build of `project`.
+    static func request(for build: NewBuild, project: Project) throws -> BuildRequest {
+        let script: BuildRequest.Script
+        if let file = project.defaultScriptFile {
+            script = .file(path: file)
+        } else if let source = project.defaultScript {
+            script = .inline(source: source, path: (project.directory as NSString).appendingPathComponent("brigade.js"))
+        } else {
+            throw SchedulerError("project \(project.name) has no script: set defaultScript or defaultScriptFile")
+        }
+        return BuildRequest(
+            buildID: build.id, project: project, eventType: build.eventType, provider: build.provider,
+            revision: .init(commit: build.commit, ref: build.ref),
+            payload: String(decoding: build.payload, as: UTF8.self), cloneURL: build.cloneURL ?? project.repo?.cloneURL,
+            script: script, moduleRoot: project.directory, logLevel: LogLevel(name: build.logLevel) ?? .log)
+    }
+
+    private func takeRuntime() -> JSRuntime {
+        state.withLock { $0.runtimes.popLast() } ?? JSRuntime(entryTimeLimit: settings.worker.scriptTimeLimit)
+    }
+
+    private func returnRuntime(_ runtime: JSRuntime) {
+        state.withLock { $0.runtimes.append(runtime) }
+    }
+}
+
+struct SchedulerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Log lines waiting to be written to the store.
+final class LogSpool: Sendable {
+    private let lines = Mutex<[LogLine]>([])
+
+    var append: @Sendable (LogLine) -> Void {
+        { [self] line in lines.withLock { $0.append(line) } }
+    }
+
+    func take() -> [LogLine] {
+        lines.withLock { lines in
+            defer { lines = [] }
+            return lines
+        }
+    }
+}
