@@ -11,6 +11,7 @@ import PackageDescription
 //   Store            durable builds, jobs and logs, and the queue of builds to run (SQLite)
 //   Worker           the build lifecycle Brigade's worker had: load, fire, idle, after/error
 //   Scheduler        runs stored builds: a pool of workers, per-project limits, results into the store
+//   Gateway          the HTTP server: registry and generic webhooks in, durable builds out, the read API
 //   brig             the command line
 let package = Package(
     name: "brigantine",
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -66,13 +69,23 @@ let package = Package(
             dependencies: ["Store", "Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore"]
         ),
         .target(
+            name: "Gateway",
+            dependencies: [
+                "Scheduler", "Store", "Worker", "JobRunners", "BrigantineCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Worker",
             dependencies: ["Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore"]
         ),
         .executableTarget(
             name: "brig",
             dependencies: [
-                "Worker", "JobRunners", "BrigantineCore",
+                "Worker", "JobRunners", "BrigantineCore", "Gateway", "Store",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

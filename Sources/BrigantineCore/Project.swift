@@ -59,6 +59,8 @@ public struct Project: Sendable, Equatable {
     public var buildTimeout: Double?
     /// Longest one entry into the script may run without yielding, in seconds.
     public var scriptTimeLimit: Double?
+    /// Run a build again when the gateway stopped while it ran (instead of failing it).
+    public var rerunInterrupted: Bool
     /// The directory of the project file: relative paths and `require` resolve from here.
     public var directory: String
 
@@ -74,6 +76,7 @@ public struct Project: Sendable, Equatable {
         allowHostMounts = false
         allowSecretKeyRef = false
         kubernetes = Kubernetes()
+        rerunInterrupted = false
     }
 
     /// A project for `brig run` without a project file: no secrets, nothing allowed.
@@ -95,6 +98,7 @@ extension Project {
         case name, repo, defaultScript, defaultScriptFile, defaultConfig, defaultConfigFile, secrets
         case genericGatewaySecret, webhookSecret, insecure, gateways, runner
         case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
+        case rerunInterrupted
     }
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
@@ -124,6 +128,7 @@ extension Project {
             project.kubernetes = try file.decodeIfPresent(Kubernetes.self, forKey: .kubernetes) ?? Kubernetes()
             project.buildTimeout = try file.decodeIfPresent(Double.self, forKey: .buildTimeout)
             project.scriptTimeLimit = try file.decodeIfPresent(Double.self, forKey: .scriptTimeLimit)
+            project.rerunInterrupted = try file.decodeIfPresent(Bool.self, forKey: .rerunInterrupted) ?? false
             self.project = project
             defaultConfigFile = try file.decodeIfPresent(String.self, forKey: .defaultConfigFile)
         }

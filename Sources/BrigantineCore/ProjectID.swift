@@ -5,11 +5,6 @@ import Crypto
 public enum ProjectID {
     public static func of(_ nameOrID: String) -> String {
         if nameOrID.hasPrefix("brigade-") { return nameOrID }
-        let digest = SHA256.hash(data: Array(nameOrID.utf8))
-        let hex = digest.map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
-        return "brigade-" + hex.prefix(54)
+        return "brigade-" + Hex.encode(SHA256.hash(data: Array(nameOrID.utf8))).prefix(54)
     }
 }

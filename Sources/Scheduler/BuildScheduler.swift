@@ -186,7 +186,8 @@ public final class BuildScheduler: Sendable {
             buildID: build.id, project: project, eventType: build.eventType, provider: build.provider,
             revision: .init(commit: build.commit, ref: build.ref),
             payload: String(decoding: build.payload, as: UTF8.self), cloneURL: build.cloneURL ?? project.repo?.cloneURL,
-            script: script, moduleRoot: project.directory, logLevel: LogLevel(name: build.logLevel) ?? .log)
+            script: script, moduleRoot: ScriptLocation.moduleRoot(for: script, project: project, projectFileGiven: true),
+            logLevel: LogLevel(name: build.logLevel) ?? .log)
     }
 
     private func takeRuntime() -> JSRuntime {

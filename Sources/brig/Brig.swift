@@ -7,7 +7,7 @@ struct Brig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "brig",
         abstract: "Run Brigade v1 scripts (brigade.js) on registry webhooks and from the command line.",
-        subcommands: [RunCommand.self])
+        subcommands: [RunCommand.self, GatewayCommand.self, ProjectCommand.self, BuildCommand.self])
 
     /// Brigade's exit codes: 0 success, 2 a build that failed, 1 anything else, with a
     /// one-line `Error: …` on stderr (ArgumentParser's own codes and usage dumps are not used).

@@ -83,7 +83,7 @@ function formatStack(err) {
       return name && name !== 'global code' && name !== 'module code' ? `    at ${name} (${place})` : `    at ${place}`;
     });
   // A SyntaxError has no frames of its own: where it is comes from its sourceURL and line.
-  if (frames.length === 0 && typeof err.sourceURL === 'string' && err.line !== undefined) {
+  if (frames.length === 0 && typeof err.sourceURL === 'string' && err.sourceURL.startsWith('/') && err.line !== undefined) {
     frames.push(`    at ${err.sourceURL}:${err.line}`);
   }
   return frames.length ? `${head}\n${frames.join('\n')}` : head;

@@ -1,0 +1,138 @@
+import BrigantineCore
+import Foundation
+import Hummingbird
+import JobRunners
+import Logging
+import Scheduler
+import Store
+import Worker
+
+/// `brig gateway`: the HTTP server, the scheduler that runs stored builds, and the
+/// watcher that reloads project files, in one process.
+public final class GatewayServer: Sendable {
+    public struct Options: Sendable {
+        public var host: String
+        public var port: Int
+        public var maxBodySize: Int
+        /// A connection idle this long (including one that stops sending) is closed.
+        public var idleTimeout: Duration
+        public var lanes: Int
+        public var perProjectLimit: Int
+        public var scriptTimeLimit: Double
+        public var buildTimeout: Double
+
+        public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
+                    lanes: Int = 2, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600) {
+            self.host = host
+            self.port = port
+            self.maxBodySize = maxBodySize
+            self.idleTimeout = idleTimeout
+            self.lanes = lanes
+            self.perProjectLimit = perProjectLimit
+            self.scriptTimeLimit = scriptTimeLimit
+            self.buildTimeout = buildTimeout
+        }
+    }
+
+    public let registry: ProjectRegistry
+    public let store: any BuildStore
+    private let options: Options
+    private let dataDirectory: URL
+    private let logger: Logger
+    private let scheduler: BuildScheduler
+
+    public init(projectsDirectory: String, dataDirectory: URL, options: Options, logger: Logger) throws {
+        self.options = options
+        self.dataDirectory = dataDirectory
+        self.logger = logger
+        registry = try ProjectRegistry(directory: projectsDirectory) { problem in logger.error("\(problem)") }
+        store = try SQLiteBuildStore(directory: dataDirectory)
+        let cacheRoot = dataDirectory.appendingPathComponent("cache", isDirectory: true)
+        scheduler = BuildScheduler(
+            store: store, projects: { [registry] id in registry.project(named: id) },
+            runners: { project in try Self.runner(named: project.runner ?? "local", cacheRoot: cacheRoot) },
+            settings: .init(
+                lanes: options.lanes, perProjectLimit: options.perProjectLimit,
+                worker: WorkerSettings(scriptTimeLimit: options.scriptTimeLimit, buildTimeout: options.buildTimeout,
+                                       workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))))
+    }
+
+    static func runner(named name: String, cacheRoot: URL) throws -> any JobRunner {
+        switch name {
+        case "local": return LocalRunner(cacheRoot: cacheRoot)
+        case "simulate": return SimulateRunner()
+        default: throw SchedulerSetupError("the \(name) runner is not available in this version")
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT (or cancellation). `onListening` gets the bound address.
+    public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
+        let recovered = try await store.recoverInterrupted(
+            reason: "the gateway stopped while this build was running") { [registry] id in
+            registry.project(named: id)?.rerunInterrupted ?? false
+        }
+        if recovered > 0 { logger.warning("found \(recovered) build(s) left running by a previous gateway; see their status") }
+        warnAboutProjects()
+
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestLog(logger: logger))
+        WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake() },
+                      maxBodySize: options.maxBodySize).add(to: router)
+        ReadAPI(registry: registry, store: store).add(to: router)
+        let application = Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000))),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "brigantine"),
+            onServerRunning: { [host = options.host] channel in onListening(host, channel.localAddress?.port ?? 0) },
+            logger: logger)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [scheduler] in await scheduler.run() }
+            group.addTask { [registry] in await registry.watch() }
+            // The server returns after a graceful shutdown (SIGTERM/SIGINT); then the rest stops.
+            try await application.runService()
+            group.cancelAll()
+        }
+    }
+
+    private func warnAboutProjects() {
+        for project in registry.projects {
+            if project.insecure {
+                logger.warning("project \(project.name) is insecure: its webhooks are accepted without a secret, as in Brigade")
+            } else if project.gateways.contains(.containerRegistry), project.webhookSecret?.isEmpty ?? true {
+                logger.warning("project \(project.name) has no webhookSecret: its registry webhooks will be refused")
+            }
+        }
+        logger.info("serving \(registry.projects.count) project(s) from \(registry.directory)")
+    }
+}
+
+struct SchedulerSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One line per request: method, the matched route's pattern (never the URL itself,
+/// which can carry a webhook token or a generic gateway secret), status and duration.
+struct RequestLog: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        var status = HTTPResponse.Status.internalServerError
+        defer {
+            let elapsed = started.duration(to: .now)
+            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            logger.info("\(request.method) \(context.endpointPath ?? "(no route)") \(status.code) \(String(format: "%.1f", milliseconds)) ms")
+        }
+        do {
+            let response = try await next(request, context)
+            status = response.status
+            return response
+        } catch let error as any HTTPResponseError {
+            status = error.status
+            throw error
+        }
+    }
+}

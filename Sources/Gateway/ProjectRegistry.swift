@@ -1,0 +1,132 @@
+import BrigantineCore
+import Crypto
+import Foundation
+import Synchronization
+
+/// The gateway's projects: the YAML files of a directory, read again when they change.
+///
+/// Secrets are kept only as SHA-256 digests here, and compared in constant time; the
+/// webhook URL token of each project (Kargo's scheme) maps back to it.
+public final class ProjectRegistry: Sendable {
+    struct Entry: Sendable {
+        let project: Project
+        /// SHA-256 of the webhook secret; nil when the project has none.
+        let webhookSecretDigest: [UInt8]?
+        let genericSecretDigest: [UInt8]?
+        let token: String?
+        let tokenDigest: [UInt8]?
+    }
+
+    private struct Snapshot: Sendable {
+        var byID: [String: Entry] = [:]
+        var byToken: [String: Entry] = [:]
+        var fingerprint: [String: Date] = [:]
+    }
+
+    public let directory: String
+    private let snapshot = Mutex(Snapshot())
+    private let onProblem: @Sendable (String) -> Void
+
+    /// Loads `directory`; a directory that cannot be read at all is an error.
+    public init(directory: String, onProblem: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.directory = directory
+        self.onProblem = onProblem
+        let loaded = try ProjectDirectory(path: directory)
+        snapshot.withLock { $0 = Self.snapshot(of: loaded.projects, fingerprint: Self.fingerprint(of: directory)) }
+    }
+
+    public var projects: [Project] {
+        snapshot.withLock { $0.byID.values.map(\.project) }.sorted { $0.name < $1.name }
+    }
+
+    /// The project with this name or Brigade ID.
+    public func project(named nameOrID: String) -> Project? {
+        entry(named: nameOrID)?.project
+    }
+
+    func entry(named nameOrID: String) -> Entry? {
+        let id = ProjectID.of(nameOrID)
+        return snapshot.withLock { $0.byID[id] }
+    }
+
+    func entry(token: String) -> Entry? {
+        snapshot.withLock { $0.byToken[token] }
+    }
+
+    /// Reads the directory again if any file in it changed. A directory that no longer
+    /// loads (a broken file, a duplicate name) leaves the previous projects in place.
+    @discardableResult
+    public func reloadIfChanged() -> Bool {
+        let current = Self.fingerprint(of: directory)
+        guard current != snapshot.withLock({ $0.fingerprint }) else { return false }
+        do {
+            let loaded = try ProjectDirectory(path: directory)
+            snapshot.withLock { $0 = Self.snapshot(of: loaded.projects, fingerprint: current) }
+            return true
+        } catch {
+            snapshot.withLock { $0.fingerprint = current }
+            onProblem("projects not reloaded, keeping the previous ones: \(error)")
+            return false
+        }
+    }
+
+    /// Re-reads the directory every `interval` until the task is cancelled.
+    public func watch(every interval: Duration = .seconds(2)) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            reloadIfChanged()
+        }
+    }
+
+    private static func snapshot(of projects: [Project], fingerprint: [String: Date]) -> Snapshot {
+        var snapshot = Snapshot(fingerprint: fingerprint)
+        for project in projects {
+            let webhookSecret = project.webhookSecret.flatMap { $0.isEmpty ? nil : $0 }
+            let genericSecret = project.genericGatewaySecret.flatMap { $0.isEmpty ? nil : $0 }
+            let token = webhookSecret.map { WebhookSecrets.token(project: project.name, secret: $0) }
+            let entry = Entry(
+                project: project, webhookSecretDigest: webhookSecret.map(WebhookSecrets.digest),
+                genericSecretDigest: genericSecret.map(WebhookSecrets.digest),
+                token: token, tokenDigest: token.map(WebhookSecrets.digest))
+            snapshot.byID[project.id] = entry
+            if let token = entry.token { snapshot.byToken[token] = entry }
+        }
+        return snapshot
+    }
+
+    private static func fingerprint(of directory: String) -> [String: Date] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var fingerprint: [String: Date] = [:]
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            fingerprint[name] = attributes?[.modificationDate] as? Date ?? .distantPast
+        }
+        return fingerprint
+    }
+}
+
+/// How webhook secrets are checked without keeping or leaking them.
+public enum WebhookSecrets {
+    /// The URL token of a project: SHA-256 over the project's name and its webhook secret
+    /// (Kargo's idea). Registries that cannot sign or add headers (Docker Hub) carry it in
+    /// the URL; it reveals neither the secret nor, without the secret, the project.
+    public static func token(project: String, secret: String) -> String {
+        Hex.encode(SHA256.hash(data: Array("brigantine-webhook\n\(project)\n\(secret)".utf8)))
+    }
+
+    static func digest(_ secret: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(secret.utf8)))
+    }
+
+    /// Whether `presented` is the secret whose digest is `expected`, in time that does not
+    /// depend on where they differ (both sides are hashed first, so lengths do not matter).
+    static func matches(_ presented: String, digest expected: [UInt8]?) -> Bool {
+        let actual = digest(presented)
+        let reference = expected ?? digest("\u{0}no secret\u{0}")
+        var difference: UInt8 = expected == nil ? 1 : 0
+        for (a, b) in zip(actual, reference) { difference |= a ^ b }
+        return difference == 0
+    }
+
+}

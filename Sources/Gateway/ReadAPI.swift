@@ -1,0 +1,128 @@
+import BrigantineCore
+import Foundation
+import Hummingbird
+import Store
+
+/// The read API on Brigade's paths: projects (secrets never shown), builds, jobs, logs.
+struct ReadAPI: Sendable {
+    let registry: ProjectRegistry
+    let store: any BuildStore
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: "OK")))
+        }
+        router.get("v1/projects") { _, _ in
+            Reply.json(.ok, registry.projects.map(Self.json(project:)))
+        }
+        router.get("v1/project/:id") { _, context in
+            guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
+            return Reply.json(.ok, Self.json(project: project))
+        }
+        router.get("v1/project/:id/builds") { request, context in
+            guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
+            let builds = try await store.builds(projectID: project.id, limit: limit(request))
+            return Reply.json(.ok, builds.map(Self.json(build:)))
+        }
+        router.get("v1/builds") { request, _ in
+            Reply.json(.ok, try await store.builds(projectID: nil, limit: limit(request)).map(Self.json(build:)))
+        }
+        router.get("v1/build/:id") { _, context in
+            guard let build = try await store.build(id: try context.parameters.require("id")) else { return notFound("build") }
+            return Reply.json(.ok, Self.json(build: build))
+        }
+        router.get("v1/build/:id/jobs") { _, context in
+            let id = try context.parameters.require("id")
+            guard try await store.build(id: id) != nil else { return notFound("build") }
+            return Reply.json(.ok, try await store.jobs(buildID: id).map(Self.json(job:)))
+        }
+        router.get("v1/build/:id/logs") { request, context in
+            let id = try context.parameters.require("id")
+            guard try await store.build(id: id) != nil else { return notFound("build") }
+            let follow = request.uri.queryParameters["stream"] == "true"
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: ResponseBody { [store] writer in
+                                try await Self.writeLogs(of: id, follow: follow, store: store, to: &writer)
+                            })
+        }
+        router.get("v1/job/:id") { _, context in
+            guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
+            return Reply.json(.ok, Self.json(job: job))
+        }
+        router.get("v1/job/:id/logs") { _, context in
+            guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: job.output)))
+        }
+    }
+
+    private func notFound(_ what: String) -> Response {
+        Reply.status(.notFound, "\(what) not found")
+    }
+
+    private func limit(_ request: Request) -> Int {
+        min(1000, max(1, request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100))
+    }
+
+    /// Writes the build's log; with `follow`, keeps writing new lines until the build ends.
+    static func writeLogs(of id: String, follow: Bool, store: any BuildStore, to writer: inout any ResponseBodyWriter) async throws {
+        var last = 0
+        while true {
+            let finished = try await store.build(id: id).map { $0.status == .succeeded || $0.status == .failed } ?? true
+            // Lines written before the build was seen finished are all there; read them after that check.
+            while true {
+                let lines = try await store.logs(buildID: id, after: last, limit: 500)
+                guard let tail = lines.last else { break }
+                try await writer.write(ByteBuffer(string: lines.map { $0.line.text + "\n" }.joined()))
+                last = tail.sequence
+            }
+            if !follow || finished { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await writer.finish(nil)
+    }
+
+    // MARK: JSON
+
+    /// JSON's null for a missing value.
+    static func orNull(_ value: Any?) -> Any {
+        value ?? NSNull()
+    }
+
+    static func timestamp(_ date: Date?) -> Any {
+        date.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull()
+    }
+
+    static func json(project: Project) -> [String: Any] {
+        [
+            "id": project.id, "name": project.name,
+            "gateways": project.gateways.map(\.rawValue),
+            "insecure": project.insecure,
+            "repo": ["cloneURL": orNull(project.repo?.cloneURL)],
+            "runner": orNull(project.runner),
+            "secrets": Dictionary(uniqueKeysWithValues: project.secrets.keys.map { ($0, "REDACTED") }),
+        ]
+    }
+
+    static func json(build: StoredBuild) -> [String: Any] {
+        [
+            "id": build.id,
+            "project": ["id": build.build.projectID, "name": build.build.projectName],
+            "type": build.build.eventType, "provider": build.build.provider,
+            "revision": ["commit": build.build.commit, "ref": build.build.ref],
+            "status": build.status.rawValue, "reason": orNull(build.reason), "exitCode": orNull(build.exitCode),
+            "createdAt": timestamp(build.createdAt), "startedAt": timestamp(build.startedAt),
+            "finishedAt": timestamp(build.finishedAt), "attempts": build.attempts,
+            "payloadBytes": build.build.payload.count,
+        ]
+    }
+
+    static func json(job: StoredJob) -> [String: Any] {
+        [
+            "id": job.id, "build": job.buildID, "name": job.name, "image": job.image, "status": job.status,
+            "exitCode": orNull(job.exitCode), "failure": orNull(job.failure),
+            "startedAt": timestamp(job.startedAt), "finishedAt": timestamp(job.finishedAt),
+        ]
+    }
+}

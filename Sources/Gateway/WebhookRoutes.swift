@@ -1,0 +1,212 @@
+import BrigantineCore
+import Foundation
+import Hummingbird
+import Store
+
+/// The webhook routes: Brigade 1.x's container-registry gateway, its 0.x Docker Hub route,
+/// and the generic gateway (SimpleEvent and CloudEvents), with authentication Brigade
+/// lacked. Every accepted webhook is stored before the answer, which names the build.
+struct WebhookRoutes: Sendable {
+    let registry: ProjectRegistry
+    let store: any BuildStore
+    let accepted: @Sendable () -> Void
+    let maxBodySize: Int
+
+    func add(to router: Router<BasicRequestContext>) {
+        // Brigade 1.x: /events/webhook/<name, ID or URL token>, /<org>/<repo>, /<org>/<repo>/<commit>.
+        // One parameter name per position: the router insists. The first segment is a project
+        // name, a Brigade ID or a URL token when it stands alone.
+        router.post("events/webhook/:org") { request, context in
+            try await registryWebhook(request, key: context.parameters.require("org"),
+                                      commitish: request.uri.queryParameters["commit"].map(String.init) ?? "")
+        }
+        router.post("events/webhook/:org/:repo") { request, context in
+            try await registryWebhook(request, key: "\(try context.parameters.require("org"))/\(try context.parameters.require("repo"))",
+                                      commitish: request.uri.queryParameters["commit"].map(String.init) ?? "")
+        }
+        router.post("events/webhook/:org/:repo/:commit") { request, context in
+            let query = request.uri.queryParameters["commit"].map(String.init) ?? ""
+            return try await registryWebhook(
+                request, key: "\(try context.parameters.require("org"))/\(try context.parameters.require("repo"))",
+                commitish: query.isEmpty ? try context.parameters.require("commit") : query)
+        }
+        // Brigade 0.x: the event was still called imagePush and the commit was a path segment.
+        router.post("events/dockerhub/:org/:project/:commit") { request, context in
+            try await registryWebhook(
+                request, key: "\(try context.parameters.require("org"))/\(try context.parameters.require("project"))",
+                commitish: try context.parameters.require("commit"), legacy: true)
+        }
+        router.post("simpleevents/v1/:project/:secret") { request, context in
+            try await genericWebhook(request, project: context.parameters.require("project"),
+                                     secret: context.parameters.require("secret"), kind: .simpleEvent)
+        }
+        router.post("cloudevents/v02/:project/:secret") { request, context in
+            try await genericWebhook(request, project: context.parameters.require("project"),
+                                     secret: context.parameters.require("secret"), kind: .cloudEvent)
+        }
+    }
+
+    // MARK: Container registries
+
+    private func registryWebhook(_ request: Request, key: String, commitish: String, legacy: Bool = false) async throws -> Response {
+        guard let entry = authenticateRegistry(request, key: key) else { return Reply.unauthorized }
+        guard entry.project.gateways.contains(.containerRegistry) else {
+            return Reply.status(.forbidden, "the container-registry gateway is not enabled for this project")
+        }
+        let body = try await request.body.collect(upTo: maxBodySize)
+        let payload = Data(buffer: body)
+        // Brigade put the commitish in revision.ref; its 0.x route had a commit instead.
+        let build = NewBuild(
+            projectID: entry.project.id, projectName: entry.project.name,
+            eventType: legacy ? "imagePush" : "image_push", provider: Self.registryProvider(of: payload),
+            commit: legacy ? commitish : "", ref: legacy ? "" : commitish, payload: payload)
+        return await store(build, answer: "Success")
+    }
+
+    /// The project a registry webhook is for, if the request proves it may post to it:
+    /// the key is the project's URL token, or the project is `insecure`, or the request
+    /// carries the token in `?token=` or the webhook secret in `Authorization`.
+    /// An unknown project and a wrong secret look the same from outside.
+    private func authenticateRegistry(_ request: Request, key: String) -> ProjectRegistry.Entry? {
+        if let entry = registry.entry(token: key) { return entry }
+        guard let entry = registry.entry(named: key) else {
+            _ = WebhookSecrets.matches(key, digest: nil) // same work as a wrong secret
+            return nil
+        }
+        if entry.project.insecure { return entry }
+        if let token = request.uri.queryParameters["token"], WebhookSecrets.matches(String(token), digest: entry.tokenDigest) {
+            return entry
+        }
+        if let authorization = request.headers[.authorization] {
+            let secret = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : authorization
+            if WebhookSecrets.matches(secret, digest: entry.webhookSecretDigest) { return entry }
+        }
+        return nil
+    }
+
+    /// `acr` for Azure Container Registry's bodies (which Brigade also called `dockerhub`).
+    static func registryProvider(of payload: Data) -> String {
+        guard let body = try? JSONSerialization.jsonObject(with: payload) as? [String: Any] else { return "dockerhub" }
+        return body["action"] is String && body["target"] is [String: Any] ? "acr" : "dockerhub"
+    }
+
+    // MARK: Generic gateway
+
+    enum GenericKind { case simpleEvent, cloudEvent }
+
+    private func genericWebhook(_ request: Request, project key: String, secret: String, kind: GenericKind) async throws -> Response {
+        guard let entry = registry.entry(named: key) else {
+            _ = WebhookSecrets.matches(secret, digest: nil)
+            return Reply.unauthorized
+        }
+        if entry.genericSecretDigest == nil, entry.project.insecure {
+            // Brigade's answer, for projects that asked for Brigade's behaviour.
+            return Reply.status(.unauthorized, "secret for this Brigade Project is empty, refusing to serve, please inform your Brigade admin")
+        }
+        guard WebhookSecrets.matches(secret, digest: entry.genericSecretDigest) else { return Reply.unauthorized }
+        guard entry.project.gateways.contains(.generic) else {
+            return Reply.status(.forbidden, "the generic gateway is not enabled for this project")
+        }
+        let payload = Data(buffer: try await request.body.collect(upTo: maxBodySize))
+        let parsed: Result<(commit: String, ref: String), GenericEventError>
+        switch kind {
+        case .simpleEvent: parsed = GenericEvents.simpleEventRevision(payload)
+        case .cloudEvent: parsed = GenericEvents.cloudEventRevision(payload)
+        }
+        switch parsed {
+        case .failure(let error):
+            return Reply.status(.badRequest, error.message)
+        case .success(let revision):
+            let build = NewBuild(
+                projectID: entry.project.id, projectName: entry.project.name,
+                eventType: kind == .simpleEvent ? "simpleevent" : "cloudevent", provider: "GenericWebhook",
+                commit: revision.commit, ref: revision.commit.isEmpty && revision.ref.isEmpty ? "master" : revision.ref,
+                payload: payload)
+            return await store(build, answer: kind == .simpleEvent ? "Success. Build created" : "Success")
+        }
+    }
+
+    // MARK: Storing
+
+    /// 200 with the build's ID once the build is durable; 503 when it could not be stored.
+    private func store(_ build: NewBuild, answer: String) async -> Response {
+        do {
+            let stored = try await store.create(build)
+            accepted()
+            return Reply.json(.ok, ["status": answer, "build": stored.id])
+        } catch {
+            return Reply.status(.serviceUnavailable, "the build could not be stored; nothing was accepted, try again")
+        }
+    }
+}
+
+/// Brigade's checks on generic gateway bodies, answered with its messages, but as 400s
+/// where Brigade answered 500 or crashed.
+enum GenericEvents {
+    static let invalidJSON = GenericEventError("Malformed POST data - Invalid JSON")
+
+    /// SimpleEvent: empty, `null`, or an object whose `commit`/`ref` (any letter case) are strings.
+    static func simpleEventRevision(_ payload: Data) -> Result<(commit: String, ref: String), GenericEventError> {
+        if payload.isEmpty { return .success(("", "")) }
+        guard let value = try? JSONSerialization.jsonObject(with: payload, options: [.fragmentsAllowed]) else {
+            return .failure(invalidJSON)
+        }
+        if value is NSNull { return .success(("", "")) }
+        guard let object = value as? [String: Any] else { return .failure(invalidJSON) }
+        var commit = "", ref = ""
+        for (key, field) in object {
+            switch key.lowercased() {
+            case "commit":
+                guard let text = field as? String else { return .failure(invalidJSON) }
+                commit = text
+            case "ref":
+                guard let text = field as? String else { return .failure(invalidJSON) }
+                ref = text
+            default: continue
+            }
+        }
+        return .success((commit, ref))
+    }
+
+    /// CloudEvents 0.2 (and 1.0 structured mode): an object with non-empty string `type`,
+    /// `specversion` and `id`, and a `source` that is an absolute URI or path.
+    static func cloudEventRevision(_ payload: Data) -> Result<(commit: String, ref: String), GenericEventError> {
+        guard let object = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] else {
+            return .failure(invalidJSON)
+        }
+        func nonEmpty(_ key: String) -> String? {
+            (object[key] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard let version = nonEmpty("specversion"), nonEmpty("type") != nil, nonEmpty("id") != nil,
+              let source = object["source"] as? String, source.hasPrefix("/") || URL(string: source)?.scheme != nil
+        else {
+            return .failure(GenericEventError("CloudEvent should have non empty type, specversion, source, id"))
+        }
+        guard version == "0.2" || version == "1.0" else {
+            return .failure(GenericEventError("Brigade supports only '0.2' as CloudEvent specversion"))
+        }
+        let data = object["data"] as? [String: Any] ?? [:]
+        return .success((data["commit"] as? String ?? "", data["ref"] as? String ?? ""))
+    }
+}
+
+struct GenericEventError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// JSON answers shaped like Brigade's: `{"status": …}` and a newline.
+enum Reply {
+    static let unauthorized = status(.unauthorized, "unauthorized")
+
+    static func status(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        json(status, ["status": text])
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
+        var data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        data.append(0x0A)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import BrigantineCore
+import Foundation
+import Store
+
+/// `brig build`: read builds from the gateway's store.
+struct BuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build", abstract: "List builds, show one, or print (and follow) its log.",
+        subcommands: [List.self, Get.self, Logs.self])
+
+    static func open(_ places: Places) throws -> SQLiteBuildStore {
+        do { return try SQLiteBuildStore(directory: places.dataDirectory) } catch { throw CLIError("cannot open the build store: \(error)") }
+    }
+
+    static func find(_ id: String, in store: SQLiteBuildStore) async throws -> StoredBuild {
+        guard let build = try await store.build(id: id) else { throw CLIError("no build \(id)") }
+        return build
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List recent builds, newest first.")
+        @OptionGroup var places: Places
+        @Option(help: "Only this project (name or Brigade ID).") var project: String?
+        @Option(help: "How many.") var limit = 20
+
+        func run() async throws {
+            let store = try BuildCommand.open(places)
+            for build in try await store.builds(projectID: project.map(ProjectID.of), limit: limit) {
+                print([build.id, build.build.projectName, build.build.eventType, build.status.rawValue,
+                       build.reason ?? ""].joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a build and its jobs.")
+        @OptionGroup var places: Places
+        @Argument var id: String
+
+        func run() async throws {
+            let store = try BuildCommand.open(places)
+            let build = try await BuildCommand.find(id, in: store)
+            print("""
+                build: \(build.id)
+                project: \(build.build.projectName) (\(build.build.projectID))
+                event: \(build.build.eventType) from \(build.build.provider), commit '\(build.build.commit)', ref '\(build.build.ref)'
+                status: \(build.status.rawValue)\(build.exitCode.map { ", exit code \($0)" } ?? "")
+                """)
+            if let reason = build.reason { print("reason: \(reason)") }
+            for job in try await store.jobs(buildID: build.id) {
+                print("job \(job.id): \(job.status)\(job.exitCode.map { " (exit \($0))" } ?? "")\(job.failure.map { ": \($0)" } ?? "")")
+            }
+        }
+    }
+
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a build's log.")
+        @OptionGroup var places: Places
+        @Argument var id: String
+        @Flag(help: "Keep printing new lines until the build ends.") var follow = false
+
+        func run() async throws {
+            let store = try BuildCommand.open(places)
+            _ = try await BuildCommand.find(id, in: store)
+            var last = 0
+            while true {
+                let done = try await store.build(id: id).map { $0.status == .succeeded || $0.status == .failed } ?? true
+                var lines = try await store.logs(buildID: id, after: last, limit: 1000)
+                while let tail = lines.last {
+                    for line in lines { print(line.line.text) }
+                    last = tail.sequence
+                    lines = try await store.logs(buildID: id, after: last, limit: 1000)
+                }
+                if !follow || done { return }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+}

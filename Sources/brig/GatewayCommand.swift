@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+
+/// `brig gateway`: serve webhooks and run the builds they create.
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Serve registry and generic webhooks, store each as a build, and run the builds.")
+
+    @OptionGroup var places: Places
+
+    @Option(help: "Address to listen on.")
+    var host = "0.0.0.0"
+
+    @Option(help: "Port to listen on (0: any free port).")
+    var port = 7744
+
+    @Option(help: "Builds run at the same time.")
+    var lanes = 2
+
+    @Option(name: .customLong("per-project"), help: "Builds of one project run at the same time.")
+    var perProject = 4
+
+    @Option(name: .customLong("max-body"), help: "Largest webhook body accepted, in bytes.")
+    var maxBody = 2 << 20
+
+    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into a script may run without yielding.")
+    var scriptTimeLimit: Double = 10
+
+    @Option(name: .customLong("build-timeout"), help: "Seconds a build may take.")
+    var buildTimeout: Double = 3600
+
+    func run() async throws {
+        guard (0...65535).contains(port), lanes > 0, perProject > 0, maxBody > 0 else {
+            throw CLIError("--port, --lanes, --per-project and --max-body must be positive (port at most 65535)")
+        }
+        let logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
+        let options = GatewayServer.Options(
+            host: host, port: port, maxBodySize: maxBody, lanes: lanes, perProjectLimit: perProject,
+            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout)
+        let server: GatewayServer
+        do {
+            server = try GatewayServer(projectsDirectory: places.projects, dataDirectory: places.dataDirectory,
+                                       options: options, logger: logger)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        try await server.run { host, port in
+            let shown = host == "0.0.0.0" ? "127.0.0.1" : host
+            let line = "brig gateway listening on http://\(shown):\(port) (projects: \(places.projects), data: \(places.dataDirectory.path))\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+    }
+}
+
+/// Where projects and data live, shared by the commands that read them.
+struct Places: ParsableArguments {
+    @Option(help: "Directory of project YAML files.")
+    var projects = "projects"
+
+    @Option(help: "Directory for the build store (SQLite), caches and build files.")
+    var data: String?
+
+    var dataDirectory: URL {
+        URL(fileURLWithPath: data ?? Self.defaultData())
+    }
+
+    static func defaultData() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".local/share")
+        return (base as NSString).appendingPathComponent("brigantine")
+    }
+}

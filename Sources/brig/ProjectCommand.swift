@@ -1,0 +1,97 @@
+import ArgumentParser
+import BrigantineCore
+import Foundation
+import Gateway
+
+/// `brig project`: what the gateway serves, and the URLs to give registries.
+struct ProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project", abstract: "List projects, show one, or print its webhook URLs.",
+        subcommands: [List.self, Get.self, URLs.self])
+
+    static func load(_ directory: String) throws -> ProjectDirectory {
+        do { return try ProjectDirectory(path: directory) } catch { throw CLIError("\(error)") }
+    }
+
+    static func find(_ name: String, in directory: String) throws -> Project {
+        guard let project = try load(directory).project(named: name) else {
+            throw CLIError("could not find the project \"\(name)\" in \(directory)")
+        }
+        return project
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the projects of the projects directory.")
+        @Option(help: "Directory of project YAML files.") var projects = "projects"
+
+        func run() throws {
+            for project in try ProjectCommand.load(projects).projects {
+                let gateways = project.gateways.map(\.rawValue).joined(separator: ",")
+                print("\(project.name)\t\(project.id)\t\(gateways.isEmpty ? "-" : gateways)\(project.insecure ? "\tinsecure" : "")")
+            }
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a project; secret values are redacted.")
+        @Argument(help: "Project name or Brigade ID.") var name: String
+        @Option(help: "Directory of project YAML files.") var projects = "projects"
+
+        func run() throws {
+            let project = try ProjectCommand.find(name, in: projects)
+            var lines = [
+                "name: \(project.name)", "id: \(project.id)", "directory: \(project.directory)",
+                "gateways: [\(project.gateways.map(\.rawValue).joined(separator: ", "))]",
+                "insecure: \(project.insecure)", "runner: \(project.runner ?? "local (default)")",
+                "script: \(project.defaultScriptFile ?? (project.defaultScript != nil ? "inline defaultScript" : "none"))",
+                "webhookSecret: \(project.webhookSecret == nil ? "none" : "REDACTED")",
+                "genericGatewaySecret: \(project.genericGatewaySecret == nil ? "none" : "REDACTED")",
+                "allowPrivilegedJobs: \(project.allowPrivilegedJobs)", "allowHostMounts: \(project.allowHostMounts)",
+            ]
+            lines.append("secrets:" + (project.secrets.isEmpty ? " {}" : ""))
+            lines += project.secrets.keys.sorted().map { "  \($0): REDACTED" }
+            print(lines.joined(separator: "\n"))
+        }
+    }
+
+    struct URLs: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "url", abstract: "Print the webhook URLs to paste into Docker Hub, ACR or another sender.")
+        @Argument(help: "Project name or Brigade ID.") var name: String
+        @Option(help: "Directory of project YAML files.") var projects = "projects"
+        @Option(help: "The gateway's public base URL.") var base = "http://127.0.0.1:7744"
+
+        func run() throws {
+            let project = try ProjectCommand.find(name, in: projects)
+            let base = self.base.hasSuffix("/") ? String(self.base.dropLast()) : self.base
+            var lines: [String] = []
+            if project.gateways.contains(.containerRegistry) {
+                let path = project.name.split(separator: "/").count == 2 ? project.name : project.id
+                if let secret = project.webhookSecret, !secret.isEmpty {
+                    let token = WebhookSecrets.token(project: project.name, secret: secret)
+                    lines += [
+                        "Docker Hub, Quay (no headers possible; the token is the secret, keep the URL private):",
+                        "  \(base)/events/webhook/\(token)",
+                        "Any registry, token as a query parameter:",
+                        "  \(base)/events/webhook/\(path)?token=\(token)",
+                        "ACR, Harbor, distribution (custom header):",
+                        "  \(base)/events/webhook/\(path)   with header   Authorization: Bearer \(secret)",
+                    ]
+                } else if project.insecure {
+                    lines += ["Container registries (insecure project, no secret):", "  \(base)/events/webhook/\(path)"]
+                } else {
+                    lines += ["The container-registry gateway is on, but the project has no webhookSecret: webhooks are refused."]
+                }
+            }
+            if project.gateways.contains(.generic), let secret = project.genericGatewaySecret, !secret.isEmpty {
+                lines += [
+                    "Generic gateway:",
+                    "  SimpleEvent  \(base)/simpleevents/v1/\(project.id)/\(secret)",
+                    "  CloudEvents  \(base)/cloudevents/v02/\(project.id)/\(secret)",
+                ]
+            }
+            if lines.isEmpty { throw CLIError("project \(project.name) has no gateway turned on (set gateways: in its file)") }
+            print(lines.joined(separator: "\n"))
+        }
+    }
+}
