@@ -104,6 +104,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore"]),
         // Runs the real `brig` binary; depending on it makes `swift test` build it first.
-        .testTarget(name: "CLITests", dependencies: ["brig"]),
+        // Fixtures are read from the source tree (registry payloads, see their SOURCES.md).
+        .testTarget(name: "CLITests", dependencies: ["brig", "Gateway", "BrigantineCore"], exclude: ["Fixtures"]),
     ]
 )

@@ -32,6 +32,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("build-timeout"), help: "Seconds a build may take.")
     var buildTimeout: Double = 3600
 
+    @Flag(name: .customLong("print-urls"),
+          help: "Once listening, print each project's webhook URL and a curl command to try it (the URLs carry secrets).")
+    var printURLs = false
+
     func run() async throws {
         guard (0...65535).contains(port), lanes > 0, perProject > 0, maxBody > 0 else {
             throw CLIError("--port, --lanes, --per-project and --max-body must be positive (port at most 65535)")
@@ -47,10 +51,16 @@ struct GatewayCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(error)")
         }
-        try await server.run { host, port in
+        try await server.run { [printURLs, places] host, port in
             let shown = host == "0.0.0.0" ? "127.0.0.1" : host
-            let line = "brig gateway listening on http://\(shown):\(port) (projects: \(places.projects), data: \(places.dataDirectory.path))\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
+            var text = "brig gateway listening on http://\(shown):\(port) (projects: \(places.projects), data: \(places.dataDirectory.path))\n"
+            if printURLs {
+                for project in server.registry.projects {
+                    guard let url = WebhookURLs.registryURL(project, base: "http://\(shown):\(port)") else { continue }
+                    text += "\(project.name): curl -X POST --data-binary @samples/dockerhub/payload.json \(url)\n"
+                }
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
         }
     }
 }

@@ -63,33 +63,7 @@ struct ProjectCommand: ParsableCommand {
 
         func run() throws {
             let project = try ProjectCommand.find(name, in: projects)
-            let base = self.base.hasSuffix("/") ? String(self.base.dropLast()) : self.base
-            var lines: [String] = []
-            if project.gateways.contains(.containerRegistry) {
-                let path = project.name.split(separator: "/").count == 2 ? project.name : project.id
-                if let secret = project.webhookSecret, !secret.isEmpty {
-                    let token = WebhookSecrets.token(project: project.name, secret: secret)
-                    lines += [
-                        "Docker Hub, Quay (no headers possible; the token is the secret, keep the URL private):",
-                        "  \(base)/events/webhook/\(token)",
-                        "Any registry, token as a query parameter:",
-                        "  \(base)/events/webhook/\(path)?token=\(token)",
-                        "ACR, Harbor, distribution (custom header):",
-                        "  \(base)/events/webhook/\(path)   with header   Authorization: Bearer \(secret)",
-                    ]
-                } else if project.insecure {
-                    lines += ["Container registries (insecure project, no secret):", "  \(base)/events/webhook/\(path)"]
-                } else {
-                    lines += ["The container-registry gateway is on, but the project has no webhookSecret: webhooks are refused."]
-                }
-            }
-            if project.gateways.contains(.generic), let secret = project.genericGatewaySecret, !secret.isEmpty {
-                lines += [
-                    "Generic gateway:",
-                    "  SimpleEvent  \(base)/simpleevents/v1/\(project.id)/\(secret)",
-                    "  CloudEvents  \(base)/cloudevents/v02/\(project.id)/\(secret)",
-                ]
-            }
+            let lines = WebhookURLs.describe(project, base: base)
             if lines.isEmpty { throw CLIError("project \(project.name) has no gateway turned on (set gateways: in its file)") }
             print(lines.joined(separator: "\n"))
         }

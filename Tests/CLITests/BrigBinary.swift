@@ -35,8 +35,8 @@ enum Brig {
         // Files rather than pipes: nothing to drain while the process runs.
         let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-out-\(UUID().uuidString)")
         let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outFile)
             try? FileManager.default.removeItem(at: errFile)

@@ -1,0 +1,103 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real `brig gateway` on loopback, started for a test and stopped after it.
+final class GatewayProcess: @unchecked Sendable { // only init changes it
+    let projects: URL
+    let data: URL
+    private let process = Process()
+    private let output: URL
+    private(set) var port = 0
+
+    init(projects: URL, data: URL, arguments: [String] = []) throws {
+        self.projects = projects
+        self.data = data
+        output = data.deletingLastPathComponent().appendingPathComponent("gateway-\(UUID().uuidString).out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.executableURL = Brig.executable
+        process.arguments = ["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1",
+                             "--port", "0"] + arguments
+        // One handle for both streams: two handles on one file would overwrite each other.
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        for _ in 0..<400 {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            if let range = text.range(of: "listening on http://127.0.0.1:") {
+                port = Int(text[range.upperBound...].prefix { $0.isNumber }) ?? 0
+                return
+            }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.025)
+        }
+        throw GatewayTestError("the gateway did not start: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: output)
+    }
+
+    /// Everything the gateway wrote to stdout and stderr.
+    var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    /// Kills it without warning (as a crash would), and waits until it is gone.
+    func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Asks it to stop as an operator would (SIGTERM), and waits.
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    struct Answer {
+        let status: Int
+        let body: Data
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    }
+
+    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Answer {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 30
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
+    func post(_ path: String, _ body: Data, headers: [String: String] = [:]) async throws -> Answer {
+        try await request("POST", path, body: body, headers: headers)
+    }
+
+    func get(_ path: String) async throws -> Answer {
+        try await request("GET", path)
+    }
+
+    /// The build's JSON once it has ended (Succeeded or Failed).
+    func finishedBuild(_ id: String, within seconds: Double = 30) async throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let build = try await get("/v1/build/\(id)").json
+            if let status = build["status"] as? String, status == "Succeeded" || status == "Failed" { return build }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw GatewayTestError("build \(id) did not finish within \(seconds) s")
+    }
+
+    func logLines(_ id: String) async throws -> [String] {
+        try await get("/v1/build/\(id)/logs").text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+}
+
+struct GatewayTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,290 @@
+import BrigantineCore
+import Foundation
+import Gateway
+import Testing
+
+/// `brig gateway` as registries and operators see it, started for real on loopback.
+@Suite(.serialized) struct GatewayTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/payloads")
+    static let webhookSecret = "webhook-secret-for-tests"
+    static let genericSecret = "GenericSecret42"
+
+    /// A handler that reports what it got, for every event type the gateway fires.
+    static let reportingScript = """
+        const { events } = require('brigadier');
+        for (const type of ['image_push', 'imagePush', 'simpleevent', 'cloudevent']) {
+          events.on(type, (e, p) => {
+            console.log('REPORT ' + JSON.stringify({ type: e.type, provider: e.provider, revision: e.revision, project: p.name, payload: e.payload }));
+          });
+        }
+        """
+
+    /// The fixtures that are ACR webhook bodies (an `action` and a `target`); ACR's ping has no target.
+    static let acrBodies: Set<String> = [
+        "acr-chart_delete.json", "acr-chart_push.json", "acr-delete.json", "acr-eventcontent-from-rest-listevents.json",
+        "acr-push.json", "jenkins-dockerhub-plugin-acr-payload-valid.json",
+    ]
+
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
+    var projects: URL { root.appendingPathComponent("projects") }
+    var data: URL { root.appendingPathComponent("data") }
+
+    func writeProjects(extra: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try Self.reportingScript.write(to: projects.appendingPathComponent("report.js"), atomically: true, encoding: .utf8)
+        let files = [
+            "registry.yaml": """
+                name: acme/registry
+                defaultScriptFile: report.js
+                gateways: [container-registry, generic]
+                webhookSecret: \(Self.webhookSecret)
+                genericGatewaySecret: \(Self.genericSecret)
+                """,
+            "open.yaml": "name: open\ndefaultScriptFile: report.js\ninsecure: true\ngateways: [container-registry]\n",
+            "closed.yaml": "name: acme/closed\ndefaultScriptFile: report.js\nwebhookSecret: \(Self.webhookSecret)\n",
+        ].merging(extra) { $1 }
+        for (name, text) in files {
+            try text.write(to: projects.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+
+    var token: String { WebhookSecrets.token(project: "acme/registry", secret: Self.webhookSecret) }
+
+    /// The REPORT line the script printed for a build.
+    func report(_ gateway: GatewayProcess, build id: String) async throws -> [String: Any] {
+        let build = try await gateway.finishedBuild(id)
+        #expect(build["status"] as? String == "Succeeded", "\(build)")
+        let line = try #require(try await gateway.logLines(id).first { $0.hasPrefix("REPORT ") })
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])
+    }
+
+    @Test func everyRegistryPayloadReachesTheScriptByteForByte() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try GatewayProcess(projects: projects, data: data)
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files.count >= 25)
+        var builds: [(file: String, id: String, body: Data)] = []
+        for file in files {
+            let body = try Data(contentsOf: Self.fixtures.appendingPathComponent(file))
+            let answer = try await gateway.post("/events/webhook/\(token)?commit=v1.2.3", body)
+            #expect(answer.status == 200, "\(file): \(answer.text)")
+            #expect(answer.json["status"] as? String == "Success")
+            builds.append((file, try #require(answer.json["build"] as? String), body))
+        }
+        for (file, id, body) in builds {
+            let report = try await report(gateway, build: id)
+            #expect(report["payload"] as? String == String(decoding: body, as: UTF8.self), "\(file)")
+            #expect(report["type"] as? String == "image_push")
+            #expect(report["provider"] as? String == (Self.acrBodies.contains(file) ? "acr" : "dockerhub"), "\(file)")
+            #expect(report["revision"] as? [String: String] == ["commit": "", "ref": "v1.2.3"])
+        }
+    }
+
+    @Test func everyRouteForm() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try GatewayProcess(projects: projects, data: data)
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("acr-push.json"))
+        let id = ProjectID.of("acme/registry")
+        let cases: [(path: String, headers: [String: String], type: String, revision: [String: String])] = [
+            ("/events/webhook/acme/registry?token=\(token)&commit=main", [:], "image_push", ["commit": "", "ref": "main"]),
+            ("/events/webhook/acme/registry/abc123", ["Authorization": "Bearer \(Self.webhookSecret)"], "image_push", ["commit": "", "ref": "abc123"]),
+            ("/events/webhook/acme/registry/abc123?commit=override", ["Authorization": Self.webhookSecret], "image_push", ["commit": "", "ref": "override"]),
+            ("/events/webhook/\(id)?token=\(token)", [:], "image_push", ["commit": "", "ref": ""]),
+            ("/events/dockerhub/acme/registry/deadbeef?token=\(token)", [:], "imagePush", ["commit": "deadbeef", "ref": ""]),
+            ("/events/webhook/open", [:], "image_push", ["commit": "", "ref": ""]),
+        ]
+        for route in cases {
+            let answer = try await gateway.post(route.path, body, headers: route.headers)
+            #expect(answer.status == 200, "\(route.path): \(answer.text)")
+            let report = try await report(gateway, build: try #require(answer.json["build"] as? String))
+            #expect(report["type"] as? String == route.type, "\(route.path)")
+            #expect(report["revision"] as? [String: String] == route.revision, "\(route.path)")
+            #expect(report["provider"] as? String == "acr")
+        }
+        // Nothing secret in the gateway's own log: routes are logged by pattern.
+        #expect(!gateway.log.contains(token) && !gateway.log.contains(Self.webhookSecret))
+        #expect(gateway.log.contains("POST /events/webhook/{org} 200"))
+        #expect(gateway.log.contains("project open is insecure"))
+    }
+
+    @Test func refusals() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try GatewayProcess(projects: projects, data: data)
+        let body = Data(#"{"push_data":{"tag":"x"}}"#.utf8)
+        // An unknown project and a wrong or missing secret are answered alike.
+        let unknown = try await gateway.post("/events/webhook/acme/nobody?token=\(token)", body)
+        let wrong = try await gateway.post("/events/webhook/acme/registry?token=0000", body)
+        let missing = try await gateway.post("/events/webhook/acme/registry", body)
+        let badHeader = try await gateway.post("/events/webhook/acme/registry", body, headers: ["Authorization": "Bearer nope"])
+        let guessedToken = try await gateway.post("/events/webhook/\(String(repeating: "a", count: 64))", body)
+        for answer in [unknown, wrong, missing, badHeader, guessedToken] {
+            #expect(answer.status == 401 && answer.text == "{\"status\":\"unauthorized\"}\n")
+        }
+        // The right secret for a project whose registry gateway is off.
+        let closedToken = WebhookSecrets.token(project: "acme/closed", secret: Self.webhookSecret)
+        let closed = try await gateway.post("/events/webhook/\(closedToken)", body)
+        #expect(closed.status == 403 && closed.text.contains("container-registry gateway is not enabled"))
+        // A body one byte over 2 MiB.
+        let huge = try await gateway.post("/events/webhook/\(token)", Data(repeating: 0x20, count: (2 << 20) + 1))
+        #expect(huge.status == 413)
+        #expect(try await gateway.get("/v1/builds").json.isEmpty, "nothing was stored")
+        #expect(try await gateway.get("/healthz").text == "OK")
+        #expect(try await gateway.get("/v1/build/nope").status == 404)
+    }
+
+    @Test func genericGateway() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try GatewayProcess(projects: projects, data: data)
+        let id = ProjectID.of("acme/registry")
+        let simple = try Data(contentsOf: Self.fixtures.appendingPathComponent("brigade-v1-generic-gateway-simpleevent.json"))
+        let simpleAnswer = try await gateway.post("/simpleevents/v1/\(id)/\(Self.genericSecret)", simple)
+        #expect(simpleAnswer.status == 200 && simpleAnswer.json["status"] as? String == "Success. Build created")
+        let simpleReport = try await report(gateway, build: try #require(simpleAnswer.json["build"] as? String))
+        #expect(simpleReport["type"] as? String == "simpleevent" && simpleReport["provider"] as? String == "GenericWebhook")
+        #expect(simpleReport["payload"] as? String == String(decoding: simple, as: UTF8.self))
+
+        let cloud = try Data(contentsOf: Self.fixtures.appendingPathComponent("brigade-v1-generic-gateway-cloudevent-v0.2.json"))
+        let cloudByID = try await gateway.post("/cloudevents/v02/\(id)/\(Self.genericSecret)", cloud)
+        #expect(cloudByID.status == 200 && cloudByID.json["status"] as? String == "Success")
+        let cloudReport = try await report(gateway, build: try #require(cloudByID.json["build"] as? String))
+        #expect(cloudReport["type"] as? String == "cloudevent")
+
+        // Brigade crashed on a CloudEvent whose data is not an object; here it is a build like any other.
+        let odd = Data(#"{"specversion":"0.2","type":"x","source":"/src","id":"1","data":"just a string"}"#.utf8)
+        let oddAnswer = try await gateway.post("/cloudevents/v02/\(id)/\(Self.genericSecret)", odd)
+        #expect(oddAnswer.status == 200)
+        let oddReport = try await report(gateway, build: try #require(oddAnswer.json["build"] as? String))
+        #expect(oddReport["revision"] as? [String: String] == ["commit": "", "ref": "master"])
+
+        let invalid: [(String, String, String)] = [
+            ("simpleevents/v1", "[]", "Malformed POST data - Invalid JSON"),
+            ("simpleevents/v1", #"{"commit":5}"#, "Malformed POST data - Invalid JSON"),
+            ("simpleevents/v1", " ", "Malformed POST data - Invalid JSON"),
+            ("cloudevents/v02", "null", "Malformed POST data - Invalid JSON"),
+            ("cloudevents/v02", #"{"specversion":0.2,"type":"x","source":"/s","id":"1"}"#, "CloudEvent should have non empty type, specversion, source, id"),
+            ("cloudevents/v02", #"{"specversion":"0.2","type":"x","source":"rel","id":"1"}"#, "CloudEvent should have non empty type, specversion, source, id"),
+            ("cloudevents/v02", #"{"specversion":"0.3","type":"x","source":"/s","id":"1"}"#, "Brigade supports only '0.2' as CloudEvent specversion"),
+        ]
+        for (route, body, message) in invalid {
+            let answer = try await gateway.post("/\(route)/\(id)/\(Self.genericSecret)", Data(body.utf8))
+            #expect(answer.status == 400 && answer.json["status"] as? String == message, "\(route) \(body): \(answer.text)")
+        }
+        let wrongSecret = try await gateway.post("/simpleevents/v1/\(id)/WrongSecret", simple)
+        #expect(wrongSecret.status == 401 && !gateway.log.contains("WrongSecret") && !gateway.log.contains(Self.genericSecret))
+        #expect(try await gateway.get("/healthz").status == 200, "still serving")
+    }
+
+    @Test func simultaneousWebhooksForOneProject() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "2", "--per-project", "2"])
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
+        let path = "/events/webhook/\(token)"
+        let ids = try await withThrowingTaskGroup(of: String?.self) { group in
+            for _ in 0..<24 {
+                group.addTask { try await gateway.post(path, body).json["build"] as? String }
+            }
+            var ids: [String] = []
+            for try await id in group { if let id { ids.append(id) } }
+            return ids
+        }
+        #expect(Set(ids).count == 24)
+        for id in ids {
+            #expect(try await gateway.finishedBuild(id)["status"] as? String == "Succeeded")
+        }
+        let listed = try await gateway.get("/v1/project/\(ProjectID.of("acme/registry"))/builds?limit=100")
+        #expect((try JSONSerialization.jsonObject(with: listed.body) as? [Any])?.count == 24)
+    }
+
+    @Test func restartRunsPendingBuildsAndRecordsInterruptedOnes() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let slow = """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', () => new Job('slow', 'alpine', ['sleep 30']).run());
+            """
+        try writeProjects(extra: [
+            "slow.js": slow,
+            "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
+        ])
+        var gateway: GatewayProcess? = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "1"])
+        let body = Data(#"{"push_data":{"tag":"t"}}"#.utf8)
+        let running = try #require(try await gateway!.post("/events/webhook/slow", body).json["build"] as? String)
+        // Wait until it runs, then queue more behind it (one lane: they stay pending).
+        for _ in 0..<200 where try await gateway!.get("/v1/build/\(running)").json["status"] as? String != "Running" {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        var pending: [String] = []
+        for _ in 0..<3 {
+            pending.append(try #require(try await gateway!.post("/events/webhook/\(token)", body).json["build"] as? String))
+        }
+        gateway!.crash()
+        gateway = nil
+
+        // Once more, this time with a project that asks for interrupted builds to run again.
+        let restarted = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "2"])
+        let interrupted = try await restarted.finishedBuild(running)
+        #expect(interrupted["status"] as? String == "Failed")
+        #expect(interrupted["reason"] as? String == "the gateway stopped while this build was running")
+        for id in pending {
+            #expect(try await restarted.finishedBuild(id)["status"] as? String == "Succeeded")
+        }
+        #expect(restarted.log.contains("left running by a previous gateway"))
+        restarted.crash()
+
+        // A project that asks for interrupted builds to run again: its first run is killed
+        // with the gateway; the second finds the marker the first left and ends at once.
+        let marker = root.appendingPathComponent("first-run-was-here").path
+        try """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', () => new Job('once', 'alpine', ['if [ -e \(marker) ]; then echo second run; else touch \(marker); sleep 30; fi']).run());
+            """.write(to: projects.appendingPathComponent("rerun.js"), atomically: true, encoding: .utf8)
+        try "name: rerun\ndefaultScriptFile: rerun.js\ninsecure: true\ngateways: [container-registry]\nrerunInterrupted: true\n"
+            .write(to: projects.appendingPathComponent("rerun.yaml"), atomically: true, encoding: .utf8)
+        let rerunData = root.appendingPathComponent("data-rerun")
+        var first: GatewayProcess? = try GatewayProcess(projects: projects, data: rerunData)
+        let rerun = try #require(try await first!.post("/events/webhook/rerun", body).json["build"] as? String)
+        for _ in 0..<400 where !FileManager.default.fileExists(atPath: marker) {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        first!.crash()
+        first = nil
+        let second = try GatewayProcess(projects: projects, data: rerunData)
+        let again = try await second.finishedBuild(rerun)
+        #expect(again["status"] as? String == "Succeeded" && again["attempts"] as? Int == 2)
+        #expect(try await second.logLines(rerun).contains { $0.contains("second run") } == false, "job output is in the job's log")
+        #expect(try await second.get("/v1/job/once-\(rerun)/logs").text == "second run\n")
+        second.stop()
+    }
+
+    @Test func printedURLsProjectAndBuildCommands() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try GatewayProcess(projects: projects, data: data, arguments: ["--print-urls"])
+        let command = try #require(gateway.log.split(separator: "\n").first { $0.hasPrefix("acme/registry: curl ") })
+        #expect(command == "acme/registry: curl -X POST --data-binary @samples/dockerhub/payload.json http://127.0.0.1:\(gateway.port)/events/webhook/\(token)")
+        let build = try #require(try await gateway.post("/events/webhook/\(token)", Data("{}".utf8)).json["build"] as? String)
+        _ = try await gateway.finishedBuild(build)
+
+        let list = try Brig.run(["build", "list", "--data", data.path])
+        #expect(list.status == 0 && list.stdout.hasPrefix("\(build)\tacme/registry\timage_push\tSucceeded"))
+        let get = try Brig.run(["build", "get", build, "--data", data.path])
+        #expect(get.stdout.contains("status: Succeeded, exit code 0"))
+        let logs = try Brig.run(["build", "logs", build, "--data", data.path, "--follow"])
+        #expect(logs.stdout.contains("REPORT {"))
+        #expect(try Brig.run(["build", "get", "nope", "--data", data.path]).stderr == "Error: no build nope\n")
+
+        let projectList = try Brig.run(["project", "list", "--projects", projects.path])
+        #expect(projectList.stdoutLines.contains("acme/registry\t\(ProjectID.of("acme/registry"))\tcontainer-registry,generic"))
+        let shown = try Brig.run(["project", "get", "acme/registry", "--projects", projects.path])
+        #expect(shown.stdout.contains("webhookSecret: REDACTED") && !shown.stdout.contains(Self.webhookSecret))
+        let urls = try Brig.run(["project", "url", "acme/registry", "--projects", projects.path, "--base", "https://ci.example.com/"])
+        #expect(urls.stdoutLines.contains("  https://ci.example.com/events/webhook/\(token)"))
+        #expect(urls.stdoutLines.contains("  SimpleEvent  https://ci.example.com/simpleevents/v1/\(ProjectID.of("acme/registry"))/\(Self.genericSecret)"))
+        let off = try Brig.run(["project", "url", "acme/closed", "--projects", projects.path])
+        #expect(off.status == 1 && off.stderr == "Error: project acme/closed has no gateway turned on (set gateways: in its file)\n")
+    }
+}
