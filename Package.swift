@@ -66,7 +66,10 @@ let package = Package(
         ),
         .target(
             name: "Scheduler",
-            dependencies: ["Store", "Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore"]
+            dependencies: [
+                "Store", "Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
         ),
         .target(
             name: "Gateway",

@@ -54,7 +54,8 @@ public final class GatewayServer: Sendable {
             settings: .init(
                 lanes: options.lanes, perProjectLimit: options.perProjectLimit,
                 worker: WorkerSettings(scriptTimeLimit: options.scriptTimeLimit, buildTimeout: options.buildTimeout,
-                                       workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))))
+                                       workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true)),
+                repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)))
     }
 
     static func runner(named name: String, cacheRoot: URL) throws -> any JobRunner {
@@ -124,7 +125,10 @@ struct RequestLog: RouterMiddleware {
         defer {
             let elapsed = started.duration(to: .now)
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-            logger.info("\(request.method) \(context.endpointPath ?? "(no route)") \(status.code) \(String(format: "%.1f", milliseconds)) ms")
+            logger.info("request", metadata: [
+                "method": "\(request.method)", "route": "\(context.endpointPath ?? "none")",
+                "status": "\(status.code)", "ms": "\(String(format: "%.1f", milliseconds))",
+            ])
         }
         do {
             let response = try await next(request, context)

@@ -19,12 +19,16 @@ public final class BuildScheduler: Sendable {
         public var worker: WorkerSettings
         /// How often the queue is looked at when nobody says a build was added.
         public var pollInterval: Duration
+        /// Where mirrors of projects' git repositories are kept.
+        public var repositories: URL
 
-        public init(lanes: Int = 2, perProjectLimit: Int = 4, worker: WorkerSettings, pollInterval: Duration = .seconds(1)) {
+        public init(lanes: Int = 2, perProjectLimit: Int = 4, worker: WorkerSettings, pollInterval: Duration = .seconds(1),
+                    repositories: URL? = nil) {
             self.lanes = max(1, lanes)
             self.perProjectLimit = max(1, perProjectLimit)
             self.worker = worker
             self.pollInterval = pollInterval
+            self.repositories = repositories ?? worker.workRoot.appendingPathComponent("repositories", isDirectory: true)
         }
     }
 
@@ -37,6 +41,7 @@ public final class BuildScheduler: Sendable {
     private let projects: ProjectLookup
     private let makeRunner: RunnerFactory
     private let settings: Settings
+    private let checkouts: RepositoryCheckout
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
@@ -53,6 +58,7 @@ public final class BuildScheduler: Sendable {
         self.projects = projects
         makeRunner = runners
         self.settings = settings
+        checkouts = RepositoryCheckout(mirrors: settings.repositories)
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -115,10 +121,12 @@ public final class BuildScheduler: Sendable {
         }
         let spool = LogSpool()
         let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: project.redactor, sink: spool.append)
+        let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: source) }
         let outcome: BuildOutcome
         do {
             let runner = try makeRunner(project)
-            let request = try Self.request(for: build, project: project)
+            let request = try await request(for: build, project: project, source: source, log: log)
             // A project with a time limit of its own gets a VM of its own: the limit is per VM.
             let pooled = project.scriptTimeLimit == nil
             let runtime = pooled ? takeRuntime() : nil
@@ -172,22 +180,46 @@ public final class BuildScheduler: Sendable {
         await persist { try await $0.appendLog(buildID: buildID, lines: lines) }
     }
 
-    /// What the worker needs to run a stored build of `project`.
-    static func request(for build: NewBuild, project: Project) throws -> BuildRequest {
+    /// What the worker needs to run a stored build of `project`: the repository's
+    /// brigade.js at the build's revision when the project has a repository and the file
+    /// is there, else the project's default script.
+    private func request(for build: NewBuild, project: Project, source: URL, log: BuildLog) async throws -> BuildRequest {
+        guard let cloneURL = project.repo?.cloneURL, !cloneURL.isEmpty else {
+            return try Self.request(for: build, project: project, repositoryScript: nil)
+        }
+        let checkout = try await checkouts.checkout(
+            cloneURL: cloneURL, project: project.id, commit: build.commit, ref: build.ref, into: source)
+        log.log(.log, nil, "checked out \(RepositoryCheckout.display(cloneURL)) at \(checkout.commit)")
+        if let note = checkout.note { log.log(.warn, nil, note) }
+        let script = checkout.directory.appendingPathComponent("brigade.js")
+        if FileManager.default.fileExists(atPath: script.path) {
+            return try Self.request(for: build, project: project, repositoryScript: script)
+        }
+        log.log(.log, nil, "the repository has no brigade.js; using the project's default script")
+        return try Self.request(for: build, project: project, repositoryScript: nil)
+    }
+
+    static func request(for build: NewBuild, project: Project, repositoryScript: URL?) throws -> BuildRequest {
         let script: BuildRequest.Script
-        if let file = project.defaultScriptFile {
+        let moduleRoot: String
+        if let repositoryScript {
+            script = .file(path: repositoryScript.path)
+            moduleRoot = repositoryScript.deletingLastPathComponent().path
+        } else if let file = project.defaultScriptFile {
             script = .file(path: file)
+            moduleRoot = ScriptLocation.moduleRoot(for: script, project: project, projectFileGiven: true)
         } else if let source = project.defaultScript {
             script = .inline(source: source, path: (project.directory as NSString).appendingPathComponent("brigade.js"))
+            moduleRoot = project.directory
         } else {
-            throw SchedulerError("project \(project.name) has no script: set defaultScript or defaultScriptFile")
+            throw SchedulerError("project \(project.name) has no script: set defaultScript or defaultScriptFile"
+                + (project.repo?.cloneURL == nil ? "" : ", or add brigade.js to its repository"))
         }
         return BuildRequest(
             buildID: build.id, project: project, eventType: build.eventType, provider: build.provider,
             revision: .init(commit: build.commit, ref: build.ref),
             payload: String(decoding: build.payload, as: UTF8.self), cloneURL: build.cloneURL ?? project.repo?.cloneURL,
-            script: script, moduleRoot: ScriptLocation.moduleRoot(for: script, project: project, projectFileGiven: true),
-            logLevel: LogLevel(name: build.logLevel) ?? .log)
+            script: script, moduleRoot: moduleRoot, logLevel: LogLevel(name: build.logLevel) ?? .log)
     }
 
     private func takeRuntime() -> JSRuntime {

@@ -105,7 +105,7 @@ import Testing
         }
         // Nothing secret in the gateway's own log: routes are logged by pattern.
         #expect(!gateway.log.contains(token) && !gateway.log.contains(Self.webhookSecret))
-        #expect(gateway.log.contains("POST /events/webhook/{org} 200"))
+        #expect(gateway.log.contains("method=POST ms=") && gateway.log.contains("route=/events/webhook/{org} status=200"))
         #expect(gateway.log.contains("project open is insecure"))
     }
 
@@ -286,5 +286,28 @@ import Testing
         #expect(urls.stdoutLines.contains("  SimpleEvent  https://ci.example.com/simpleevents/v1/\(ProjectID.of("acme/registry"))/\(Self.genericSecret)"))
         let off = try Brig.run(["project", "url", "acme/closed", "--projects", projects.path])
         #expect(off.status == 1 && off.stderr == "Error: project acme/closed has no gateway turned on (set gateways: in its file)\n")
+    }
+
+    @Test func projectsAreReloadedWhenTheirFilesChange() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try GatewayProcess(projects: projects, data: data)
+        let body = Data("{}".utf8)
+        #expect(try await gateway.post("/events/webhook/late", body).status == 401)
+        try "name: late\ndefaultScriptFile: report.js\ninsecure: true\ngateways: [container-registry]\n"
+            .write(to: projects.appendingPathComponent("late.yaml"), atomically: true, encoding: .utf8)
+        var status = 0
+        for _ in 0..<100 where status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            status = try await gateway.post("/events/webhook/late", body).status
+        }
+        #expect(status == 200, "the new project was picked up")
+        // A broken file leaves the projects as they were, and says why.
+        try "name: [broken".write(to: projects.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
+        for _ in 0..<100 where !gateway.log.contains("projects not reloaded") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(gateway.log.contains("projects not reloaded, keeping the previous ones"))
+        #expect(try await gateway.post("/events/webhook/late", body).status == 200)
     }
 }

@@ -1,7 +1,7 @@
 import BrigantineCore
 import Foundation
 import JobRunners
-import Scheduler
+@testable import Scheduler
 import Store
 import Testing
 import Worker
@@ -92,5 +92,87 @@ extension Array {
         var results: [T] = []
         for element in self { results.append(try await transform(element)) }
         return results
+    }
+}
+
+@Suite struct RepositoryBuildTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("repo-builds-\(UUID().uuidString)")
+
+    func git(_ arguments: String..., in repository: URL) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", repository.path, "-c", "user.name=test", "-c", "user.email=test@example.com"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+
+    func script(_ label: String) -> String {
+        "require('./lib/helper'); require('brigadier').events.on('image_push', (e) => console.log('script from \(label), ref', e.revision.ref));"
+    }
+
+    @Test func scriptsComeFromTheRepositoryAtTheBuildsRevision() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let repository = directory.appendingPathComponent("repo")
+        try FileManager.default.createDirectory(at: repository.appendingPathComponent("lib"), withIntermediateDirectories: true)
+        try git("init", "--quiet", "--initial-branch=main", in: repository)
+        try "module.exports = 1;".write(to: repository.appendingPathComponent("lib/helper.js"), atomically: true, encoding: .utf8)
+        try script("v1").write(to: repository.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
+        try git("add", ".", in: repository)
+        try git("commit", "--quiet", "-m", "one", in: repository)
+        try git("tag", "v1", in: repository)
+        try script("main").write(to: repository.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
+        try git("commit", "--quiet", "-am", "two", in: repository)
+
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
+        var project = Project(name: "acme/repo", directory: directory.path)
+        project.repo = .init(cloneURL: repository.path)
+        project.defaultScript = "require('brigadier').events.on('image_push', () => console.log('default script'));"
+        var empty = Project(name: "acme/empty", directory: directory.path)
+        empty.repo = .init(cloneURL: repository.path + "-nothing-here")
+        let projects = [project.id: project, empty.id: empty]
+        let scheduler = BuildScheduler(
+            store: store, projects: { projects[$0] }, runners: { _ in SimulateRunner() },
+            settings: .init(worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)))
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+
+        func build(_ project: Project, commit: String = "", ref: String) async throws -> (StoredBuild, [String]) {
+            let stored = try await store.create(NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push",
+                                                         provider: "dockerhub", commit: commit, ref: ref, payload: Data()))
+            scheduler.wake()
+            for _ in 0..<400 {
+                let current = try await store.build(id: stored.id)!
+                if current.status == .succeeded || current.status == .failed {
+                    return (current, try await store.logs(buildID: stored.id, after: 0, limit: 100).map(\.line.text))
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw CancellationError()
+        }
+        let tagged = try await build(project, ref: "v1")
+        #expect(tagged.1.contains("script from v1, ref v1"))
+        let head = try await build(project, ref: "")
+        #expect(head.1.contains("script from main, ref "))
+        let imageTag = try await build(project, ref: "latest")
+        #expect(imageTag.1.contains("script from main, ref latest"))
+        #expect(imageTag.1.contains("[brigade] ref latest is not in the repository; using its default branch"))
+        let missing = try await build(project, commit: "0123456789abcdef0123456789abcdef01234567", ref: "")
+        #expect(missing.0.status == .failed && missing.0.reason == "commit 0123456789abcdef0123456789abcdef01234567 is not in \(repository.path)")
+        let unreachable = try await build(empty, ref: "")
+        #expect(unreachable.0.status == .failed && unreachable.0.reason?.hasPrefix("could not fetch \(repository.path)-nothing-here") == true)
+
+        try FileManager.default.removeItem(at: repository.appendingPathComponent("brigade.js"))
+        try git("commit", "--quiet", "-am", "no script", in: repository)
+        let fallback = try await build(project, ref: "main")
+        #expect(fallback.1.contains("default script"))
+        #expect(fallback.1.contains("[brigade] the repository has no brigade.js; using the project's default script"))
+    }
+
+    @Test func credentialsStayOutOfMessages() {
+        #expect(RepositoryCheckout.display("https://user:s3cret@git.example.com/acme/web.git") == "https://git.example.com/acme/web.git")
+        #expect(RepositoryCheckout.display("/srv/git/web.git") == "/srv/git/web.git")
     }
 }

@@ -1,0 +1,172 @@
+import Foundation
+import Subprocess
+import Synchronization
+
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// A project's git repository, mirrored once under the data directory and fetched again
+/// for each build, so that a build's `brigade.js` and `brigade.json` come from the
+/// webhook's commit or ref (Brigade's VCS sidecar did this inside Kubernetes).
+///
+/// Builds of one project share its mirror; fetches into it are serialised.
+final class RepositoryCheckout: Sendable {
+    private let mirrors: URL
+    private let locks = ProjectLocks()
+
+    init(mirrors: URL) {
+        self.mirrors = mirrors
+    }
+
+    /// What was checked out.
+    struct Checkout {
+        let directory: URL
+        let commit: String
+        /// Set when the requested ref did not exist and the default branch was used.
+        let note: String?
+    }
+
+    /// Fetches `cloneURL` and writes the files of `commit` (else `ref`, else the default
+    /// branch) into `directory`. A ref the repository does not have (an image tag such as
+    /// `latest`, say) falls back to the default branch; a missing commit is an error.
+    func checkout(cloneURL: String, project: String, commit: String, ref: String, into directory: URL) async throws -> Checkout {
+        let mirror = mirrors.appendingPathComponent("\(project).git", isDirectory: true)
+        return try await locks.withLock(project) {
+            if !FileManager.default.fileExists(atPath: mirror.appendingPathComponent("HEAD").path) {
+                try FileManager.default.createDirectory(at: mirror, withIntermediateDirectories: true)
+                try await git(["init", "--bare", "--quiet", mirror.path])
+                try await git(["-C", mirror.path, "remote", "add", "--mirror=fetch", "origin", cloneURL])
+            }
+            try await git(["-C", mirror.path, "remote", "set-url", "origin", cloneURL])
+            try await git(["-C", mirror.path, "fetch", "--quiet", "--prune", "--tags", "origin"], what: "fetch \(Self.display(cloneURL))")
+            // A bare mirror's HEAD is git's own default; point it at the remote's default branch.
+            let remoteHead = try await git(["-C", mirror.path, "ls-remote", "--symref", "origin", "HEAD"], what: "read the default branch")
+            if let line = remoteHead.split(separator: "\n").first(where: { $0.hasPrefix("ref: ") }),
+               let branch = line.dropFirst(5).split(separator: "\t").first {
+                try await git(["-C", mirror.path, "symbolic-ref", "HEAD", String(branch)])
+            }
+
+            var note: String?
+            let sha: String
+            if !commit.isEmpty {
+                guard let found = try await resolve(commit, in: mirror) else {
+                    throw CheckoutError("commit \(commit) is not in \(Self.display(cloneURL))")
+                }
+                sha = found
+            } else if !ref.isEmpty, let found = try await resolve(ref, in: mirror) {
+                sha = found
+            } else {
+                guard let head = try await resolve("HEAD", in: mirror) else {
+                    throw CheckoutError("\(Self.display(cloneURL)) has no default branch to build")
+                }
+                if !ref.isEmpty { note = "ref \(ref) is not in the repository; using its default branch" }
+                sha = head
+            }
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let archive = directory.appendingPathExtension("tar")
+            defer { try? FileManager.default.removeItem(at: archive) }
+            try await git(["-C", mirror.path, "archive", "--format=tar", "--output", archive.path, sha])
+            try await run("tar", ["-xf", archive.path, "-C", directory.path], what: "unpack \(sha)")
+            return Checkout(directory: directory, commit: sha, note: note)
+        }
+    }
+
+    /// The commit `revision` names, or nil when the mirror has no such thing.
+    private func resolve(_ revision: String, in mirror: URL) async throws -> String? {
+        let candidates = revision.hasPrefix("refs/") || revision == "HEAD"
+            ? [revision] : [revision, "refs/heads/\(revision)", "refs/tags/\(revision)"]
+        for candidate in candidates {
+            let result = try await Subprocess.run(
+                .name("git"), arguments: Arguments(["-C", mirror.path, "rev-parse", "--verify", "--quiet", "\(candidate)^{commit}"]),
+                environment: Self.environment, output: .string(limit: 4096), error: .discarded)
+            if case .exited(0) = result.terminationStatus, case let sha = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), !sha.isEmpty {
+                return sha
+            }
+        }
+        return nil
+    }
+
+    /// Runs git; its output, or an error naming what failed (credentials removed).
+    @discardableResult
+    private func git(_ arguments: [String], what: String? = nil) async throws -> String {
+        try await run("git", arguments, what: what ?? "git \(arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? "")")
+    }
+
+    @discardableResult
+    private func run(_ tool: String, _ arguments: [String], what: String) async throws -> String {
+        let outcome: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
+        do {
+            outcome = try await Subprocess.run(
+                .name(tool), arguments: Arguments(arguments), environment: Self.environment,
+                output: .string(limit: 1 << 20), error: .string(limit: 64 << 10))
+        } catch {
+            throw CheckoutError("could not \(what): \(tool) is not available here")
+        }
+        guard case .exited(0) = outcome.terminationStatus else {
+            let detail = outcome.standardError.split(separator: "\n").last.map(String.init) ?? "\(outcome.terminationStatus)"
+            throw CheckoutError("could not \(what): \(Self.scrub(detail))")
+        }
+        return outcome.standardOutput
+    }
+
+    /// git must never wait for a password on a terminal nobody reads.
+    private static let environment = Environment.inherit.updating(["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"])
+
+    /// A URL without its credentials (`https://user:token@host/…` → `https://host/…`).
+    static func display(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
+              !url[scheme.upperBound..<at].contains("/") else { return url }
+        return String(url[..<scheme.upperBound]) + url[url.index(after: at)...]
+    }
+
+    /// Credentials taken out of any URL in a message.
+    static func scrub(_ text: String) -> String {
+        text.split(separator: " ", omittingEmptySubsequences: false).map { display(String($0)) }.joined(separator: " ")
+    }
+}
+
+struct CheckoutError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One async lock per key, so that builds of one project do not fetch into its mirror at once.
+final class ProjectLocks: Sendable {
+    private let state = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+
+    func withLock<T: Sendable>(_ key: String, _ body: () async throws -> T) async throws -> T {
+        await acquire(key)
+        defer { release(key) }
+        return try await body()
+    }
+
+    private func acquire(_ key: String) async {
+        await withCheckedContinuation { continuation in
+            let granted = state.withLock { waiting -> Bool in
+                if waiting[key] == nil {
+                    waiting[key] = []
+                    return true
+                }
+                waiting[key]!.append(continuation)
+                return false
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    private func release(_ key: String) {
+        let next = state.withLock { waiting -> CheckedContinuation<Void, Never>? in
+            guard var queue = waiting[key], !queue.isEmpty else {
+                waiting[key] = nil
+                return nil
+            }
+            let first = queue.removeFirst()
+            waiting[key] = queue
+            return first
+        }
+        next?.resume()
+    }
+}
