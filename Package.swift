@@ -108,6 +108,9 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore"]),
         // Runs the real `brig` binary; depending on it makes `swift test` build it first.
         // Fixtures are read from the source tree (registry payloads, see their SOURCES.md).
-        .testTarget(name: "CLITests", dependencies: ["brig", "Gateway", "BrigantineCore"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["brig", "Gateway", "Store", "BrigantineCore", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]),
     ]
 )

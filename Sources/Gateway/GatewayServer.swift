@@ -41,12 +41,15 @@ public final class GatewayServer: Sendable {
     private let logger: Logger
     private let scheduler: BuildScheduler
 
-    public init(projectsDirectory: String, dataDirectory: URL, options: Options, logger: Logger) throws {
+    /// - Parameter store: where builds are kept; nil: the embedded SQLite store in `dataDirectory`.
+    public init(projectsDirectory: String, dataDirectory: URL, options: Options, logger: Logger,
+                store: (any BuildStore)? = nil) throws {
         self.options = options
         self.dataDirectory = dataDirectory
         self.logger = logger
         registry = try ProjectRegistry(directory: projectsDirectory) { problem in logger.error("\(problem)") }
-        store = try SQLiteBuildStore(directory: dataDirectory)
+        let store = try store ?? SQLiteBuildStore(directory: dataDirectory)
+        self.store = store
         let cacheRoot = dataDirectory.appendingPathComponent("cache", isDirectory: true)
         scheduler = BuildScheduler(
             store: store, projects: { [registry] id in registry.project(named: id) },

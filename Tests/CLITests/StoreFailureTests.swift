@@ -1,0 +1,51 @@
+import BrigantineCore
+import Foundation
+import Gateway
+import Logging
+import Store
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A store whose disk is gone: every write fails.
+final class FailingStore: BuildStore {
+    struct DiskGone: Error {}
+    func create(_ build: NewBuild) async throws -> StoredBuild { throw DiskGone() }
+    func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? { nil }
+    func appendLog(buildID: String, lines: [LogLine]) async throws { throw DiskGone() }
+    func saveJobs(_ jobs: [StoredJob]) async throws { throw DiskGone() }
+    func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws { throw DiskGone() }
+    func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int { 0 }
+    func build(id: String) async throws -> StoredBuild? { nil }
+    func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { [] }
+    func jobs(buildID: String) async throws -> [StoredJob] { [] }
+    func job(id: String) async throws -> StoredJob? { nil }
+    func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] { [] }
+}
+
+@Suite struct StoreFailureTests {
+    /// Never a 200 for a build that does not exist.
+    @Test func aBuildThatCannotBeStoredIsNotAccepted() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-failure-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try "name: open\ndefaultScript: ''\ninsecure: true\ngateways: [container-registry]\n"
+            .write(to: root.appendingPathComponent("open.yaml"), atomically: true, encoding: .utf8)
+        let server = try GatewayServer(
+            projectsDirectory: root.path, dataDirectory: root.appendingPathComponent("data"),
+            options: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+            store: FailingStore())
+        let port = AsyncStream.makeStream(of: Int.self)
+        let serving = Task { try await server.run { _, bound in port.continuation.yield(bound) } }
+        defer { serving.cancel() }
+        var iterator = port.stream.makeAsyncIterator()
+        let bound = try #require(await iterator.next())
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(bound)/events/webhook/open")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data("{}".utf8)
+        let (body, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 503)
+        #expect(String(decoding: body, as: UTF8.self) == "{\"status\":\"the build could not be stored; nothing was accepted, try again\"}\n")
+    }
+}
