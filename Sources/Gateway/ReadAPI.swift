@@ -67,18 +67,8 @@ struct ReadAPI: Sendable {
 
     /// Writes the build's log; with `follow`, keeps writing new lines until the build ends.
     static func writeLogs(of id: String, follow: Bool, store: any BuildStore, to writer: inout any ResponseBodyWriter) async throws {
-        var last = 0
-        while true {
-            let finished = try await store.build(id: id).map { $0.status == .succeeded || $0.status == .failed } ?? true
-            // Lines written before the build was seen finished are all there; read them after that check.
-            while true {
-                let lines = try await store.logs(buildID: id, after: last, limit: 500)
-                guard let tail = lines.last else { break }
-                try await writer.write(ByteBuffer(string: lines.map { $0.line.text + "\n" }.joined()))
-                last = tail.sequence
-            }
-            if !follow || finished { break }
-            try await Task.sleep(for: .milliseconds(200))
+        try await store.forEachLogBatch(of: id, follow: follow) { lines in
+            try await writer.write(ByteBuffer(string: lines.map { $0.line.text + "\n" }.joined()))
         }
         try await writer.finish(nil)
     }

@@ -107,3 +107,30 @@ public protocol BuildStore: Sendable {
     func job(id: String) async throws -> StoredJob?
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine]
 }
+
+extension BuildStatus {
+    /// Succeeded or Failed: nothing will change any more.
+    public var isFinished: Bool { self == .succeeded || self == .failed }
+}
+
+extension BuildStore {
+    /// Hands the build's log to `emit` in order, in batches. With `follow`, goes on until
+    /// the build has ended (lines written before it was seen ended are all included).
+    public func forEachLogBatch(
+        of buildID: String, follow: Bool, pollInterval: Duration = .milliseconds(200),
+        _ emit: ([StoredLogLine]) async throws -> Void
+    ) async throws {
+        var last = 0
+        while true {
+            let finished = try await build(id: buildID)?.status.isFinished ?? true
+            while true {
+                let lines = try await logs(buildID: buildID, after: last, limit: 500)
+                guard let tail = lines.last else { break }
+                try await emit(lines)
+                last = tail.sequence
+            }
+            if !follow || finished { return }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+}

@@ -63,17 +63,8 @@ struct BuildCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try BuildCommand.open(places)
             _ = try await BuildCommand.find(id, in: store)
-            var last = 0
-            while true {
-                let done = try await store.build(id: id).map { $0.status == .succeeded || $0.status == .failed } ?? true
-                var lines = try await store.logs(buildID: id, after: last, limit: 1000)
-                while let tail = lines.last {
-                    for line in lines { print(line.line.text) }
-                    last = tail.sequence
-                    lines = try await store.logs(buildID: id, after: last, limit: 1000)
-                }
-                if !follow || done { return }
-                try await Task.sleep(for: .milliseconds(250))
+            try await store.forEachLogBatch(of: id, follow: follow, pollInterval: .milliseconds(250)) { lines in
+                for line in lines { print(line.line.text) }
             }
         }
     }
