@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(
@@ -55,6 +56,10 @@ let package = Package(
             dependencies: [
                 "BrigantineCore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                // The container runner talks to the engine's HTTP API over its unix socket.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The JavaScript half of `brigadier`, at the top level beside Sources/.
@@ -110,7 +115,10 @@ let package = Package(
         // Fixtures are read from the source tree (registry payloads, see their SOURCES.md).
         .testTarget(
             name: "CLITests",
-            dependencies: ["brig", "Gateway", "Store", "BrigantineCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "brig", "Gateway", "Store", "Worker", "JobRunners", "BrigantineCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Fixtures"]),
     ]
 )

@@ -61,6 +61,8 @@ public struct Project: Sendable, Equatable {
     public var scriptTimeLimit: Double?
     /// Run a build again when the gateway stopped while it ran (instead of failing it).
     public var rerunInterrupted: Bool
+    /// Give job containers the engine's network (off: they run with none).
+    public var allowJobNetwork: Bool
     /// The directory of the project file: relative paths and `require` resolve from here.
     public var directory: String
 
@@ -77,6 +79,7 @@ public struct Project: Sendable, Equatable {
         allowSecretKeyRef = false
         kubernetes = Kubernetes()
         rerunInterrupted = false
+        allowJobNetwork = false
     }
 
     /// A project for `brig run` without a project file: no secrets, nothing allowed.
@@ -98,7 +101,7 @@ extension Project {
         case name, repo, defaultScript, defaultScriptFile, defaultConfig, defaultConfigFile, secrets
         case genericGatewaySecret, webhookSecret, insecure, gateways, runner
         case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
-        case rerunInterrupted
+        case rerunInterrupted, allowJobNetwork
     }
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
@@ -129,6 +132,7 @@ extension Project {
             project.buildTimeout = try file.decodeIfPresent(Double.self, forKey: .buildTimeout)
             project.scriptTimeLimit = try file.decodeIfPresent(Double.self, forKey: .scriptTimeLimit)
             project.rerunInterrupted = try file.decodeIfPresent(Bool.self, forKey: .rerunInterrupted) ?? false
+            project.allowJobNetwork = try file.decodeIfPresent(Bool.self, forKey: .allowJobNetwork) ?? false
             self.project = project
             defaultConfigFile = try file.decodeIfPresent(String.self, forKey: .defaultConfigFile)
         }

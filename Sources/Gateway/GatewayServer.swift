@@ -20,9 +20,12 @@ public final class GatewayServer: Sendable {
         public var perProjectLimit: Int
         public var scriptTimeLimit: Double
         public var buildTimeout: Double
+        /// The container engine's socket (nil: Docker's, then Podman's).
+        public var engineSocket: String?
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
-                    lanes: Int = 2, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600) {
+                    lanes: Int = 2, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
+                    engineSocket: String? = nil) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
@@ -31,6 +34,7 @@ public final class GatewayServer: Sendable {
             self.perProjectLimit = perProjectLimit
             self.scriptTimeLimit = scriptTimeLimit
             self.buildTimeout = buildTimeout
+            self.engineSocket = engineSocket
         }
     }
 
@@ -51,9 +55,15 @@ public final class GatewayServer: Sendable {
         let store = try store ?? SQLiteBuildStore(directory: dataDirectory)
         self.store = store
         let cacheRoot = dataDirectory.appendingPathComponent("cache", isDirectory: true)
+        let engine = EngineConnection(socket: options.engineSocket)
         scheduler = BuildScheduler(
             store: store, projects: { [registry] id in registry.project(named: id) },
-            runners: { project in try Self.runner(named: project.runner ?? "local", cacheRoot: cacheRoot) },
+            runners: { project in
+                switch project.runner ?? "local" {
+                case "container": return try await engine.runner().withNetwork(project.allowJobNetwork)
+                case let name: return try Self.runner(named: name, cacheRoot: cacheRoot)
+                }
+            },
             settings: .init(
                 lanes: options.lanes, perProjectLimit: options.perProjectLimit,
                 worker: WorkerSettings(scriptTimeLimit: options.scriptTimeLimit, buildTimeout: options.buildTimeout,
@@ -108,6 +118,23 @@ public final class GatewayServer: Sendable {
             }
         }
         logger.info("serving \(registry.projects.count) project(s) from \(registry.directory)")
+    }
+}
+
+/// The container engine, connected on first use (and again after a failure).
+actor EngineConnection {
+    private let socket: String?
+    private var connected: ContainerRunner?
+
+    init(socket: String?) {
+        self.socket = socket
+    }
+
+    func runner() async throws -> ContainerRunner {
+        if let connected { return connected }
+        let runner = try await ContainerRunner.connect(socket: socket)
+        connected = runner
+        return runner
     }
 }
 

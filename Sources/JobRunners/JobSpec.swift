@@ -174,4 +174,10 @@ public protocol JobRunner: Sendable {
     /// Runs `job` to its end. Throws `JobFailure` (or any error, reported as the reason).
     /// Cancellation of the calling task stops the job.
     func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput
+    /// Called once a build is over, to let go of what its jobs shared (a build volume, say).
+    func buildFinished(_ context: JobContext) async
+}
+
+extension JobRunner {
+    public func buildFinished(_ context: JobContext) async {}
 }

@@ -35,7 +35,7 @@ public final class BuildScheduler: Sendable {
     /// The project a build belongs to, by Brigade ID (nil: it no longer exists).
     public typealias ProjectLookup = @Sendable (String) -> Project?
     /// The runner for a project's jobs.
-    public typealias RunnerFactory = @Sendable (Project) throws -> any JobRunner
+    public typealias RunnerFactory = @Sendable (Project) async throws -> any JobRunner
 
     private let store: any BuildStore
     private let projects: ProjectLookup
@@ -125,7 +125,7 @@ public final class BuildScheduler: Sendable {
         defer { try? FileManager.default.removeItem(at: source) }
         let outcome: BuildOutcome
         do {
-            let runner = try makeRunner(project)
+            let runner = try await makeRunner(project)
             let request = try await request(for: build, project: project, source: source, log: log)
             // A project with a time limit of its own gets a VM of its own: the limit is per VM.
             let pooled = project.scriptTimeLimit == nil

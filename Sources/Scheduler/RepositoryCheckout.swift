@@ -1,6 +1,6 @@
+import BrigantineCore
 import Foundation
 import Subprocess
-import Synchronization
 
 #if canImport(System)
 import System
@@ -15,7 +15,8 @@ import SystemPackage
 /// Builds of one project share its mirror; fetches into it are serialised.
 final class RepositoryCheckout: Sendable {
     private let mirrors: URL
-    private let locks = ProjectLocks()
+    /// One fetch into a project's mirror at a time.
+    private let locks = AsyncLimiter(limit: 1)
 
     init(mirrors: URL) {
         self.mirrors = mirrors
@@ -34,7 +35,7 @@ final class RepositoryCheckout: Sendable {
     /// `latest`, say) falls back to the default branch; a missing commit is an error.
     func checkout(cloneURL: String, project: String, commit: String, ref: String, into directory: URL) async throws -> Checkout {
         let mirror = mirrors.appendingPathComponent("\(project).git", isDirectory: true)
-        return try await locks.withLock(project) {
+        return try await locks.withPermit(project) {
             if !FileManager.default.fileExists(atPath: mirror.appendingPathComponent("HEAD").path) {
                 try FileManager.default.createDirectory(at: mirror, withIntermediateDirectories: true)
                 try await git(["init", "--bare", "--quiet", mirror.path])
@@ -131,42 +132,4 @@ final class RepositoryCheckout: Sendable {
 struct CheckoutError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// One async lock per key, so that builds of one project do not fetch into its mirror at once.
-final class ProjectLocks: Sendable {
-    private let state = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
-
-    func withLock<T: Sendable>(_ key: String, _ body: () async throws -> T) async throws -> T {
-        await acquire(key)
-        defer { release(key) }
-        return try await body()
-    }
-
-    private func acquire(_ key: String) async {
-        await withCheckedContinuation { continuation in
-            let granted = state.withLock { waiting -> Bool in
-                if waiting[key] == nil {
-                    waiting[key] = []
-                    return true
-                }
-                waiting[key]!.append(continuation)
-                return false
-            }
-            if granted { continuation.resume() }
-        }
-    }
-
-    private func release(_ key: String) {
-        let next = state.withLock { waiting -> CheckedContinuation<Void, Never>? in
-            guard var queue = waiting[key], !queue.isEmpty else {
-                waiting[key] = nil
-                return nil
-            }
-            let first = queue.removeFirst()
-            waiting[key] = queue
-            return first
-        }
-        next?.resume()
-    }
 }

@@ -42,14 +42,23 @@ public final class BuildWorker: @unchecked Sendable {
         self.runtime = runtime
     }
 
-    /// Runs the build on a thread of its own (scripts run synchronously until they yield).
+    /// Runs the build on a thread of its own (scripts run synchronously until they yield),
+    /// then lets the runner clean up what the build's jobs shared.
     public func run() async -> BuildOutcome {
-        await withCheckedContinuation { continuation in
+        let outcome = await withCheckedContinuation { continuation in
             let thread = Thread { [self] in continuation.resume(returning: runHere()) }
             thread.stackSize = 8 << 20
             thread.name = "build \(request.buildID)"
             thread.start()
         }
+        await runner.buildFinished(jobContext)
+        return outcome
+    }
+
+    /// What the runner knows about this build.
+    private var jobContext: JobContext {
+        JobContext(buildID: request.buildID, projectName: request.project.name, projectID: request.project.id,
+                   buildDirectory: settings.workRoot.appendingPathComponent(request.buildID, isDirectory: true), log: log)
     }
 
     /// Stops the build from any thread: the script is not entered again, running jobs are
@@ -64,11 +73,8 @@ public final class BuildWorker: @unchecked Sendable {
     /// Runs the build on the calling thread, which it blocks until the build ends.
     public func runHere() -> BuildOutcome {
         let startedAt = Date()
-        let buildDirectory = settings.workRoot.appendingPathComponent(request.buildID, isDirectory: true)
-        let jobs = JobBridge(runner: runner, context: JobContext(
-            buildID: request.buildID, projectName: request.project.name, projectID: request.project.id,
-            buildDirectory: buildDirectory, log: log), policy: JobPolicy(request.project))
-        defer { try? FileManager.default.removeItem(at: buildDirectory) }
+        let jobs = JobBridge(runner: runner, context: jobContext, policy: JobPolicy(request.project))
+        defer { try? FileManager.default.removeItem(at: jobs.context.buildDirectory) }
 
         var scriptExitCode: Int32?
         if let context = makeContext(jobs: jobs) {

@@ -44,8 +44,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Worker log level: all, log, info, warn, error or none.")
     var level = "log"
 
-    @Option(help: "Job runner: local (tasks run here with the job's shell) or simulate (nothing runs).")
+    @Option(help: "Job runner: local (tasks run here with the job's shell), container (in the job's image) or simulate (nothing runs).")
     var runner: String?
+
+    @Option(name: .customLong("engine-socket"), help: "Container engine socket for --runner container (default: Docker's, then Podman's).")
+    var engineSocket: String?
 
     @Option(name: .customLong("secret"), help: "A project secret, KEY=VALUE (repeatable; overrides the project file).")
     var secrets: [String] = []
@@ -90,7 +93,7 @@ struct RunCommand: AsyncParsableCommand {
             config: try config.map { try readText($0, what: "config") }, logLevel: logLevel)
 
         let dataDirectory = URL(fileURLWithPath: data ?? Self.defaultDataDirectory())
-        let jobRunner = try makeRunner(named: runner ?? project.runner ?? "local", data: dataDirectory)
+        let jobRunner = try await makeRunner(named: runner ?? project.runner ?? "local", project: project, data: dataDirectory)
         let log = BuildLog(level: logLevel, redactor: project.redactor, sink: TerminalSink.write)
         for name in project.unmaskableSecretNames {
             log.log(.warn, nil, "secret \(name) is shorter than \(SecretRedactor.minimumLength) characters and is not masked in logs")
@@ -158,12 +161,17 @@ struct RunCommand: AsyncParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private func makeRunner(named name: String, data: URL) throws -> any JobRunner {
+    private func makeRunner(named name: String, project: Project, data: URL) async throws -> any JobRunner {
         switch name {
         case "local": return LocalRunner(cacheRoot: data.appendingPathComponent("cache", isDirectory: true))
         case "simulate": return SimulateRunner()
-        case "container": throw CLIError("the container runner is not available in this version; use local or simulate")
-        default: throw CLIError("unknown runner '\(name)': use local or simulate")
+        case "container":
+            do {
+                return try await ContainerRunner.connect(socket: engineSocket, allowNetwork: project.allowJobNetwork)
+            } catch {
+                throw CLIError("\(error)")
+            }
+        default: throw CLIError("unknown runner '\(name)': use local, container or simulate")
         }
     }
 

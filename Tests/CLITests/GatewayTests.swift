@@ -214,7 +214,8 @@ import Testing
         let body = Data(#"{"push_data":{"tag":"t"}}"#.utf8)
         let running = try #require(try await gateway!.post("/events/webhook/slow", body).json["build"] as? String)
         // Wait until it runs, then queue more behind it (one lane: they stay pending).
-        for _ in 0..<200 where try await gateway!.get("/v1/build/\(running)").json["status"] as? String != "Running" {
+        for _ in 0..<200 {
+            guard try await gateway!.get("/v1/build/\(running)").json["status"] as? String != "Running" else { break }
             try await Task.sleep(for: .milliseconds(25))
         }
         var pending: [String] = []
@@ -247,7 +248,8 @@ import Testing
         let rerunData = root.appendingPathComponent("data-rerun")
         var first: GatewayProcess? = try GatewayProcess(projects: projects, data: rerunData)
         let rerun = try #require(try await first!.post("/events/webhook/rerun", body).json["build"] as? String)
-        for _ in 0..<400 where !FileManager.default.fileExists(atPath: marker) {
+        for _ in 0..<400 {
+            guard !FileManager.default.fileExists(atPath: marker) else { break }
             try await Task.sleep(for: .milliseconds(25))
         }
         first!.crash()
@@ -297,14 +299,16 @@ import Testing
         try "name: late\ndefaultScriptFile: report.js\ninsecure: true\ngateways: [container-registry]\n"
             .write(to: projects.appendingPathComponent("late.yaml"), atomically: true, encoding: .utf8)
         var status = 0
-        for _ in 0..<100 where status != 200 {
+        for _ in 0..<100 {
+            guard status != 200 else { break }
             try await Task.sleep(for: .milliseconds(100))
             status = try await gateway.post("/events/webhook/late", body).status
         }
         #expect(status == 200, "the new project was picked up")
         // A broken file leaves the projects as they were, and says why.
         try "name: [broken".write(to: projects.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
-        for _ in 0..<100 where !gateway.log.contains("projects not reloaded") {
+        for _ in 0..<100 {
+            guard !gateway.log.contains("projects not reloaded") else { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(gateway.log.contains("projects not reloaded, keeping the previous ones"))

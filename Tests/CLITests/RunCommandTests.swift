@@ -70,7 +70,7 @@ import Testing
         (["run", "-f", "nope.js"], "Error: script nope.js does not exist"),
         (["run", "-f", "samples/dockerhub/brigade.js", "-p", "x", "-i", "y"], "Error: Both payload and inline-payload should not be specified"),
         (["run", "-f", "samples/dockerhub/brigade.js", "-l", "loud"], "Error: unknown log level \"loud\": use all, log, info, warn, error or none"),
-        (["run", "-f", "samples/dockerhub/brigade.js", "--runner", "k8s"], "Error: unknown runner 'k8s': use local or simulate"),
+        (["run", "-f", "samples/dockerhub/brigade.js", "--runner", "k8s"], "Error: unknown runner 'k8s': use local, container or simulate"),
         (["run", "-f", "samples/dockerhub/brigade.js", "-e", "after"], "Error: 'after' is fired by the worker itself (after the main event) and cannot be the main event"),
         (["run", "no-such-project", "--projects", "samples"], "Error: could not find the project \"no-such-project\" in samples"),
         (["run", "--bogus"], "Error: Unknown option '--bogus'"),
@@ -127,11 +127,12 @@ import Testing
         process.arguments = ["run", "-f", script.path, "-l", "error", "--data", directory.appendingPathComponent("data").path]
         process.standardOutput = FileHandle.nullDevice
         let errors = directory.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
         var jobPID: Int32?
-        for _ in 0..<200 where jobPID == nil {
+        for _ in 0..<200 {
+            guard jobPID == nil else { break }
             jobPID = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             if jobPID == nil { Thread.sleep(forTimeInterval: 0.05) }
         }
@@ -141,7 +142,8 @@ import Testing
         #expect(process.terminationStatus == 2)
         #expect(try String(contentsOf: errors, encoding: .utf8).contains("the build was stopped: brig received SIGINT"))
         var gone = false
-        for _ in 0..<100 where !gone {
+        for _ in 0..<100 {
+            guard !gone else { break }
             gone = kill(pid, 0) != 0 || processIsZombie(pid)
             if !gone { Thread.sleep(forTimeInterval: 0.05) }
         }

@@ -134,7 +134,8 @@ final class Scratch: Sendable {
         }
         let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         var gone = false
-        for _ in 0..<50 where !gone {
+        for _ in 0..<50 {
+            guard !gone else { break }
             gone = kill(pid, 0) != 0 || isZombie(pid)
             if !gone { try await Task.sleep(for: .milliseconds(20)) }
         }

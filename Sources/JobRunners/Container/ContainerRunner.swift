@@ -1,0 +1,310 @@
+import BrigantineCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Runs each job in a container of its image, through the Docker Engine API (dockerd or
+/// Podman's compatible service), the way Brigade ran a pod:
+///
+/// - tasks become Brigade's `/hook/main.sh` (copied into the container before it starts)
+///   and the entrypoint is `[shell, /hook/main.sh]`; `args` become the command;
+/// - `env` values are the environment (project secrets only where the script put them);
+/// - `storage.enabled` mounts the build's volume, `cache.enabled` a volume kept per project
+///   and job; `privileged` and the engine socket only reach jobs the project allows them;
+/// - no network unless the project allows it; memory and CPU limits map to the engine's;
+/// - every container is labelled with project, build, job and owner, and removed after
+///   its job; leftovers of a `brig` that died are removed the next time a runner starts.
+public final class ContainerRunner: JobRunner {
+    public let name = "container"
+    public let socketPath: String
+    public let allowNetwork: Bool
+    private let engine: EngineClient
+    private let global: AsyncLimiter
+    private let perBuild: AsyncLimiter
+    private let maxOutputBytes: Int
+    private let owner: String
+
+    /// Engine sockets tried when none is given: Docker's, then Podman's (root and rootless).
+    public static let defaultSockets = ["/var/run/docker.sock", "/run/podman/podman.sock",
+                                        "/run/user/\(getuid())/podman/podman.sock"]
+
+    /// Connects to the first engine that answers and removes containers left by dead owners.
+    public static func connect(
+        socket: String? = nil, allowNetwork: Bool = false, maxRunning: Int = 8, maxRunningPerBuild: Int = 4,
+        maxOutputBytes: Int = 16 << 20
+    ) async throws -> ContainerRunner {
+        for path in socket.map({ [$0] }) ?? defaultSockets where FileManager.default.fileExists(atPath: path) {
+            let runner = ContainerRunner(socketPath: path, allowNetwork: allowNetwork, maxRunning: maxRunning,
+                                         maxRunningPerBuild: maxRunningPerBuild, maxOutputBytes: maxOutputBytes)
+            guard await runner.engine.ping() else { continue }
+            try await runner.removeLeftovers()
+            return runner
+        }
+        throw EngineUnavailable(socketPath: socket ?? defaultSockets.joined(separator: " or "))
+    }
+
+    init(socketPath: String, allowNetwork: Bool, maxRunning: Int, maxRunningPerBuild: Int, maxOutputBytes: Int) {
+        self.socketPath = socketPath
+        self.allowNetwork = allowNetwork
+        engine = EngineClient(socketPath: socketPath)
+        global = AsyncLimiter(limit: maxRunning)
+        perBuild = AsyncLimiter(limit: maxRunningPerBuild)
+        self.maxOutputBytes = maxOutputBytes
+        owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())"
+    }
+
+    /// The same runner, with or without network for jobs (per project).
+    public func withNetwork(_ allowNetwork: Bool) -> ContainerRunner {
+        allowNetwork == self.allowNetwork ? self : ContainerRunner(
+            socketPath: socketPath, allowNetwork: allowNetwork, maxRunning: global.limit,
+            maxRunningPerBuild: perBuild.limit, maxOutputBytes: maxOutputBytes)
+    }
+
+    public func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
+        try job.validateEnvironment()
+        guard !job.image.isEmpty else {
+            throw JobFailure.cannotStart("job \(job.name) has no image (Brigade's default image is empty): set job.image")
+        }
+        return try await global.withPermit {
+            try await perBuild.withPermit(context.buildID) { try await runContainer(job, in: context) }
+        }
+    }
+
+    public func buildFinished(_ context: JobContext) async {
+        _ = try? await engine.send(.DELETE, "/volumes/\(Self.storageVolume(context.buildID))?force=true")
+    }
+
+    // MARK: One job
+
+    private func runContainer(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
+        try await ensureImage(job.image, forcePull: job.imageForcePull, log: context.log)
+        let id = try await create(job, in: context)
+        let outcome: Result<JobOutput, any Error>
+        do {
+            outcome = .success(try await withTaskCancellationHandler {
+                try await runCreated(id, job: job, in: context)
+            } onCancel: {
+                Task { [engine] in _ = try? await engine.send(.POST, "/containers/\(id)/kill") }
+            })
+        } catch {
+            outcome = .failure(error)
+        }
+        // Removed whatever happened, even when the job was cancelled.
+        await Task { [engine] in _ = try? await engine.send(.DELETE, "/containers/\(id)?force=true&v=true") }.value
+        return try outcome.get()
+    }
+
+    private func runCreated(_ id: String, job: JobSpec, in context: JobContext) async throws -> JobOutput {
+            if let script = job.script {
+                let archive = HookArchive.tar(script: script)
+                let copied = try await engine.send(.PUT, "/containers/\(id)/archive?path=%2F", body: archive, contentType: "application/x-tar")
+                guard copied.isSuccess else { throw JobFailure.cannotStart("could not copy the job's script into its container: \(copied.message)") }
+            }
+            let started = try await engine.send(.POST, "/containers/\(id)/start")
+            guard started.isSuccess else {
+                throw JobFailure.cannotStart("container for \(job.podName) did not start: \(started.message)")
+            }
+            context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
+            let output = OutputCollector(limit: maxOutputBytes) { [name] line in
+                if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
+            }
+            let exit = try await waitForExit(id, job: job, output: output)
+            let text = output.finish()
+            switch exit {
+            case .timedOut:
+                context.log.log(.error, name, "\(job.podName) ran past its timeout and was killed")
+                throw JobFailure.timedOut(milliseconds: job.timeout, output: text)
+            case .exited(0):
+                context.log.log(.log, name, "\(job.podName) succeeded")
+                return JobOutput(output: text, exitCode: 0)
+            case .exited(let code):
+                context.log.log(.error, name, "\(job.podName) failed with exit code \(code)")
+                throw JobFailure.failed(podName: job.podName, exitCode: code, output: text)
+            }
+    }
+
+    private enum Exit { case exited(Int32), timedOut }
+
+    /// Follows the container's output while waiting for it to exit, or for the timeout.
+    private func waitForExit(_ id: String, job: JobSpec, output: OutputCollector) async throws -> Exit {
+        try await withThrowingTaskGroup(of: Exit?.self) { group in
+            group.addTask { [engine] in
+                var frames = LogDemultiplexer()
+                _ = try await engine.stream(.GET, "/containers/\(id)/logs?follow=1&stdout=1&stderr=1") { chunk in
+                    frames.feed(chunk.readableBytesView).withUnsafeBytes { output.append($0) }
+                }
+                return nil
+            }
+            group.addTask { [engine] in
+                let reply = try await engine.send(.POST, "/containers/\(id)/wait")
+                let code = (reply.json as? [String: Any])?["StatusCode"] as? Int ?? -1
+                return .exited(Int32(clamping: code))
+            }
+            group.addTask { [engine] in
+                try await Task.sleep(for: .milliseconds(Int64(max(job.timeout, 1))))
+                _ = try? await engine.send(.POST, "/containers/\(id)/kill")
+                return .timedOut
+            }
+            // Done when the exit is known and the log has ended (a killed container ends it too).
+            var exit: Exit?
+            var logsDone = false
+            while let finished = try await group.next() {
+                switch finished {
+                case nil: logsDone = true
+                case let known?: if exit == nil { exit = known }
+                }
+                if exit != nil, logsDone { break }
+            }
+            group.cancelAll()
+            return exit ?? .exited(-1)
+        }
+    }
+
+    private func create(_ job: JobSpec, in context: JobContext) async throws -> String {
+        var hostConfig: [String: Any] = [
+            "NetworkMode": allowNetwork ? "bridge" : "none",
+            "Privileged": job.privileged,
+            // Podman's compatible API does not apply its configured defaults; these work with both engines.
+            "Ulimits": [["Name": "nofile", "Soft": 1024, "Hard": 20000], ["Name": "nproc", "Soft": 32768, "Hard": 32768]],
+        ]
+        var mounts: [[String: Any]] = []
+        if job.storage.enabled {
+            mounts.append(["Type": "volume", "Source": Self.storageVolume(context.buildID), "Target": job.storage.path])
+        }
+        if job.cache.enabled {
+            mounts.append(["Type": "volume", "Source": Self.cacheVolume(job.cacheName(project: context.projectName)), "Target": job.cache.path])
+        }
+        if !mounts.isEmpty { hostConfig["Mounts"] = mounts }
+        if job.dockerSocket { hostConfig["Binds"] = ["\(socketPath):/var/run/docker.sock"] }
+        if let memory = job.resourceLimits.memory, let bytes = ResourceQuantity.bytes(memory) { hostConfig["Memory"] = bytes }
+        if let cpu = job.resourceLimits.cpu, let cores = ResourceQuantity.cores(cpu) { hostConfig["NanoCpus"] = Int(cores * 1e9) }
+
+        var body: [String: Any] = [
+            "Image": job.image,
+            "Env": job.env.map { "\($0.name)=\($0.value)" },
+            "Labels": [
+                "brigantine.managed": "true", "brigantine.owner": owner, "brigantine.project": context.projectID,
+                "brigantine.build": context.buildID, "brigantine.job": job.name, "brigantine.pod": job.podName,
+            ],
+            "HostConfig": hostConfig,
+        ]
+        if job.script != nil { body["Entrypoint"] = [job.interpreter, "/hook/main.sh"] }
+        if !job.args.isEmpty { body["Cmd"] = job.args }
+        context.log.log(.log, name, "Creating container for \(job.podName) (image \(job.image))")
+        let reply = try await engine.send(.POST, "/containers/create", json: body)
+        guard reply.isSuccess, let id = (reply.json as? [String: Any])?["Id"] as? String else {
+            throw JobFailure.cannotStart("the engine would not create a container for \(job.podName): \(reply.message)")
+        }
+        return id
+    }
+
+    /// Makes the image available: pulled when asked to or when missing. No registry may
+    /// be reachable; then the error says the image must be loaded into the engine first.
+    private func ensureImage(_ image: String, forcePull: Bool, log: BuildLog) async throws {
+        if !forcePull, try await engine.send(.GET, "/images/\(image)/json").isSuccess { return }
+        log.log(.log, name, "Pulling image \(image)")
+        var failure: String?
+        var progress = Data()
+        let status = try await engine.stream(.POST, "/images/create?fromImage=\(Self.query(image))") { chunk in
+            progress.append(contentsOf: chunk.readableBytesView)
+        }
+        // Pull errors arrive inside a 200 answer, as {"error": …} lines.
+        for line in progress.split(separator: 0x0A) {
+            if let message = (try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])?["error"] as? String {
+                failure = message
+            }
+        }
+        if !(200..<300).contains(status) {
+            failure = EngineClient.Reply(status: status, body: progress).message
+        }
+        if let failure {
+            throw JobFailure.cannotStart("image \(image) is not available: it is not in the engine and could not be pulled (\(failure))")
+        }
+    }
+
+    // MARK: Leftovers
+
+    /// Removes containers labelled by a brigantine process of this host that is no longer running.
+    func removeLeftovers() async throws {
+        let filter = Self.query(#"{"label":["brigantine.managed=true"]}"#)
+        let reply = try await engine.send(.GET, "/containers/json?all=1&filters=\(filter)")
+        let host = ProcessInfo.processInfo.hostName
+        for container in reply.json as? [[String: Any]] ?? [] {
+            guard let id = container["Id"] as? String,
+                  let owner = (container["Labels"] as? [String: String])?["brigantine.owner"],
+                  let slash = owner.lastIndex(of: "/"), owner[..<slash] == host,
+                  let pid = Int32(owner[owner.index(after: slash)...]),
+                  kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            _ = try? await engine.send(.DELETE, "/containers/\(id)?force=true&v=true")
+        }
+    }
+
+    // MARK: Names
+
+    static func storageVolume(_ buildID: String) -> String { "brigantine-build-\(buildID)" }
+
+    static func cacheVolume(_ cacheName: String) -> String {
+        "brigantine-cache-" + String(cacheName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" })
+    }
+
+    static func query(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+}
+
+/// Kubernetes resource quantities (`128Mi`, `1G`, `500m`) as the engine wants them.
+enum ResourceQuantity {
+    static func bytes(_ quantity: String) -> Int? {
+        let units: [(String, Double)] = [("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776),
+                                         ("k", 1e3), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)]
+        for (suffix, factor) in units where quantity.hasSuffix(suffix) {
+            return Double(quantity.dropLast(suffix.count)).map { Int($0 * factor) }
+        }
+        return Double(quantity).map { Int($0) }
+    }
+
+    static func cores(_ quantity: String) -> Double? {
+        quantity.hasSuffix("m") ? Double(quantity.dropLast()).map { $0 / 1000 } : Double(quantity)
+    }
+}
+
+/// A tar archive holding `hook/main.sh`, for the engine's archive upload.
+enum HookArchive {
+    static func tar(script: String) -> Data {
+        var archive = Data()
+        archive.append(header(name: "hook/", mode: 0o755, size: 0, type: "5"))
+        let content = Data(script.utf8)
+        archive.append(header(name: "hook/main.sh", mode: 0o755, size: content.count, type: "0"))
+        archive.append(content)
+        archive.append(Data(count: (512 - content.count % 512) % 512))
+        archive.append(Data(count: 1024)) // two empty blocks end the archive
+        return archive
+    }
+
+    /// A ustar header block.
+    private static func header(name: String, mode: Int, size: Int, type: Character) -> Data {
+        var block = [UInt8](repeating: 0, count: 512)
+        func put(_ text: String, at offset: Int, length: Int) {
+            for (index, byte) in text.utf8.prefix(length).enumerated() { block[offset + index] = byte }
+        }
+        func octal(_ value: Int, width: Int) -> String {
+            let digits = String(value, radix: 8)
+            return String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits
+        }
+        put(name, at: 0, length: 100)
+        put(octal(mode, width: 8), at: 100, length: 7)
+        put(octal(0, width: 8), at: 108, length: 7)
+        put(octal(0, width: 8), at: 116, length: 7)
+        put(octal(size, width: 12), at: 124, length: 11)
+        put(octal(Int(Date().timeIntervalSince1970), width: 12), at: 136, length: 11)
+        put(String(type), at: 156, length: 1)
+        put("ustar\u{0}00", at: 257, length: 8)
+        put("root", at: 265, length: 32)
+        put("root", at: 297, length: 32)
+        put("        ", at: 148, length: 8) // the checksum counts its own field as spaces
+        let checksum = block.reduce(0) { $0 + Int($1) }
+        put(octal(checksum, width: 7) + "\u{0} ", at: 148, length: 8)
+        return Data(block)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A private `dockerd` for one test: its own socket, data and exec roots, no bridge network
+/// (jobs run with `NetworkMode: none`), and a busybox image imported from Debian's
+/// busybox-static under the names the tests use. No registry is reachable.
+final class TestEngine {
+    static let dockerd = ["/usr/sbin/dockerd", "/usr/bin/dockerd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static var available: Bool { dockerd != nil && busybox != nil && getuid() == 0 }
+    static let unavailableReason = "needs root, dockerd and busybox-static (apt-get install -y docker.io busybox-static)"
+
+    /// Image names every test can use; all are the same busybox image.
+    static let images = ["localhost/busybox:test", "svendowideit/testhook:latest", "alpine:3.18", "myregistry.azurecr.io/hello-world:v1"]
+
+    let root: URL
+    let socket: String
+    private let daemon = Process()
+
+    init() throws {
+        // Short paths: the daemon puts unix sockets under its exec root.
+        root = URL(fileURLWithPath: "/tmp/be-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        socket = root.appendingPathComponent("docker.sock").path
+        daemon.executableURL = URL(fileURLWithPath: Self.dockerd!)
+        daemon.arguments = [
+            "--host", "unix://\(socket)", "--data-root", root.appendingPathComponent("data").path,
+            "--exec-root", root.appendingPathComponent("x").path, "--pidfile", root.appendingPathComponent("pid").path,
+            "--iptables=false", "--ip6tables=false", "--bridge=none",
+        ]
+        let log = root.appendingPathComponent("dockerd.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        daemon.standardOutput = handle
+        daemon.standardError = handle
+        try daemon.run()
+        for _ in 0..<200 {
+            guard !ping() else { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        guard ping() else { throw GatewayTestError("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
+        try importBusybox()
+    }
+
+    deinit {
+        stop()
+    }
+
+    func stop() {
+        guard daemon.isRunning else { return }
+        daemon.terminate()
+        daemon.waitUntilExit()
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    // MARK: Talking to it (curl keeps these helpers short; the product uses its own client)
+
+    @discardableResult
+    func curl(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-s", "--unix-socket", socket] + arguments
+        let output = root.appendingPathComponent("curl-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        try process.run()
+        process.waitUntilExit()
+        return try String(contentsOf: output, encoding: .utf8)
+    }
+
+    func ping() -> Bool {
+        (try? curl(["http://engine/_ping"])) == "OK"
+    }
+
+    /// Containers this project's runners labelled, running or not.
+    func managedContainers() throws -> [[String: Any]] {
+        let filter = #"{"label":["brigantine.managed=true"]}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let text = try curl(["http://engine/v1.41/containers/json?all=1&filters=\(filter)"])
+        return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    func volumes() throws -> [String] {
+        let text = try curl(["http://engine/v1.41/volumes"])
+        let volumes = (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["Volumes"] as? [[String: Any]]
+        return (volumes ?? []).compactMap { $0["Name"] as? String }
+    }
+
+    private func importBusybox() throws {
+        let rootfs = root.appendingPathComponent("rootfs")
+        for directory in ["bin", "tmp", "etc", "proc", "sys", "dev", "root"] {
+            try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(directory), withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: Self.busybox!, toPath: rootfs.appendingPathComponent("bin/busybox").path)
+        for applet in ["sh", "echo", "cat", "sleep", "ls", "date", "env", "touch", "test", "[", "true", "false", "id", "mkdir", "wc"] {
+            try FileManager.default.createSymbolicLink(atPath: rootfs.appendingPathComponent("bin/\(applet)").path, withDestinationPath: "busybox")
+        }
+        try "root:x:0:0:root:/root:/bin/sh\n".write(to: rootfs.appendingPathComponent("etc/passwd"), atomically: true, encoding: .utf8)
+        let tarball = root.appendingPathComponent("rootfs.tar").path
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tar.arguments = ["tar", "-C", rootfs.path, "-cf", tarball, "."]
+        try tar.run()
+        tar.waitUntilExit()
+        try curl(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary", "@\(tarball)",
+                  "http://engine/v1.41/images/create?fromSrc=-&repo=localhost/busybox&tag=test"])
+        for name in Self.images.dropFirst() {
+            let colon = name.lastIndex(of: ":")!
+            let repository = String(name[..<colon]).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            try curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:test/tag?repo=\(repository)&tag=\(name[name.index(after: colon)...])"])
+        }
+    }
+}
