@@ -65,6 +65,33 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var mountPath: String
     public var useSource: Bool
 
+    /// A job with Brigade's defaults for everything not given.
+    public init(name: String, podName: String, image: String, tasks: [String], shell: String = "/bin/sh",
+                env: [EnvVar] = [], timeout: Double = 900_000) {
+        self.name = name
+        self.podName = podName
+        self.image = image
+        imageForcePull = false
+        imagePullSecrets = []
+        self.tasks = tasks
+        args = []
+        self.shell = shell
+        self.env = env
+        self.timeout = timeout
+        privileged = false
+        serviceAccount = nil
+        resourceRequests = Resources()
+        resourceLimits = Resources()
+        host = Host(os: nil, name: nil, nodeSelector: [])
+        cache = Cache(enabled: false, size: "5Mi", path: "/mnt/brigade/cache")
+        storage = Storage(enabled: false, path: "/mnt/brigade/share")
+        dockerSocket = false
+        annotations = [:]
+        streamLogs = false
+        mountPath = "/src"
+        useSource = true
+    }
+
     /// The script the tasks become, exactly as Brigade wrote it to `/hook/main.sh`:
     /// `#!<shell>`, a blank line, `set -e` (sh) or `set -eo pipefail` (bash), the tasks.
     /// Nil when there are no tasks: the image's own command runs.

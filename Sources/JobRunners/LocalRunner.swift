@@ -81,30 +81,13 @@ public struct LocalRunner: JobRunner {
         let exit = try await execute(
             interpreter: job.interpreter, scriptFile: scriptFile, environment: environment,
             workDirectory: workDirectory, timeout: job.timeout, output: output)
-        let text = output.finish()
-        switch exit {
-        case .timedOut:
-            context.log.log(.error, name, "\(job.podName) ran past its timeout and was killed")
-            throw JobFailure.timedOut(milliseconds: job.timeout, output: text)
-        case .exited(0):
-            context.log.log(.log, name, "\(job.podName) succeeded")
-            return JobOutput(output: text, exitCode: 0)
-        case .exited(let code):
-            context.log.log(.error, name, "\(job.podName) failed with exit code \(code)")
-            if !job.streamLogs { logTail(of: text, job: job, log: context.log) }
-            throw JobFailure.failed(podName: job.podName, exitCode: code, output: text)
-        }
-    }
-
-    private enum Exit: Equatable {
-        case exited(Int32)
-        case timedOut
+        return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
     }
 
     private func execute(
         interpreter: String, scriptFile: URL, environment: [(String, String)],
         workDirectory: URL, timeout: Double, output: OutputCollector
-    ) async throws -> Exit {
+    ) async throws -> JobExit {
         var options = PlatformOptions()
         options.processGroupID = 0 // a group of its own, so that a kill reaches its children too
         let running = Mutex<ProcessIdentifier?>(nil)
@@ -167,15 +150,6 @@ public struct LocalRunner: JobRunner {
             group.cancelAll()
             return timedOut
         }
-    }
-
-    private func logTail(of output: String, job: JobSpec, log: BuildLog) {
-        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
-            .dropLast(output.hasSuffix("\n") ? 1 : 0)
-        guard !lines.isEmpty else { return }
-        let tail = lines.suffix(20)
-        log.log(.error, name, "last \(tail.count) line\(tail.count == 1 ? "" : "s") of \(job.podName):")
-        for line in tail { log.log(.error, name, "  \(line)") }
     }
 }
 

@@ -35,7 +35,7 @@ struct ContainerRunnerTests {
         let run = try await build("""
             const { events, Job } = require('brigadier');
             events.on('exec', async () => {
-              const j = new Job('hello', 'localhost/busybox:test', ['echo "hello from $GREETING"', 'echo to-stderr >&2', 'ls /hook', 'cat /etc/passwd | wc -l']);
+              const j = new Job('hello', 'localhost/busybox:test', ['echo "hello from $GREETING"', 'echo to-stderr >&2', 'echo "$0"', 'cat /etc/passwd | wc -l']);
               j.env = { GREETING: 'the image', EMPTY: null };
               // stdout and stderr are separate pipes: their relative order is not kept.
               console.log('LINES', (await j.run()).toString().split('\\n').sort().join('|'));
@@ -45,7 +45,7 @@ struct ContainerRunnerTests {
             });
             """, engine: engine)
         #expect(run.outcome.status == .succeeded, "\(run.lines)")
-        #expect(run.lines.contains("LINES |1|hello from the image|main.sh|to-stderr"))
+        #expect(run.lines.contains("LINES |/bin/sh|1|hello from the image|to-stderr"))
         #expect(run.lines.contains("from args"))
         #expect(try engine.managedContainers().isEmpty, "containers are removed after their jobs")
     }
@@ -131,6 +131,23 @@ struct ContainerRunnerTests {
         let probe = { (lines: [String]) in lines.first { $0.hasPrefix("PROBE ") } ?? "" }
         #expect(probe(unprivileged.lines).hasPrefix("PROBE 1 CapEff:"), "only the loopback device: no network")
         #expect(probe(unprivileged.lines) != probe(privileged.lines), "privileged only where the project allows it")
+    }
+
+    @Test func resourceLimitsReachTheEngine() async throws {
+        let engine = try TestEngine()
+        defer { engine.stop() }
+        let run = try await build("""
+            const { events, Job } = require('brigadier');
+            events.on('exec', async () => {
+              const j = new Job('limited', 'localhost/busybox:test', [
+                'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max',
+                'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d" " -f1 /sys/fs/cgroup/cpu.max']);
+              j.resourceLimits.memory = '64Mi';
+              j.resourceLimits.cpu = '500m';
+              console.log('LIMITS', (await j.run()).toString().trim().split('\\n').join(' '));
+            });
+            """, engine: engine)
+        #expect(run.lines.contains("LIMITS 67108864 50000"), "\(run.lines)")
     }
 
     @Test func theDockerHubSampleTestsThePushedImageInsideIt() async throws {

@@ -1,19 +1,13 @@
 import BrigantineCore
 import Foundation
-@testable import JobRunners
+import JobRunners
 import Synchronization
 import Testing
 
 /// A job spec as job.js would hand it over, with Brigade's defaults.
 func makeJob(_ name: String, tasks: [String], shell: String = "/bin/sh", buildID: String = "b1",
              configure: (inout JobSpec) -> Void = { _ in }) -> JobSpec {
-    var job = JobSpec(
-        name: name, podName: "\(name)-\(buildID)", image: "alpine:3.18", imageForcePull: false, imagePullSecrets: [],
-        tasks: tasks, args: [], shell: shell, env: [], timeout: 900_000, privileged: false, serviceAccount: nil,
-        resourceRequests: .init(), resourceLimits: .init(), host: .init(os: nil, name: nil, nodeSelector: []),
-        cache: .init(enabled: false, size: "5Mi", path: "/mnt/brigade/cache"),
-        storage: .init(enabled: false, path: "/mnt/brigade/share"), dockerSocket: false, annotations: [:],
-        streamLogs: false, mountPath: "/src", useSource: true)
+    var job = JobSpec(name: name, podName: "\(name)-\(buildID)", image: "alpine:3.18", tasks: tasks, shell: shell)
     configure(&job)
     return job
 }
@@ -102,7 +96,7 @@ final class Scratch: Sendable {
         _ = try await scratch.runner.run(write, in: context)
         let output = try await scratch.runner.run(read, in: context).output
         #expect(output == "from-first\n\(context.sharedStorage.path)\n")
-        let custom = makeJob("custom", tasks: ["cat /data/note"]) { $0.storage = .init(enabled: true, path: "/data") }
+        let custom = makeJob("custom", tasks: ["cat /data/note"]) { $0.storage.enabled = true; $0.storage.path = "/data" }
         #expect(try await scratch.runner.run(custom, in: context).output == "from-first\n")
     }
 

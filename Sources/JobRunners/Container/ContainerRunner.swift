@@ -6,8 +6,10 @@ import NIOHTTP1
 /// Runs each job in a container of its image, through the Docker Engine API (dockerd or
 /// Podman's compatible service), the way Brigade ran a pod:
 ///
-/// - tasks become Brigade's `/hook/main.sh` (copied into the container before it starts)
-///   and the entrypoint is `[shell, /hook/main.sh]`; `args` become the command;
+/// - tasks become Brigade's script (`#!shell`, its `set -e` prologue, the tasks), passed to
+///   the job's shell as `[shell, -c, script]` rather than copied to `/hook/main.sh`: the same
+///   text runs, without the engine mounting the container's filesystem to unpack a file;
+///   `args` become the command;
 /// - `env` values are the environment (project secrets only where the script put them);
 /// - `storage.enabled` mounts the build's volume, `cache.enabled` a volume kept per project
 ///   and job; `privileged` and the engine socket only reach jobs the project allows them;
@@ -95,39 +97,21 @@ public final class ContainerRunner: JobRunner {
     }
 
     private func runCreated(_ id: String, job: JobSpec, in context: JobContext) async throws -> JobOutput {
-            if let script = job.script {
-                let archive = HookArchive.tar(script: script)
-                let copied = try await engine.send(.PUT, "/containers/\(id)/archive?path=%2F", body: archive, contentType: "application/x-tar")
-                guard copied.isSuccess else { throw JobFailure.cannotStart("could not copy the job's script into its container: \(copied.message)") }
-            }
-            let started = try await engine.send(.POST, "/containers/\(id)/start")
-            guard started.isSuccess else {
-                throw JobFailure.cannotStart("container for \(job.podName) did not start: \(started.message)")
-            }
-            context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
-            let output = OutputCollector(limit: maxOutputBytes) { [name] line in
-                if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
-            }
-            let exit = try await waitForExit(id, job: job, output: output)
-            let text = output.finish()
-            switch exit {
-            case .timedOut:
-                context.log.log(.error, name, "\(job.podName) ran past its timeout and was killed")
-                throw JobFailure.timedOut(milliseconds: job.timeout, output: text)
-            case .exited(0):
-                context.log.log(.log, name, "\(job.podName) succeeded")
-                return JobOutput(output: text, exitCode: 0)
-            case .exited(let code):
-                context.log.log(.error, name, "\(job.podName) failed with exit code \(code)")
-                throw JobFailure.failed(podName: job.podName, exitCode: code, output: text)
-            }
+        let started = try await engine.send(.POST, "/containers/\(id)/start")
+        guard started.isSuccess else {
+            throw JobFailure.cannotStart("container for \(job.podName) did not start: \(started.message)")
+        }
+        context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
+        let output = OutputCollector(limit: maxOutputBytes) { [name] line in
+            if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
+        }
+        let exit = try await waitForExit(id, job: job, output: output)
+        return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
     }
 
-    private enum Exit { case exited(Int32), timedOut }
-
     /// Follows the container's output while waiting for it to exit, or for the timeout.
-    private func waitForExit(_ id: String, job: JobSpec, output: OutputCollector) async throws -> Exit {
-        try await withThrowingTaskGroup(of: Exit?.self) { group in
+    private func waitForExit(_ id: String, job: JobSpec, output: OutputCollector) async throws -> JobExit {
+        try await withThrowingTaskGroup(of: JobExit?.self) { group in
             group.addTask { [engine] in
                 var frames = LogDemultiplexer()
                 _ = try await engine.stream(.GET, "/containers/\(id)/logs?follow=1&stdout=1&stderr=1") { chunk in
@@ -146,7 +130,7 @@ public final class ContainerRunner: JobRunner {
                 return .timedOut
             }
             // Done when the exit is known and the log has ended (a killed container ends it too).
-            var exit: Exit?
+            var exit: JobExit?
             var logsDone = false
             while let finished = try await group.next() {
                 switch finished {
@@ -188,7 +172,7 @@ public final class ContainerRunner: JobRunner {
             ],
             "HostConfig": hostConfig,
         ]
-        if job.script != nil { body["Entrypoint"] = [job.interpreter, "/hook/main.sh"] }
+        if let script = job.script { body["Entrypoint"] = [job.interpreter, "-c", script] }
         if !job.args.isEmpty { body["Cmd"] = job.args }
         context.log.log(.log, name, "Creating container for \(job.podName) (image \(job.image))")
         let reply = try await engine.send(.POST, "/containers/create", json: body)
@@ -266,45 +250,5 @@ enum ResourceQuantity {
 
     static func cores(_ quantity: String) -> Double? {
         quantity.hasSuffix("m") ? Double(quantity.dropLast()).map { $0 / 1000 } : Double(quantity)
-    }
-}
-
-/// A tar archive holding `hook/main.sh`, for the engine's archive upload.
-enum HookArchive {
-    static func tar(script: String) -> Data {
-        var archive = Data()
-        archive.append(header(name: "hook/", mode: 0o755, size: 0, type: "5"))
-        let content = Data(script.utf8)
-        archive.append(header(name: "hook/main.sh", mode: 0o755, size: content.count, type: "0"))
-        archive.append(content)
-        archive.append(Data(count: (512 - content.count % 512) % 512))
-        archive.append(Data(count: 1024)) // two empty blocks end the archive
-        return archive
-    }
-
-    /// A ustar header block.
-    private static func header(name: String, mode: Int, size: Int, type: Character) -> Data {
-        var block = [UInt8](repeating: 0, count: 512)
-        func put(_ text: String, at offset: Int, length: Int) {
-            for (index, byte) in text.utf8.prefix(length).enumerated() { block[offset + index] = byte }
-        }
-        func octal(_ value: Int, width: Int) -> String {
-            let digits = String(value, radix: 8)
-            return String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits
-        }
-        put(name, at: 0, length: 100)
-        put(octal(mode, width: 8), at: 100, length: 7)
-        put(octal(0, width: 8), at: 108, length: 7)
-        put(octal(0, width: 8), at: 116, length: 7)
-        put(octal(size, width: 12), at: 124, length: 11)
-        put(octal(Int(Date().timeIntervalSince1970), width: 12), at: 136, length: 11)
-        put(String(type), at: 156, length: 1)
-        put("ustar\u{0}00", at: 257, length: 8)
-        put("root", at: 265, length: 32)
-        put("root", at: 297, length: 32)
-        put("        ", at: 148, length: 8) // the checksum counts its own field as spaces
-        let checksum = block.reduce(0) { $0 + Int($1) }
-        put(octal(checksum, width: 7) + "\u{0} ", at: 148, length: 8)
-        return Data(block)
     }
 }

@@ -1,2 +1,13 @@
-// brig-bench: per-build cost of the script host. See bench/README.md.
-PerBuildBenchmark.main(CommandLine.arguments)
+// brig-bench: measurements of Brigantine, run on demand. See bench/README.md.
+//   brig-bench [--builds N] [--only fresh|shared]            per-build cost of the script host
+//   brig-bench --container SOCKET [--image I] [--jobs N]     container runner overhead per job
+import Foundation
+
+let arguments = CommandLine.arguments
+if let index = arguments.firstIndex(of: "--container"), index + 1 < arguments.count {
+    let image = arguments.firstIndex(of: "--image").map { arguments[$0 + 1] } ?? "localhost/busybox:test"
+    let jobs = arguments.firstIndex(of: "--jobs").flatMap { Int(arguments[$0 + 1]) } ?? 20
+    await ContainerOverhead.main(socket: arguments[index + 1], image: image, jobs: jobs)
+} else {
+    PerBuildBenchmark.main(arguments)
+}
