@@ -1,0 +1,59 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Raw bytes over a loopback TCP connection: for requests no HTTP library would send.
+enum RawHTTP {
+    enum Outcome: Equatable {
+        /// The status code of the answer's first line.
+        case status(Int)
+        /// The server closed the connection without answering.
+        case closed
+        /// Nothing came back in time.
+        case timedOut
+    }
+
+    /// Sends `chunks` (pausing `pause` between them), optionally closes the writing side,
+    /// and reads the answer's status line.
+    static func exchange(port: Int, _ chunks: [[UInt8]], pause: TimeInterval = 0, closeAfterSending: Bool = false,
+                         timeout: TimeInterval = 5) -> Outcome {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return .closed }
+        defer { close(fd) }
+        var noSigPipe: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &noSigPipe, socklen_t(MemoryLayout<Int32>.size))
+        var wait = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - floor(timeout)) * 1e6))
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return .closed }
+        for (index, chunk) in chunks.enumerated() {
+            if index > 0, pause > 0 { Thread.sleep(forTimeInterval: pause) }
+            var sent = 0
+            while sent < chunk.count {
+                let written = chunk[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if written <= 0 { break }
+                sent += written
+            }
+        }
+        if closeAfterSending { shutdown(fd, Int32(SHUT_WR)) }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !answer.contains(0x0A) {
+            let read = recv(fd, &buffer, buffer.count, 0)
+            if read == 0 { break }
+            if read < 0 { return answer.isEmpty ? (errno == EAGAIN || errno == EWOULDBLOCK ? .timedOut : .closed) : .closed }
+            answer += buffer[0..<read]
+        }
+        let line = String(decoding: answer.prefix { $0 != 0x0A }, as: UTF8.self)
+        let parts = line.split(separator: " ")
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let code = Int(parts[1]) else { return .closed }
+        return .status(code)
+    }
+}
