@@ -52,11 +52,16 @@ public struct JSException: Error, CustomStringConvertible, @unchecked Sendable {
     }
 }
 
-/// The watchdog stopped a script that ran longer than the execution time limit.
+/// The watchdog stopped a script: it ran too long without yielding, or its memory grew too large.
 public struct ScriptTerminated: Error, CustomStringConvertible, Sendable {
-    public let limitSeconds: Double
+    public let termination: JSRuntime.Termination
     public var description: String {
-        "script ran for more than \(formatSeconds(limitSeconds)) without yielding and was stopped (an infinite loop?)"
+        switch termination {
+        case .time(let seconds):
+            "script ran for more than \(formatSeconds(seconds)) without yielding and was stopped (an infinite loop?)"
+        case .memory(let bytes):
+            "script's memory grew past \(bytes >> 20) MiB and it was stopped"
+        }
     }
 }
 

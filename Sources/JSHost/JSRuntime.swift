@@ -7,54 +7,96 @@ import Synchronization
 /// context per build cheap. A runtime runs one script at a time: use it from one
 /// thread at a time (JSC's API lock would serialise anyway, and a runaway script in
 /// one context stalls every other context of its group until the watchdog fires).
+///
+/// The watchdog enforces two limits on each entry into the VM: how long it may run
+/// without yielding, and how large the VM's heap may grow (JSC has no heap cap of its
+/// own). It ticks only while an entry runs longer than a tick, so short entries cost nothing.
 public final class JSRuntime: @unchecked Sendable {
+    /// Why the watchdog stopped a script.
+    public enum Termination: Sendable, Equatable {
+        case time(seconds: Double)
+        case memory(bytes: Int)
+    }
+
     let group: JSContextGroupRef
     /// Longest a single entry into the VM may run (nil: unlimited).
     public let entryTimeLimit: Double?
-    private let terminated = Atomic<Bool>(false)
+    /// Largest the VM's heap may grow during an entry, in bytes (nil: unlimited).
+    public let heapLimit: Int?
+    private let tick: Double
+    private let ticks = Atomic<Int>(0)
+    private let terminated = Mutex<Termination?>(nil)
 
-    public init(entryTimeLimit: Double? = 10) {
+    public init(entryTimeLimit: Double? = 10, heapLimit: Int? = nil) {
         group = JSContextGroupCreate()
-        self.entryTimeLimit = entryTimeLimit
-        if let limit = entryTimeLimit, limit > 0 {
-            JSContextGroupSetExecutionTimeLimit(
-                group, limit, runtimeShouldTerminate, Unmanaged.passUnretained(self).toOpaque())
-        }
+        self.entryTimeLimit = entryTimeLimit.flatMap { $0 > 0 ? $0 : nil }
+        self.heapLimit = heapLimit.flatMap { $0 > 0 ? $0 : nil }
+        tick = min(0.01, self.entryTimeLimit ?? 0.01)
+        arm()
     }
 
     deinit {
-        if entryTimeLimit != nil {
-            JSContextGroupClearExecutionTimeLimit(group)
-        }
+        JSContextGroupClearExecutionTimeLimit(group)
         JSContextGroupRelease(group)
     }
 
-    fileprivate func recordTermination() {
-        terminated.store(true, ordering: .sequentiallyConsistent)
+    private func arm() {
+        guard entryTimeLimit != nil || heapLimit != nil else { return }
+        JSContextGroupSetExecutionTimeLimit(group, tick, runtimeWatchdogTick, Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// True once the watchdog has stopped a script; stays true until `clearTermination`.
-    public var didTerminate: Bool {
-        terminated.load(ordering: .sequentiallyConsistent)
+    /// An outermost entry into the VM begins: its time starts from zero.
+    func entryBegan() {
+        ticks.store(0, ordering: .relaxed)
     }
+
+    /// Called by the watchdog on the script's thread each `tick` of one long entry.
+    fileprivate func watchdogTick(_ context: JSContextRef?) -> Bool {
+        let elapsed = Double(ticks.add(1, ordering: .relaxed).newValue) * tick
+        if let limit = entryTimeLimit, elapsed >= limit {
+            terminated.withLock { $0 = .time(seconds: limit) }
+            return true
+        }
+        if let limit = heapLimit, let context, heapSize(context) > limit {
+            terminated.withLock { $0 = .memory(bytes: limit) }
+            return true
+        }
+        arm() // JSC's watchdog fires again only if it is set again before answering false
+        return false
+    }
+
+    /// The VM's heap size, from JSC's memory statistics.
+    private func heapSize(_ context: JSContextRef) -> Int {
+        guard let statistics = JSGetMemoryUsageStatistics(context) else { return 0 }
+        let size = withJSString("heapSize") { JSObjectGetProperty(context, statistics, $0, nil) }
+        return size.map { Int(JSValueToNumber(context, $0, nil)) } ?? 0
+    }
+
+    /// Why the watchdog stopped a script; nil until it does, and after `clearTermination`.
+    public var termination: Termination? {
+        terminated.withLock { $0 }
+    }
+
+    public var didTerminate: Bool { termination != nil }
 
     /// Makes the runtime usable again after a termination.
     ///
     /// JSC can swallow a termination that hit a microtask and report it on the next
-    /// call instead, so one throw-away evaluation absorbs it before the flag is reset.
+    /// call instead, so one throw-away evaluation absorbs it; after a memory termination
+    /// the heap is collected, so the next build starts small.
     public func clearTermination() {
-        guard didTerminate else { return }
+        guard let reason = termination else { return }
         let context = JSGlobalContextCreateInGroup(group, nil)
         withJSString("0") { _ = JSEvaluateScript(context, $0, nil, nil, 0, nil) }
+        if case .memory = reason { JSSynchronousGarbageCollectForDebugging(context) }
         JSGlobalContextRelease(context)
-        terminated.store(false, ordering: .sequentiallyConsistent)
+        terminated.withLock { $0 = nil }
+        arm()
     }
 }
 
-// The watchdog's callback: always terminate, and remember that it happened so the
-// host can tell a termination from an ordinary exception.
-private func runtimeShouldTerminate(_ context: JSContextRef?, _ info: UnsafeMutableRawPointer?) -> Bool {
+// The watchdog's callback; it runs on the thread of the script it interrupts.
+private func runtimeWatchdogTick(_ context: JSContextRef?, _ info: UnsafeMutableRawPointer?) -> Bool {
     guard let info else { return true }
-    Unmanaged<JSRuntime>.fromOpaque(info).takeUnretainedValue().recordTermination()
-    return true
+    return Unmanaged<JSRuntime>.fromOpaque(info).takeUnretainedValue().watchdogTick(context)
 }

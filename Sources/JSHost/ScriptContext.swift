@@ -31,6 +31,7 @@ public final class ScriptContext: @unchecked Sendable {
     private var internals: ProtectedValue!
     private var functionPrototype: JSValueRef?
     private var hostOperations: [Int: Task<Void, Never>] = [:]
+    private var entryDepth = 0
     private var nextOperationID = 0
 
     /// Creates a context with the host's globals (console, timers, process, require).
@@ -71,9 +72,14 @@ public final class ScriptContext: @unchecked Sendable {
     /// the watchdog may surface as an ordinary return, so the runtime's flag is checked too.
     func enter<Result>(_ body: (UnsafeMutablePointer<JSValueRef?>) -> Result) throws -> Result {
         if let code = exitRequest { throw ScriptExited(code: code) }
+        // Only an outermost entry restarts the watchdog's clock: a script cannot reset it
+        // by calling back into the host (require, say).
+        if entryDepth == 0 { runtime.entryBegan() }
+        entryDepth += 1
         var exception: JSValueRef?
         let result = body(&exception)
-        if runtime.didTerminate { throw ScriptTerminated(limitSeconds: runtime.entryTimeLimit ?? 0) }
+        entryDepth -= 1
+        if let termination = runtime.termination { throw ScriptTerminated(termination: termination) }
         if let code = exitRequest { throw ScriptExited(code: code) }
         if let exception { throw JSException(exception, in: self) }
         return result

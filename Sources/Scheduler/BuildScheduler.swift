@@ -223,7 +223,8 @@ public final class BuildScheduler: Sendable {
     }
 
     private func takeRuntime() -> JSRuntime {
-        state.withLock { $0.runtimes.popLast() } ?? JSRuntime(entryTimeLimit: settings.worker.scriptTimeLimit)
+        state.withLock { $0.runtimes.popLast() }
+            ?? JSRuntime(entryTimeLimit: settings.worker.scriptTimeLimit, heapLimit: settings.worker.scriptMemoryLimit)
     }
 
     private func returnRuntime(_ runtime: JSRuntime) {

@@ -77,12 +77,22 @@ public struct WorkerSettings: Sendable {
     public var scriptTimeLimit: Double
     /// Longest a whole build may take, in seconds.
     public var buildTimeout: Double
+    /// Largest the script's heap may grow, in bytes (JavaScriptCore has no cap of its own).
+    public var scriptMemoryLimit: Int
+    /// Most jobs one build may start.
+    public var maxJobs: Int
+    /// Most log text one build may write, in bytes; later lines are dropped, with a note.
+    public var maxLogBytes: Int
     /// Where build directories (job work directories, shared storage) are made.
     public var workRoot: URL
 
-    public init(scriptTimeLimit: Double = 10, buildTimeout: Double = 3600, workRoot: URL) {
+    public init(scriptTimeLimit: Double = 10, buildTimeout: Double = 3600, scriptMemoryLimit: Int = 512 << 20,
+                maxJobs: Int = 1000, maxLogBytes: Int = 16 << 20, workRoot: URL) {
         self.scriptTimeLimit = scriptTimeLimit
         self.buildTimeout = buildTimeout
+        self.scriptMemoryLimit = scriptMemoryLimit
+        self.maxJobs = maxJobs
+        self.maxLogBytes = maxLogBytes
         self.workRoot = workRoot
     }
 }

@@ -53,7 +53,7 @@ enum Harness {
         project configure: (inout Project) -> Void = { _ in },
         runner: any JobRunner = SimulateRunner(), level: LogLevel = .log,
         files: [String: String] = [:], config: String? = nil,
-        scriptTimeLimit: Double = 5, buildTimeout: Double = 60,
+        scriptTimeLimit: Double = 5, buildTimeout: Double = 60, scriptMemoryLimit: Int = 512 << 20,
         revision: BuildRequest.Revision = .init(commit: "abc123", ref: "master")
     ) async throws -> BuildRun {
         let directory = try scratchDirectory()
@@ -73,7 +73,7 @@ enum Harness {
         let lines = Mutex<[LogLine]>([])
         let log = BuildLog(level: level, redactor: project.redactor) { line in lines.withLock { $0.append(line) } }
         let settings = WorkerSettings(
-            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout,
+            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit,
             workRoot: directory.appendingPathComponent("work"))
         let outcome = await BuildWorker(request: request, runner: runner, log: log, settings: settings).run()
         return BuildRun(outcome: outcome, lines: lines.withLock { $0 })

@@ -150,6 +150,14 @@ import Worker
         #expect(run.outcome.reason?.contains("was stopped") == true)
     }
 
+    @Test func allocationBomb() async throws {
+        let run = try await Harness.run("""
+            require('brigadier').events.on('exec', () => { const hoard = []; for (;;) hoard.push(new Array(1e5).fill(1.5)); });
+            """, scriptTimeLimit: 30, scriptMemoryLimit: 64 << 20)
+        #expect(!run.succeeded)
+        #expect(run.outcome.reason == "script's memory grew past 64 MiB and it was stopped")
+    }
+
     @Test func throwInTimer() async throws {
         let run = try await Harness.run("""
             const { events } = require('brigadier');

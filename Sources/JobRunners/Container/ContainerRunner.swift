@@ -2,6 +2,7 @@ import BrigantineCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Runs each job in a container of its image, through the Docker Engine API (dockerd or
 /// Podman's compatible service), the way Brigade ran a pod:
@@ -111,7 +112,9 @@ public final class ContainerRunner: JobRunner {
 
     /// Follows the container's output while waiting for it to exit, or for the timeout.
     private func waitForExit(_ id: String, job: JobSpec, output: OutputCollector) async throws -> JobExit {
-        try await withThrowingTaskGroup(of: JobExit?.self) { group in
+        // Set before the kill: the engine may report the killed container's exit before the timer task returns.
+        let timedOut = Flag()
+        let exit = try await withThrowingTaskGroup(of: JobExit?.self) { group in
             group.addTask { [engine] in
                 var frames = LogDemultiplexer()
                 _ = try await engine.stream(.GET, "/containers/\(id)/logs?follow=1&stdout=1&stderr=1") { chunk in
@@ -126,6 +129,7 @@ public final class ContainerRunner: JobRunner {
             }
             group.addTask { [engine] in
                 try await Task.sleep(for: .milliseconds(Int64(max(job.timeout, 1))))
+                timedOut.raise()
                 _ = try? await engine.send(.POST, "/containers/\(id)/kill")
                 return .timedOut
             }
@@ -142,6 +146,7 @@ public final class ContainerRunner: JobRunner {
             group.cancelAll()
             return exit ?? .exited(-1)
         }
+        return timedOut.isRaised ? .timedOut : exit
     }
 
     private func create(_ job: JobSpec, in context: JobContext) async throws -> String {
@@ -235,6 +240,13 @@ public final class ContainerRunner: JobRunner {
     static func query(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
+}
+
+/// A flag raised once, read from any task.
+final class Flag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    func raise() { raised.store(true, ordering: .sequentiallyConsistent) }
+    var isRaised: Bool { raised.load(ordering: .sequentiallyConsistent) }
 }
 
 /// Kubernetes resource quantities (`128Mi`, `1G`, `500m`) as the engine wants them.

@@ -58,10 +58,15 @@ struct EngineClient: Sendable {
             var headers = HTTPHeaders([("Host", "engine"), ("Connection", "close")])
             if let type { headers.add(name: "Content-Type", value: type) }
             headers.add(name: "Content-Length", value: String(payload?.count ?? 0))
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method,
-                                                           uri: "/\(Self.apiVersion)\(path)", headers: headers)))
-            if let payload, !payload.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: payload)))) }
-            try await outbound.write(.end(nil))
+            do {
+                try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method,
+                                                               uri: "/\(Self.apiVersion)\(path)", headers: headers)))
+                if let payload, !payload.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: payload)))) }
+                try await outbound.write(.end(nil))
+            } catch {
+                // The engine may answer and close before the request is fully written
+                // (a pull that fails at once, say): the answer is still there to read.
+            }
             var status = 0
             for try await part in inbound {
                 switch part {

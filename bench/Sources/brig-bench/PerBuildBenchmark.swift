@@ -30,7 +30,7 @@ enum PerBuildBenchmark {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("brig-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
 
-        let shared = JSRuntime(entryTimeLimit: 10)
+        let shared = JSRuntime(entryTimeLimit: 10, heapLimit: 512 << 20)
         let all: [(key: String, label: String, runtime: JSRuntime?)] = [
             ("fresh", "fresh VM per build", nil), ("shared", "fresh context in a shared VM", shared),
         ]
