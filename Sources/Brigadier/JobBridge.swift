@@ -45,12 +45,15 @@ public final class JobBridge: Sendable {
     public let runner: any JobRunner
     public let context: JobContext
     public let policy: JobPolicy
+    /// Most jobs the build may start; `run()` of one more rejects.
+    public let maxJobs: Int
     private let records = Mutex<[JobRecord]>([])
 
-    public init(runner: any JobRunner, context: JobContext, policy: JobPolicy) {
+    public init(runner: any JobRunner, context: JobContext, policy: JobPolicy, maxJobs: Int = 1000) {
         self.runner = runner
         self.context = context
         self.policy = policy
+        self.maxJobs = maxJobs
     }
 
     /// Jobs in the order they were started.
@@ -72,6 +75,12 @@ public final class JobBridge: Sendable {
                 else { throw NativeError("job name \(spec.name) is not valid") }
                 spec.privileged = spec.privileged && policy.allowPrivilegedJobs
                 spec.dockerSocket = spec.dockerSocket && policy.allowHostMounts
+                if records.withLock({ $0.count }) >= maxJobs {
+                    let limit = maxJobs
+                    return call.context.promise {
+                        throw JobFailure.cannotStart("this build already started \(limit) jobs, its limit; this one was not started")
+                    }
+                }
                 let index = start(spec)
                 return call.context.promise { [self, spec] in
                     do {

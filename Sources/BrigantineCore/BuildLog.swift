@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One line of a build's log.
 public struct LogLine: Sendable, Equatable {
@@ -20,15 +21,38 @@ public final class BuildLog: Sendable {
     public let level: LogLevel
     private let redactor: SecretRedactor
     private let sink: @Sendable (LogLine) -> Void
+    /// Most bytes of script and job output kept; the worker's own messages are always kept.
+    public let maxOutputBytes: Int?
+    private let written = Mutex<(bytes: Int, full: Bool)>((0, false))
 
-    public init(level: LogLevel = .log, redactor: SecretRedactor = .none, sink: @escaping @Sendable (LogLine) -> Void) {
+    public init(level: LogLevel = .log, redactor: SecretRedactor = .none, maxOutputBytes: Int? = nil,
+                sink: @escaping @Sendable (LogLine) -> Void) {
         self.level = level
         self.redactor = redactor
+        self.maxOutputBytes = maxOutputBytes
         self.sink = sink
     }
 
-    /// Output of the script or of a job: shown whatever the level.
+    /// Output of the script or of a job: shown whatever the level, up to `maxOutputBytes`.
     public func write(_ stream: LogLine.Stream, _ text: String) {
+        if let limit = maxOutputBytes {
+            let (accepted, justFilled) = written.withLock { state -> (Bool, Bool) in
+                if state.full { return (false, false) }
+                state.bytes += text.utf8.count
+                if state.bytes <= limit { return (true, false) }
+                state.full = true
+                return (false, true)
+            }
+            if justFilled {
+                let size = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
+                sink(LogLine(.stderr, "[brigade] the build's output reached its limit of \(size); later output is dropped"))
+            }
+            guard accepted else { return }
+        }
+        emit(stream, text)
+    }
+
+    private func emit(_ stream: LogLine.Stream, _ text: String) {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             sink(LogLine(stream, redactor.redact(String(line))))
         }
@@ -39,7 +63,7 @@ public final class BuildLog: Sendable {
     public func log(_ messageLevel: LogLevel, _ component: String?, _ message: String) {
         guard messageLevel >= level, messageLevel != .none else { return }
         let prefix = component.map { "[brigade:\($0)]" } ?? "[brigade]"
-        write(messageLevel >= .warn ? .stderr : .stdout, "\(prefix) \(message)")
+        emit(messageLevel >= .warn ? .stderr : .stdout, "\(prefix) \(message)")
     }
 
 }

@@ -20,12 +20,14 @@ public final class GatewayServer: Sendable {
         public var perProjectLimit: Int
         public var scriptTimeLimit: Double
         public var buildTimeout: Double
+        /// Largest a build's script heap may grow, in bytes.
+        public var scriptMemoryLimit: Int
         /// The container engine's socket (nil: Docker's, then Podman's).
         public var engineSocket: String?
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
-                    engineSocket: String? = nil) {
+                    scriptMemoryLimit: Int = 512 << 20, engineSocket: String? = nil) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
@@ -34,6 +36,7 @@ public final class GatewayServer: Sendable {
             self.perProjectLimit = perProjectLimit
             self.scriptTimeLimit = scriptTimeLimit
             self.buildTimeout = buildTimeout
+            self.scriptMemoryLimit = scriptMemoryLimit
             self.engineSocket = engineSocket
         }
     }
@@ -67,6 +70,7 @@ public final class GatewayServer: Sendable {
             settings: .init(
                 lanes: options.lanes, perProjectLimit: options.perProjectLimit,
                 worker: WorkerSettings(scriptTimeLimit: options.scriptTimeLimit, buildTimeout: options.buildTimeout,
+                                       scriptMemoryLimit: options.scriptMemoryLimit,
                                        workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true)),
                 repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)))
     }

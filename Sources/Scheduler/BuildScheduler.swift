@@ -120,7 +120,8 @@ public final class BuildScheduler: Sendable {
             return
         }
         let spool = LogSpool()
-        let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: project.redactor, sink: spool.append)
+        let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: project.redactor,
+                           maxOutputBytes: settings.worker.maxLogBytes, sink: spool.append)
         let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: source) }
         let outcome: BuildOutcome

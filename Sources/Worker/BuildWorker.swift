@@ -73,7 +73,7 @@ public final class BuildWorker: @unchecked Sendable {
     /// Runs the build on the calling thread, which it blocks until the build ends.
     public func runHere() -> BuildOutcome {
         let startedAt = Date()
-        let jobs = JobBridge(runner: runner, context: jobContext, policy: JobPolicy(request.project))
+        let jobs = JobBridge(runner: runner, context: jobContext, policy: JobPolicy(request.project), maxJobs: settings.maxJobs)
         defer { try? FileManager.default.removeItem(at: jobs.context.buildDirectory) }
 
         var scriptExitCode: Int32?

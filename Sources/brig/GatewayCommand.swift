@@ -32,6 +32,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("build-timeout"), help: "Seconds a build may take.")
     var buildTimeout: Double = 3600
 
+    @Option(name: .customLong("script-memory-limit"), help: "MiB a build's script heap may grow to.")
+    var scriptMemoryLimit = 512
+
     @Option(name: .customLong("engine-socket"), help: "Container engine socket for `runner: container` projects (default: Docker's, then Podman's).")
     var engineSocket: String?
 
@@ -46,7 +49,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
         let options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, perProjectLimit: perProject,
-            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, engineSocket: engineSocket)
+            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
+            engineSocket: engineSocket)
         let server: GatewayServer
         do {
             server = try GatewayServer(projectsDirectory: places.projects, dataDirectory: places.dataDirectory,

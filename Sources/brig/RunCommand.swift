@@ -68,6 +68,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("build-timeout"), help: "Seconds the whole build may take.")
     var buildTimeout: Double = 3600
 
+    @Option(name: .customLong("script-memory-limit"), help: "MiB the script's heap may grow to.")
+    var scriptMemoryLimit = 512
+
     func run() async throws {
         guard let logLevel = LogLevel(name: level) else {
             throw CLIError("unknown log level \"\(level)\": use all, log, info, warn, error or none")
@@ -75,8 +78,8 @@ struct RunCommand: AsyncParsableCommand {
         if BuildRequest.lifecycleEventTypes.contains(event) {
             throw CLIError("'\(event)' is fired by the worker itself (after the main event) and cannot be the main event")
         }
-        guard scriptTimeLimit > 0, buildTimeout > 0 else {
-            throw CLIError("--script-time-limit and --build-timeout must be positive")
+        guard scriptTimeLimit > 0, buildTimeout > 0, scriptMemoryLimit > 0 else {
+            throw CLIError("--script-time-limit, --build-timeout and --script-memory-limit must be positive")
         }
         var project = try loadProject()
         for secret in secrets {
@@ -94,13 +97,13 @@ struct RunCommand: AsyncParsableCommand {
 
         let dataDirectory = URL(fileURLWithPath: data ?? Self.defaultDataDirectory())
         let jobRunner = try await makeRunner(named: runner ?? project.runner ?? "local", project: project, data: dataDirectory)
-        let log = BuildLog(level: logLevel, redactor: project.redactor, sink: TerminalSink.write)
+        let settings = WorkerSettings(
+            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
+            workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))
+        let log = BuildLog(level: logLevel, redactor: project.redactor, maxOutputBytes: settings.maxLogBytes, sink: TerminalSink.write)
         for name in project.unmaskableSecretNames {
             log.log(.warn, nil, "secret \(name) is shorter than \(SecretRedactor.minimumLength) characters and is not masked in logs")
         }
-        let settings = WorkerSettings(
-            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout,
-            workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))
         let worker = BuildWorker(request: request, runner: jobRunner, log: log, settings: settings)
         let interrupts = InterruptHandler { signal in worker.cancel(reason: "brig received \(signal)") }
         let outcome = await worker.run()

@@ -158,6 +158,17 @@ import Worker
         #expect(run.outcome.reason == "script's memory grew past 64 MiB and it was stopped")
     }
 
+    @Test func tooManyJobs() async throws {
+        let run = try await Harness.run("""
+            const { events, Job, Group } = require('brigadier');
+            events.on('exec', () => Group.runAll(Array.from({ length: 10000 }, (_, i) => new Job('j' + i, 'alpine', ['true']))));
+            """)
+        #expect(!run.succeeded)
+        #expect(run.outcome.jobs.count == 1000)
+        #expect(run.outcome.reason?.hasPrefix("unhandled rejection: Error: job j1000(j1000-") == true)
+        #expect(run.outcome.reason?.contains("this build already started 1000 jobs, its limit; this one was not started") == true)
+    }
+
     @Test func throwInTimer() async throws {
         let run = try await Harness.run("""
             const { events } = require('brigadier');

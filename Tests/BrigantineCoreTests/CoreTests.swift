@@ -67,6 +67,18 @@ import Testing
         #expect(lines.all.count == 4)
     }
 
+    @Test func outputIsCappedButWorkerMessagesAreKept() {
+        let lines = LockedLines()
+        let log = BuildLog(level: .log, maxOutputBytes: 10) { lines.append($0) }
+        log.write(.stdout, "12345")
+        log.write(.stdout, "678901")
+        log.write(.stdout, "dropped too")
+        log.log(.log, "app", "still here")
+        #expect(lines.all.map(\.text) == [
+            "12345", "[brigade] the build's output reached its limit of 10 bytes; later output is dropped", "[brigade:app] still here",
+        ])
+    }
+
     final class LockedLines: @unchecked Sendable {
         private let lock = NSLock()
         private var lines: [LogLine] = []

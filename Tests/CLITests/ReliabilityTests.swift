@@ -122,6 +122,132 @@ import Testing
         #expect(answer.status == 200)
         #expect(try await gateway.finishedBuild(try #require(answer.json["build"] as? String))["status"] as? String == "Succeeded")
     }
+
+    /// Scripts that misbehave in every way each end with a recorded reason within their
+    /// limits, while other projects' builds run and the gateway keeps answering.
+    @Test func hostileScriptsEndWithReasonsWhileOthersRun() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let hostile = [
+            "loop": "require('brigadier').events.on('image_push', () => { for (;;) {} });",
+            "bomb": "require('brigadier').events.on('image_push', () => { const h = []; for (;;) h.push(new Array(1e5).fill(1.5)); });",
+            "timer": "require('brigadier').events.on('image_push', () => { setTimeout(() => { throw new Error('timer broke'); }, 10); });",
+            "never": "require('brigadier').events.on('image_push', async () => { await new Promise(() => {}); });",
+            "many": """
+                const { events, Job, Group } = require('brigadier');
+                events.on('image_push', () => Group.runAll(Array.from({ length: 10000 }, (_, i) => new Job('j' + i, 'alpine', ['true']))));
+                """,
+            "chatty": "require('brigadier').events.on('image_push', () => { const line = 'x'.repeat(1 << 20); for (let i = 0; i < 100; i++) console.log(line); });",
+        ]
+        for (name, script) in hostile {
+            try writeProject(name, file: name, script: script, extra: "runner: simulate\n")
+        }
+        try writeProject("steady", file: "steady", script: Self.pushHandler, extra: "runner: simulate\n")
+        let gateway = try GatewayProcess(projects: projects, data: data, arguments: [
+            "--lanes", "3", "--script-time-limit", "3", "--script-memory-limit", "128",
+        ])
+        let health = HealthWatch(gateway: gateway)
+        let watching = Task { await health.watch() }
+        let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+        var hostileBuilds: [String: String] = [:]
+        for name in hostile.keys.sorted() {
+            hostileBuilds[name] = try #require(try await gateway.post("/events/webhook/\(name)", body).json["build"] as? String)
+        }
+        var steady: [String] = []
+        for _ in 0..<20 {
+            steady.append(try #require(try await gateway.post("/events/webhook/steady", body).json["build"] as? String))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        var ended: [String: [String: Any]] = [:]
+        for (name, id) in hostileBuilds { ended[name] = try await gateway.finishedBuild(id, within: 90) }
+        for id in steady { #expect(try await gateway.finishedBuild(id, within: 90)["status"] as? String == "Succeeded") }
+        watching.cancel()
+        let checks = await health.summary
+
+        func reason(_ name: String) -> String { ended[name]?["reason"] as? String ?? "" }
+        #expect(reason("loop") == "script ran for more than 3 s without yielding and was stopped (an infinite loop?)")
+        #expect(reason("bomb") == "script's memory grew past 128 MiB and it was stopped")
+        #expect(reason("timer").hasPrefix("uncaught exception: Error: timer broke"))
+        #expect(reason("many").contains("this build already started 1000 jobs, its limit"))
+        #expect(ended["never"]?["status"] as? String == "Succeeded", "Brigade: an idle build ends, after fires")
+        #expect(try await gateway.logLines(hostileBuilds["never"]!).contains { $0.contains("returned a promise that never settled") })
+        let chatty = try await gateway.get("/v1/build/\(hostileBuilds["chatty"]!)/logs")
+        #expect(chatty.body.count < 20 << 20, "the 100 MB of output was capped")
+        #expect(chatty.text.contains("the build's output reached its limit of 16 MiB; later output is dropped"))
+        for name in hostile.keys { #expect(ended[name]?["status"] as? String != nil) }
+        // The gateway answered every health check while all this ran.
+        print("health checks: \(checks.answered) answered, \(checks.failed) failed, slowest \(checks.slowestMilliseconds) ms")
+        #expect(checks.failed == 0 && checks.answered > 20)
+    }
+
+    /// Secret values appear in no log line, API answer or stored byte.
+    @Test func secretsAppearNowhere() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let secrets = ["TOKEN": "tok-3f9a7c21e5", "PASSWORD": "hunter2-correct-horse"]
+        let webhookSecret = "hook-8b1e44d07a", genericSecret = "Gen3r1cS3cret"
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try """
+            const { events, Job } = require('brigadier');
+            const leak = async (e, p) => {
+              console.log('secrets:', p.secrets, JSON.stringify(p.secrets));
+              console.error('token', p.secrets.TOKEN);
+              const job = new Job('leaky', 'alpine', ['echo "$TOKEN $PASSWORD"', 'echo "$PASSWORD" >&2']);
+              job.env = { TOKEN: p.secrets.TOKEN, PASSWORD: p.secrets.PASSWORD };
+              job.streamLogs = true;
+              await job.run();
+              const failing = new Job('fails', 'alpine', ['echo "failing with $TOKEN"', 'exit 4']);
+              failing.env = { TOKEN: p.secrets.TOKEN };
+              try { await failing.run(); } catch (err) { console.log(err.message); }
+              throw new Error('giving up with ' + p.secrets.PASSWORD);
+            };
+            events.on('image_push', leak);
+            events.on('simpleevent', leak);
+            """.write(to: projects.appendingPathComponent("leak.js"), atomically: true, encoding: .utf8)
+        try """
+            name: acme/leaky
+            defaultScriptFile: leak.js
+            gateways: [container-registry, generic]
+            webhookSecret: \(webhookSecret)
+            genericGatewaySecret: \(genericSecret)
+            secrets: {TOKEN: \(secrets["TOKEN"]!), PASSWORD: \(secrets["PASSWORD"]!)}
+            """.write(to: projects.appendingPathComponent("leaky.yaml"), atomically: true, encoding: .utf8)
+        let gateway = try GatewayProcess(projects: projects, data: data)
+        let id = ProjectID.of("acme/leaky")
+        let body = Data(#"{"push_data":{"tag":"t"}}"#.utf8)
+        let token = WebhookSecrets.token(project: "acme/leaky", secret: webhookSecret)
+        var builds: [String] = []
+        for answer in [
+            try await gateway.post("/events/webhook/\(token)", body),
+            try await gateway.post("/events/webhook/acme/leaky", body, headers: ["Authorization": "Bearer \(webhookSecret)"]),
+            try await gateway.post("/simpleevents/v1/\(id)/\(genericSecret)", Data("{}".utf8)),
+        ] {
+            builds.append(try #require(answer.json["build"] as? String))
+        }
+        _ = try await gateway.post("/events/webhook/acme/leaky?token=\(webhookSecret)", body) // a wrong try: the secret itself as token
+        var seen = ""
+        for build in builds {
+            let finished = try await gateway.finishedBuild(build)
+            #expect(finished["status"] as? String == "Failed")
+            seen += try await gateway.get("/v1/build/\(build)").text
+            seen += try await gateway.get("/v1/build/\(build)/logs").text
+            seen += try await gateway.get("/v1/build/\(build)/jobs").text
+            for job in ["leaky", "fails"] {
+                seen += try await gateway.get("/v1/job/\(job)-\(build)").text
+                seen += try await gateway.get("/v1/job/\(job)-\(build)/logs").text
+            }
+        }
+        seen += try await gateway.get("/v1/projects").text + (try await gateway.get("/v1/project/\(id)").text)
+        seen += try await gateway.get("/v1/builds").text
+        #expect(seen.contains("***"), "the secrets were there to hide")
+        gateway.stop()
+        seen += gateway.log
+        // Every byte the store wrote (database, its WAL), read raw.
+        for file in try FileManager.default.contentsOfDirectory(atPath: data.path) where file.hasPrefix("brigantine.sqlite") {
+            seen += String(decoding: try Data(contentsOf: data.appendingPathComponent(file)), as: UTF8.self)
+        }
+        for value in Array(secrets.values) + [webhookSecret, genericSecret, token] {
+            #expect(!seen.contains(value), "\(value) leaked")
+        }
+    }
 }
 
 /// SplitMix64: a small seeded generator, so that a failing run can be repeated exactly.
@@ -197,6 +323,31 @@ final class Tally: @unchecked Sendable {
     private var counts: [String: Int] = [:]
     func add(_ key: String) { lock.withLock { counts[key, default: 0] += 1 } }
     var all: [String: Int] { lock.withLock { counts } }
+}
+
+/// Asks /healthz every 20 ms and keeps score.
+actor HealthWatch {
+    let gateway: GatewayProcess
+    private(set) var answered = 0
+    private(set) var failed = 0
+    private var slowest = 0.0
+
+    init(gateway: GatewayProcess) {
+        self.gateway = gateway
+    }
+
+    func watch() async {
+        while !Task.isCancelled {
+            let started = Date()
+            if let answer = try? await gateway.get("/healthz"), answer.status == 200 { answered += 1 } else if !Task.isCancelled { failed += 1 }
+            slowest = max(slowest, Date().timeIntervalSince(started))
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    var summary: (answered: Int, failed: Int, slowestMilliseconds: Int) {
+        (answered, failed, Int(slowest * 1000))
+    }
 }
 
 actor AcknowledgedBuilds {
