@@ -26,16 +26,30 @@ public final class JSRuntime: @unchecked Sendable {
     private let tick: Double
     private let ticks = Atomic<Int>(0)
     private let terminated = Mutex<Termination?>(nil)
+    /// A context that lives as long as the runtime, holding `detachedRejectionCallback`.
+    private let anchor: JSGlobalContextRef
+    /// A no-op function for contexts that are done: JSC keeps a context's unhandled-
+    /// rejection callback in a strong handle (a GC root), so a callback of the context's
+    /// own would keep that context alive for as long as the VM, and it cannot be cleared.
+    let detachedRejectionCallback: JSObjectRef
 
     public init(entryTimeLimit: Double? = 10, heapLimit: Int? = nil) {
         group = JSContextGroupCreate()
         self.entryTimeLimit = entryTimeLimit.flatMap { $0 > 0 ? $0 : nil }
         self.heapLimit = heapLimit.flatMap { $0 > 0 ? $0 : nil }
         tick = min(0.01, self.entryTimeLimit ?? 0.01)
+        let anchor = JSGlobalContextCreateInGroup(group, nil)!
+        let noop = withJSString("(function () {})") { JSEvaluateScript(anchor, $0, nil, nil, 1, nil) }
+        let callback = JSValueToObject(anchor, noop, nil)!
+        JSValueProtect(anchor, callback)
+        self.anchor = anchor
+        detachedRejectionCallback = callback
         arm()
     }
 
     deinit {
+        JSValueUnprotect(anchor, detachedRejectionCallback)
+        JSGlobalContextRelease(anchor)
         JSContextGroupClearExecutionTimeLimit(group)
         JSContextGroupRelease(group)
     }
@@ -58,15 +72,20 @@ public final class JSRuntime: @unchecked Sendable {
             return true
         }
         if let limit = heapLimit, let context, heapSize(context) > limit {
-            terminated.withLock { $0 = .memory(bytes: limit) }
-            return true
+            // The heap holds garbage too (of this script, and of earlier builds in a shared
+            // VM): collect once before deciding the script is using that much.
+            JSSynchronousGarbageCollectForDebugging(context)
+            if heapSize(context) > limit {
+                terminated.withLock { $0 = .memory(bytes: limit) }
+                return true
+            }
         }
         arm() // JSC's watchdog fires again only if it is set again before answering false
         return false
     }
 
     /// The VM's heap size, from JSC's memory statistics.
-    private func heapSize(_ context: JSContextRef) -> Int {
+    func heapSize(_ context: JSContextRef) -> Int {
         guard let statistics = JSGetMemoryUsageStatistics(context) else { return 0 }
         let size = withJSString("heapSize") { JSObjectGetProperty(context, statistics, $0, nil) }
         return size.map { Int(JSValueToNumber(context, $0, nil)) } ?? 0

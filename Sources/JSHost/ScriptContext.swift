@@ -54,8 +54,14 @@ public final class ScriptContext: @unchecked Sendable {
         for task in hostOperations.values { task.cancel() }
         internals = nil
         unhandledRejections = []
+        detachRejectionTracker()
         JSObjectSetPrivate(JSContextGetGlobalObject(ref), nil)
         JSGlobalContextRelease(ref)
+    }
+
+    /// Lets the context be collected: see `JSRuntime.detachedRejectionCallback`.
+    private func detachRejectionTracker() {
+        JSGlobalContextSetUnhandledRejectionCallback(ref, runtime.detachedRejectionCallback, nil)
     }
 
     /// The ScriptContext whose global object is reachable from `ctx`.

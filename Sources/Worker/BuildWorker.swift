@@ -83,7 +83,7 @@ public final class BuildWorker: @unchecked Sendable {
             scriptExitCode = context.scriptExitCode()
             context.close()
             // A VM shared with later builds must not carry this build's termination over.
-            context.runtime.clearTermination()
+            runtime?.clearTermination()
         }
         // Brigade's exit codes: process.exit(n) wins; a handled error is 1; else process.exitCode.
         var exitCode = exitRequest ?? (failure != nil ? 1 : scriptExitCode ?? 0)

@@ -104,3 +104,19 @@ import Testing
         #expect(try host.evaluate("typeof require") == "undefined")
     }
 }
+
+@Suite struct ContextLifetimeTests {
+    /// Contexts are freed when the host lets go of them (a cycle here made every build's
+    /// context live forever, and GC slower with each build).
+    @Test func contextsAreReleased() throws {
+        weak var released: ScriptContext?
+        try {
+            let context = try ScriptContext(runtime: JSRuntime())
+            try context.evaluate("Promise.reject(new Error('kept as a protected value'))")
+            _ = context.takeUnhandledRejections()
+            released = context
+            context.close()
+        }()
+        #expect(released == nil)
+    }
+}
