@@ -28,6 +28,11 @@ void JSGlobalContextSetUnhandledRejectionCallback(JSGlobalContextRef ctx, JSObje
 JSObjectRef JSGetMemoryUsageStatistics(JSContextRef ctx);
 void JSSynchronousGarbageCollectForDebugging(JSContextRef ctx);
 
+// From the GLib API (jsc/jsc-options.h): sets one of JSC's process-wide options by name.
+// Must run before the first VM is created. Returns false for an unknown option.
+int jsc_options_set_boolean(const char *option, int value);
+int jsc_options_get_boolean(const char *option, int *value);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,7 @@ public final class JSRuntime: @unchecked Sendable {
     let detachedRejectionCallback: JSObjectRef
 
     public init(entryTimeLimit: Double? = 10, heapLimit: Int? = nil) {
+        _ = engineOptions
         group = JSContextGroupCreate()
         self.entryTimeLimit = entryTimeLimit.flatMap { $0 > 0 ? $0 : nil }
         self.heapLimit = heapLimit.flatMap { $0 > 0 ? $0 : nil }
@@ -113,6 +114,18 @@ public final class JSRuntime: @unchecked Sendable {
         arm()
     }
 }
+
+/// JSC's process-wide options, set once before the first VM exists.
+///
+/// Polling traps: by default JSC stops a running script (the watchdog) by suspending its
+/// thread with a signal from a "signal sender" thread. With several VMs busy at once,
+/// that suspension deadlocks against libpas's scavenger, which suspends threads too: both
+/// lanes of a loaded gateway were found spinning in the allocator for good. With polling
+/// traps the script's own code checks for the stop request at loop edges and calls, so no
+/// thread is ever suspended.
+private let engineOptions: Void = {
+    _ = jsc_options_set_boolean("usePollingTraps", 1)
+}()
 
 // The watchdog's callback; it runs on the thread of the script it interrupts.
 private func runtimeWatchdogTick(_ context: JSContextRef?, _ info: UnsafeMutableRawPointer?) -> Bool {

@@ -134,19 +134,18 @@ public final class BuildScheduler: Sendable {
             defer { if let runtime { returnRuntime(runtime) } }
             let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: runtime)
             state.withLock { $0.workers[build.id] = worker }
-            outcome = await withTaskGroup(of: BuildOutcome?.self) { group in
-                group.addTask { await worker.run() }
-                group.addTask { [self] in
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(200))
-                        await flush(spool, of: build.id)
-                    }
-                    return nil
+            // Logs reach the store every 200 ms while the build runs. The flusher is not the
+            // worker's sibling in a group: at shutdown the worker still ends (it is cancelled
+            // through `cancel(reason:)`) and its outcome is recorded.
+            let flusher = Task { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    await flush(spool, of: build.id)
                 }
-                let finished = await group.next()!!
-                group.cancelAll()
-                return finished
             }
+            outcome = await worker.run()
+            flusher.cancel()
+            await flusher.value // its last write lands before the final one, keeping lines in order
         } catch {
             log.log(.error, nil, "\(error)")
             await flush(spool, of: build.id)

@@ -3,9 +3,11 @@ import Foundation
 import GRDB
 
 /// The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so a
-/// committed write survives a crash of the process or the machine.
+/// committed write survives a crash of the process or the machine. Concurrent writes share
+/// commits (`GroupCommit`), and each returns only once it is on disk.
 public final class SQLiteBuildStore: BuildStore {
     private let database: DatabasePool
+    private let commits: GroupCommit
 
     /// Opens (creating if needed) `brigantine.sqlite` in `directory`.
     public init(directory: URL) throws {
@@ -19,6 +21,7 @@ public final class SQLiteBuildStore: BuildStore {
         database = try DatabasePool(path: directory.appendingPathComponent("brigantine.sqlite").path,
                                     configuration: configuration)
         try Self.migrator.migrate(database)
+        commits = GroupCommit(database)
     }
 
     private static var migrator: DatabaseMigrator {
@@ -75,7 +78,7 @@ public final class SQLiteBuildStore: BuildStore {
 
     public func create(_ build: NewBuild) async throws -> StoredBuild {
         let now = Date()
-        try await database.write { db in
+        try await commits.write { db in
             try db.execute(sql: """
                 INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
                                     clone_url, log_level, status, created_at)
@@ -88,7 +91,7 @@ public final class SQLiteBuildStore: BuildStore {
     }
 
     public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
-        try await database.write { db in
+        try await commits.write { db in
             let busy = Array(busyProjects)
             let excluded = busy.isEmpty ? "" : "AND project_id NOT IN (\(databaseQuestionMarks(count: busy.count)))"
             guard let row = try Row.fetchOne(db, sql: """
@@ -106,7 +109,7 @@ public final class SQLiteBuildStore: BuildStore {
 
     public func appendLog(buildID: String, lines: [LogLine]) async throws {
         guard !lines.isEmpty else { return }
-        try await database.write { db in
+        try await commits.write { db in
             let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM log_lines WHERE build_id = ?", arguments: [buildID]) ?? 0
             let insert = try db.cachedStatement(sql: "INSERT INTO log_lines (build_id, seq, stream, text) VALUES (?, ?, ?, ?)")
             for (offset, line) in lines.enumerated() {
@@ -117,7 +120,7 @@ public final class SQLiteBuildStore: BuildStore {
 
     public func saveJobs(_ jobs: [StoredJob]) async throws {
         guard !jobs.isEmpty else { return }
-        try await database.write { db in
+        try await commits.write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO jobs (id, build_id, name, image, status, exit_code, started_at, finished_at, failure, output)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -134,7 +137,7 @@ public final class SQLiteBuildStore: BuildStore {
     }
 
     public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws {
-        try await database.write { db in
+        try await commits.write { db in
             try db.execute(sql: "UPDATE builds SET status = ?, exit_code = ?, reason = ?, finished_at = ? WHERE id = ?",
                            arguments: [status.rawValue, exitCode, reason, Date().timeIntervalSince1970, buildID])
         }

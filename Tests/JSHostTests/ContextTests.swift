@@ -1,3 +1,4 @@
+import CJavaScriptCore
 import Foundation
 import JSHost
 import Testing
@@ -69,6 +70,16 @@ import Testing
         let host = try TestHost(entryTimeLimit: 0.2)
         #expect(throws: ScriptTerminated.self) { try host.run("while (true) {}") }
         host.context.runtime.clearTermination()
+    }
+
+    /// The watchdog must not suspend threads: JSC's signal-based traps deadlocked against
+    /// its allocator's scavenger with two VMs busy (see `engineOptions`).
+    @Test func runawayScriptsAreStoppedByPollingNotThreadSuspension() throws {
+        let host = try TestHost(entryTimeLimit: 0.2)
+        var polling: Int32 = 0
+        #expect(jsc_options_get_boolean("usePollingTraps", &polling) != 0)
+        #expect(polling != 0)
+        #expect(throws: ScriptTerminated.self) { try host.run("let n = 0; for (;;) { n = (n + 1) % 7 }") }
     }
 
     @Test func executionTimeLimitCoversTimersAndMicrotasks() throws {

@@ -23,6 +23,29 @@ import Testing
         #expect(stored.build == build && stored.status == .pending && stored.attempts == 0)
     }
 
+    /// Writes made at the same time share commits, yet each stands or falls alone: a
+    /// duplicate build ID among 300 concurrent creates fails by itself and the rest are stored.
+    @Test func concurrentWritesShareCommitsButFailAlone() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory)
+        let duplicate = try await store.create(newBuild("acme/web"))
+        let builds = (0..<300).map { newBuild("acme/web", payload: #"{"n":\#($0)}"#) }
+        let results = await withTaskGroup(of: (String, Bool).self) { group in
+            for build in builds {
+                group.addTask { (build.id, (try? await store.create(build)) != nil) }
+            }
+            group.addTask { (duplicate.id, (try? await store.create(duplicate.build)) != nil) }
+            return await group.reduce(into: [String: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results[duplicate.id] == false)
+        #expect(builds.allSatisfy { results[$0.id] == true })
+        let reopened = try SQLiteBuildStore(directory: directory)
+        #expect(try await reopened.builds(projectID: nil, limit: 1000).count == 301)
+        for build in builds.prefix(20) {
+            #expect(try await reopened.build(id: build.id)?.build == build)
+        }
+    }
+
     @Test func queueTakesOldestFirstAndSkipsBusyProjects() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteBuildStore(directory: directory)
