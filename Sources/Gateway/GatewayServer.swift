@@ -71,7 +71,8 @@ public final class GatewayServer: Sendable {
                 lanes: options.lanes, perProjectLimit: options.perProjectLimit,
                 worker: WorkerSettings(scriptTimeLimit: options.scriptTimeLimit, buildTimeout: options.buildTimeout,
                                        scriptMemoryLimit: options.scriptMemoryLimit,
-                                       workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true)),
+                                       workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true),
+                                       threadNiceness: 10),
                 repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)))
     }
 

@@ -85,15 +85,20 @@ public struct WorkerSettings: Sendable {
     public var maxLogBytes: Int
     /// Where build directories (job work directories, shared storage) are made.
     public var workRoot: URL
+    /// The nice value of build threads (Linux: per thread; 0 leaves it as it is). A gateway
+    /// runs builds below its request handling, so a backlog of builds (stored, durable)
+    /// does not slow the acknowledgement of new webhooks.
+    public var threadNiceness: Int32
 
     public init(scriptTimeLimit: Double = 10, buildTimeout: Double = 3600, scriptMemoryLimit: Int = 512 << 20,
-                maxJobs: Int = 1000, maxLogBytes: Int = 16 << 20, workRoot: URL) {
+                maxJobs: Int = 1000, maxLogBytes: Int = 16 << 20, workRoot: URL, threadNiceness: Int32 = 0) {
         self.scriptTimeLimit = scriptTimeLimit
         self.buildTimeout = buildTimeout
         self.scriptMemoryLimit = scriptMemoryLimit
         self.maxJobs = maxJobs
         self.maxLogBytes = maxLogBytes
         self.workRoot = workRoot
+        self.threadNiceness = threadNiceness
     }
 }
 

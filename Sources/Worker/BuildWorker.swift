@@ -46,13 +46,24 @@ public final class BuildWorker: @unchecked Sendable {
     /// then lets the runner clean up what the build's jobs shared.
     public func run() async -> BuildOutcome {
         let outcome = await withCheckedContinuation { continuation in
-            let thread = Thread { [self] in continuation.resume(returning: runHere()) }
+            let thread = Thread { [self] in
+                if settings.threadNiceness != 0 { Self.setThreadNiceness(settings.threadNiceness) }
+                continuation.resume(returning: runHere())
+            }
             thread.stackSize = 8 << 20
             thread.name = "build \(request.buildID)"
             thread.start()
         }
         await runner.buildFinished(jobContext)
         return outcome
+    }
+
+    /// Lowers the calling thread's priority: on Linux, `setpriority(PRIO_PROCESS, 0, …)`
+    /// changes only the calling thread (threads have nice values of their own).
+    private static func setThreadNiceness(_ niceness: Int32) {
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+        #endif
     }
 
     /// What the runner knows about this build.
