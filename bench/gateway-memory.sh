@@ -24,11 +24,8 @@ sleep 2
 idle=$(rss)
 
 url="http://127.0.0.1:$port/events/webhook/bench"
-for _ in $(seq "$builds"); do
-  curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @samples/dockerhub/payload.json "$url" &
-  [ $((RANDOM % 20)) = 0 ] && wait
-done
-wait
+seq "$builds" | xargs -P 32 -I{} curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+  --data-binary @samples/dockerhub/payload.json "$url"
 until [ "$(running)" = "$builds" ]; do sleep 0.5; done
 sleep 2 # the last ones reach their timer
 live=$(rss)
