@@ -6,31 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
-for tool in wrk hey sqlite3; do
-  command -v "$tool" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >/dev/null
-done
-swift build -c release --product brig >/dev/null 2>&1
-root=$(mktemp -d /tmp/gwload-XXXX)
-port=7791
-mkdir -p "$root/projects"
-cp bench/gateway-handler.js "$root/projects/handler.js"
-printf 'name: bench\ndefaultScriptFile: handler.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n' > "$root/projects/bench.yaml"
-.build/release/brig gateway --projects "$root/projects" --data "$root/data" --host 127.0.0.1 --port $port --lanes 2 \
-  >"$root/gateway.out" 2>"$root/gateway.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$root"' EXIT
-until grep -q listening "$root/gateway.out" 2>/dev/null; do sleep 0.1; done
-url="http://127.0.0.1:$port/events/webhook/bench"
+source bench/gateway-common.sh
+install_tools wrk hey sqlite3
+start_gateway bench/gateway-handler.js 7791 --lanes 2
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 ticks=$(getconf CLK_TCK)
-pending() { sqlite3 "$root/data/brigantine.sqlite" "select count(*) from builds where status in ('Pending','Running')"; }
 # Milliseconds from acknowledgement to build done, p50 and p99, for builds created since $1.
 done_times() {
   sqlite3 "$root/data/brigantine.sqlite" \
     "select (finished_at - created_at) * 1000 from builds where created_at >= $1 order by 1" |
     awk '{v[NR]=$1} END {printf "%.0f %.0f\n", v[int(NR*0.5)+1], v[int(NR*0.99)+1]}'
 }
-
 
 # 1. Saturation: as many webhooks as the gateway will acknowledge.
 cpu0=$(cpu)
