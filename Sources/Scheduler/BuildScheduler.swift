@@ -130,7 +130,7 @@ public final class BuildScheduler: Sendable {
             let request = try await request(for: build, project: project, source: source, log: log)
             // A project with a time limit of its own gets a VM of its own: the limit is per VM.
             let pooled = project.scriptTimeLimit == nil
-            let runtime = pooled ? takeRuntime() : nil
+            let runtime = pooled ? takeRuntime(for: project) : nil
             defer { if let runtime { returnRuntime(runtime) } }
             let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: runtime)
             state.withLock { $0.workers[build.id] = worker }
@@ -222,9 +222,9 @@ public final class BuildScheduler: Sendable {
             script: script, moduleRoot: moduleRoot, logLevel: LogLevel(name: build.logLevel) ?? .log)
     }
 
-    private func takeRuntime() -> JSRuntime {
-        state.withLock { $0.runtimes.popLast() }
-            ?? JSRuntime(entryTimeLimit: settings.worker.scriptTimeLimit, heapLimit: settings.worker.scriptMemoryLimit)
+    /// A pooled VM; only projects without a time limit of their own share them.
+    private func takeRuntime(for project: Project) -> JSRuntime {
+        state.withLock { $0.runtimes.popLast() } ?? settings.worker.makeRuntime(for: project)
     }
 
     private func returnRuntime(_ runtime: JSRuntime) {

@@ -1,6 +1,7 @@
 import BrigantineCore
 import Brigadier
 import Foundation
+import JSHost
 
 /// Everything a build needs: which project, which event, which script.
 public struct BuildRequest: Sendable {
@@ -99,6 +100,11 @@ public struct WorkerSettings: Sendable {
         self.maxLogBytes = maxLogBytes
         self.workRoot = workRoot
         self.threadNiceness = threadNiceness
+    }
+
+    /// A VM for `project`'s builds, with its limits: the project's own time limit, else these.
+    public func makeRuntime(for project: Project) -> JSRuntime {
+        JSRuntime(entryTimeLimit: project.scriptTimeLimit ?? scriptTimeLimit, heapLimit: scriptMemoryLimit)
     }
 }
 

@@ -114,8 +114,7 @@ public final class BuildWorker: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(
                 at: jobs.context.buildDirectory, withIntermediateDirectories: true)
-            let runtime = self.runtime ?? JSRuntime(
-                entryTimeLimit: request.project.scriptTimeLimit ?? settings.scriptTimeLimit, heapLimit: settings.scriptMemoryLimit)
+            let runtime = self.runtime ?? settings.makeRuntime(for: request.project)
             let context = try ScriptContext(
                 runtime: runtime, moduleRoots: [request.moduleRoot],
                 builtins: BrigadierModule.builtins(jobs: jobs))
