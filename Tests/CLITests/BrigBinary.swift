@@ -23,7 +23,7 @@ enum Brig {
     }
 
     /// Runs `brig <arguments>` with a private data directory and waits for it.
-    static func run(_ arguments: [String], data: URL? = nil) throws -> Result {
+    static func run(_ arguments: [String], data: URL? = nil) async throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -43,10 +43,26 @@ enum Brig {
         }
         process.standardOutput = try FileHandle(forWritingTo: outFile)
         process.standardError = try FileHandle(forWritingTo: errFile)
-        try process.run()
-        process.waitUntilExit()
+        try await process.runUntilExit()
         let outData = try Data(contentsOf: outFile), errData = try Data(contentsOf: errFile)
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+extension Process {
+    /// Runs the process and waits for it to end without holding a thread of the cooperative
+    /// pool: tests of the whole package share that pool, and a test blocked on a process
+    /// for seconds starves other tests' Swift tasks (host operations, jobs).
+    func runUntilExit() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            terminationHandler = { _ in continuation.resume() } // set before run(): no exit is missed
+            do {
+                try run()
+            } catch {
+                terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
     }
 }

@@ -153,7 +153,7 @@ struct ContainerRunnerTests {
     @Test func theDockerHubSampleTestsThePushedImageInsideIt() async throws {
         let engine = try TestEngine()
         defer { engine.stop() }
-        let result = try Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "-e", "image_push", "-p", "samples/dockerhub/payload.json",
+        let result = try await Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "-e", "image_push", "-p", "samples/dockerhub/payload.json",
                                    "--runner", "container", "--engine-socket", engine.socket])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.printed == [
@@ -191,8 +191,8 @@ struct ContainerRunnerTests {
         #expect(try engine.managedContainers().isEmpty, "the next runner removed it")
     }
 
-    @Test func aMissingEngineIsAClearError() throws {
-        let result = try Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "--runner", "container", "--engine-socket", "/tmp/no-engine-here.sock"])
+    @Test func aMissingEngineIsAClearError() async throws {
+        let result = try await Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "--runner", "container", "--engine-socket", "/tmp/no-engine-here.sock"])
         #expect(result.status == 1)
         #expect(result.stderr == "Error: no container engine answers at /tmp/no-engine-here.sock (start dockerd, or `podman system service`, or pass its socket)\n")
     }

@@ -3,8 +3,8 @@ import Testing
 
 /// `brig run` as users call it: the README's sample commands, Brigade's flags and exit codes.
 @Suite struct RunCommandTests {
-    @Test func dockerHubSample() throws {
-        let result = try Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "-e", "image_push", "-p", "samples/dockerhub/payload.json"])
+    @Test func dockerHubSample() async throws {
+        let result = try await Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "-e", "image_push", "-p", "samples/dockerhub/payload.json"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.printed == [
             "pushed svendowideit/testhook:latest by trustedbuilder",
@@ -13,21 +13,21 @@ import Testing
         ])
     }
 
-    @Test func acrSample() throws {
-        let push = try Brig.run(["run", "-f", "samples/acr/brigade.js", "-e", "image_push", "-p", "samples/acr/payload.json"])
+    @Test func acrSample() async throws {
+        let push = try await Brig.run(["run", "-f", "samples/acr/brigade.js", "-e", "image_push", "-p", "samples/acr/payload.json"])
         #expect(push.status == 0, "\(push.stderr)")
         #expect(push.printed == [
             "ACR push of myregistry.azurecr.io/hello-world:v1",
             "digest sha256:80f0d5c8786bb9e621a45ece0db56d11cdc624ad20da9fe62e9d25490f331d7d",
             "smoke test: hello-world:v1 answers",
         ])
-        let delete = try Brig.run(["run", "-f", "samples/acr/brigade.js", "-e", "image_push", "-p", "samples/acr/payload-delete.json"])
+        let delete = try await Brig.run(["run", "-f", "samples/acr/brigade.js", "-e", "image_push", "-p", "samples/acr/payload-delete.json"])
         #expect(delete.status == 0)
         #expect(delete.printed == ["ignoring ACR delete of hello-world@sha256:80f0d5c8786bb9e621a45ece0db56d11cdc624ad20da9fe62e9d25490f331d7d"])
     }
 
-    @Test func pipelineSample() throws {
-        let result = try Brig.run(["run", "-f", "samples/pipeline/brigade.js", "-e", "image_push", "-p", "samples/pipeline/payload.json"])
+    @Test func pipelineSample() async throws {
+        let result = try await Brig.run(["run", "-f", "samples/pipeline/brigade.js", "-e", "image_push", "-p", "samples/pipeline/payload.json"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.printed == [
             "fetch: wrote the image name",
@@ -36,8 +36,8 @@ import Testing
         ])
     }
 
-    @Test func onFailureSample() throws {
-        let result = try Brig.run([
+    @Test func onFailureSample() async throws {
+        let result = try await Brig.run([
             "run", "--project-file", "samples/on-failure/project.yaml", "-f", "samples/on-failure/brigade.js",
             "-e", "image_push", "-p", "samples/on-failure/payload.json",
         ])
@@ -53,7 +53,7 @@ import Testing
         #expect(result.stderr.contains("[brigade] build \(buildID) failed: unhandled rejection: Error: job test(test-\(buildID))"))
     }
 
-    @Test func inlinePayloadAndRevision() throws {
+    @Test func inlinePayloadAndRevision() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brig-inline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -61,7 +61,7 @@ import Testing
         try """
             require('brigadier').events.on('deploy', (e) => console.log(e.provider, e.revision.commit, e.revision.ref, JSON.stringify(e.payload)));
             """.write(to: script, atomically: true, encoding: .utf8)
-        let result = try Brig.run(["run", "-f", script.path, "-e", "deploy", "-i", "ünï\tcode", "-c", "abc", "-r", "refs/tags/v1", "-l", "none"])
+        let result = try await Brig.run(["run", "-f", script.path, "-e", "deploy", "-i", "ünï\tcode", "-c", "abc", "-r", "refs/tags/v1", "-l", "none"])
         #expect(result.status == 0)
         #expect(result.stdout == "brigade-cli abc refs/tags/v1 \"ünï\\tcode\"\n")
     }
@@ -76,21 +76,21 @@ import Testing
         (["run", "--bogus"], "Error: Unknown option '--bogus'"),
         (["run", "-f", "samples/dockerhub/brigade.js", "--secret", "novalue"], "Error: --secret takes KEY=VALUE"),
     ])
-    func badRequestsExitOneWithOneLine(arguments: [String], message: String) throws {
-        let result = try Brig.run(arguments)
+    func badRequestsExitOneWithOneLine(arguments: [String], message: String) async throws {
+        let result = try await Brig.run(arguments)
         #expect(result.status == 1)
         #expect(result.stderr == message + "\n")
         #expect(result.stdout.isEmpty)
     }
 
-    @Test func simulateRunnerRunsNothing() throws {
-        let result = try Brig.run(["run", "-f", "samples/pipeline/brigade.js", "-e", "image_push", "-p", "samples/pipeline/payload.json", "--runner", "simulate"])
+    @Test func simulateRunnerRunsNothing() async throws {
+        let result = try await Brig.run(["run", "-f", "samples/pipeline/brigade.js", "-e", "image_push", "-p", "samples/pipeline/payload.json", "--runner", "simulate"])
         #expect(result.status == 0)
         #expect(result.printed.first?.hasPrefix("fetch: simulated: job fetch was not run (image svendowideit/testhook:latest, 2 tasks)") == true)
         #expect(result.stdout.contains("[brigade:simulate] would run job fetch-"))
     }
 
-    @Test func projectsDirectoryAndSecretsFromTheCommandLine() throws {
+    @Test func projectsDirectoryAndSecretsFromTheCommandLine() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brig-projects-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -101,11 +101,11 @@ import Testing
             secrets:
               FROM_FILE: value-from-file
             """.write(to: directory.appendingPathComponent("web.yaml"), atomically: true, encoding: .utf8)
-        let byName = try Brig.run(["run", "acme/web", "--projects", directory.path, "--secret", "EXTRA=x-value", "-l", "none"])
+        let byName = try await Brig.run(["run", "acme/web", "--projects", directory.path, "--secret", "EXTRA=x-value", "-l", "none"])
         #expect(byName.status == 0, "\(byName.stderr)")
         let id = "brigade-86f279ce9c29f1062e23537542b6d4ec7b51a086f146a9b2399981" // brigade- + the first 54 hex digits of SHA-256("acme/web")
         #expect(byName.stdout == "acme/web \(id) EXTRA,FROM_FILE\n")
-        let byID = try Brig.run(["run", id, "--projects", directory.path, "-l", "none"])
+        let byID = try await Brig.run(["run", id, "--projects", directory.path, "-l", "none"])
         #expect(byID.stdout == "acme/web \(id) FROM_FILE\n")
     }
 }

@@ -47,7 +47,7 @@ import Testing
         #expect(stop == .deadline)
     }
 
-    @Test func hostOperationsSettlePromisesOnTheLoop() throws {
+    @Test func hostOperationsSettlePromisesOnTheLoop() async throws {
         let host = try TestHost()
         let work = host.context.makeFunction("work") { call in
             let input = call.string(0)
@@ -58,14 +58,14 @@ import Testing
             }
         }
         host.context.setProperty(host.context.globalObject, "work", work)
-        let stop = try host.run("""
+        let stop = try await onOwnThread { try host.run("""
             (async () => {
               console.log(await work('hello'));
               try { await work('bad') } catch (e) { console.log('caught', e.message) }
               const all = await Promise.all([work('a'), work('b')]);
               console.log(all.join('+'));
             })();
-            """)
+            """) }
         #expect(stop == .idle)
         #expect(host.stdout == ["HELLO", "caught bad input", "A+B"])
     }

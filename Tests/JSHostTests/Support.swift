@@ -44,3 +44,13 @@ final class TestHost {
         context.string(from: try context.evaluate(source))
     }
 }
+
+/// Runs `body` on a thread of its own, waiting without holding a thread of the cooperative
+/// pool: host operations (Swift tasks) settle a script's promises from that pool, and a
+/// test blocking one of its two threads here, beside others, can starve them.
+func onOwnThread<T: Sendable>(_ body: @escaping () throws -> T) async throws -> T {
+    nonisolated(unsafe) let body = body
+    return try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
