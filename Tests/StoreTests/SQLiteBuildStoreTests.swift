@@ -46,6 +46,43 @@ import Testing
         }
     }
 
+    /// Under writes that never pause, a checkpoint beside them never reaches the log's end,
+    /// so the log only starts over (its header's checkpoint sequence number goes up) because
+    /// the writer finishes the checkpoint between two batches once the log passes its limit.
+    @Test func writeAheadLogStartsOverUnderSteadyWrites() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory, walLimit: 256 << 10)
+        let build = try await store.create(newBuild("acme/web"))
+        let wal = directory.appendingPathComponent("brigantine.sqlite-wal").path
+        func checkpointSequence() throws -> UInt32 {
+            let handle = try #require(FileHandle(forReadingAtPath: wal))
+            defer { try? handle.close() }
+            let header = try #require(try handle.read(upToCount: 16))
+            return header[12..<16].reduce(0) { $0 << 8 | UInt32($1) } // big-endian
+        }
+        let first = try checkpointSequence()
+        let line = LogLine(.stdout, String(repeating: "x", count: 300))
+        let deadline = ContinuousClock.now + .seconds(3)
+        let written = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var count = 0
+                    while ContinuousClock.now < deadline {
+                        try await store.appendLog(buildID: build.id, lines: Array(repeating: line, count: 10))
+                        count += 10
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let startedOver = try checkpointSequence() &- first
+        #expect(startedOver >= 2, "the log started over \(startedOver) times while \(written) lines were written")
+        let stored = try await store.logs(buildID: build.id, after: 0, limit: written + 1)
+        #expect(stored.count == written)
+        #expect(stored.map(\.sequence) == Array(1...written))
+    }
+
     @Test func queueTakesOldestFirstAndSkipsBusyProjects() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteBuildStore(directory: directory)
