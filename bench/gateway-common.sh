@@ -12,6 +12,7 @@ start_gateway() {
   local handler=$1 port=$2
   shift 2
   swift build -c release --product brig >/dev/null 2>&1
+  swift build -c release --product brig-bench >/dev/null 2>&1
   root=$(mktemp -d /tmp/brig-bench-XXXX)
   mkdir -p "$root/projects"
   cp "$handler" "$root/projects/handler.js"
