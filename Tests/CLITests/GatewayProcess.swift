@@ -1,20 +1,43 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
 /// A real `brig gateway` on loopback, started for a test and stopped after it.
-final class GatewayProcess: @unchecked Sendable { // only init changes it
+///
+/// Every wait here (for the port, for the exit) sleeps as a task instead of blocking a thread:
+/// the package's tests share a cooperative pool of as many threads as cores.
+final class GatewayProcess: @unchecked Sendable { // only start changes it
     let projects: URL
     let data: URL
     private let process = Process()
+    private let exited = ExitSignal()
     private let output: URL
     private(set) var port = 0
 
-    init(projects: URL, data: URL, arguments: [String] = []) throws {
+    private init(projects: URL, data: URL) {
         self.projects = projects
         self.data = data
         output = data.deletingLastPathComponent().appendingPathComponent("gateway-\(UUID().uuidString).out")
+    }
+
+    /// Starts the gateway and returns once it listens.
+    static func start(projects: URL, data: URL, arguments: [String] = []) async throws -> GatewayProcess {
+        let gateway = GatewayProcess(projects: projects, data: data)
+        try gateway.launch(arguments)
+        for _ in 0..<400 {
+            if let port = gateway.listeningPort() {
+                gateway.port = port
+                return gateway
+            }
+            if !gateway.process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw GatewayTestError("the gateway did not start: \(gateway.log)")
+    }
+
+    private func launch(_ arguments: [String]) throws {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = Brig.executable
         process.arguments = ["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1",
@@ -23,17 +46,13 @@ final class GatewayProcess: @unchecked Sendable { // only init changes it
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
+        process.terminationHandler = { [exited] _ in exited.signal() } // set before run(): no exit is missed
         try process.run()
-        for _ in 0..<400 {
-            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            if let range = text.range(of: "listening on http://127.0.0.1:") {
-                port = Int(text[range.upperBound...].prefix { $0.isNumber }) ?? 0
-                return
-            }
-            if !process.isRunning { break }
-            Thread.sleep(forTimeInterval: 0.025)
-        }
-        throw GatewayTestError("the gateway did not start: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+    }
+
+    private func listeningPort() -> Int? {
+        guard let range = log.range(of: "listening on http://127.0.0.1:") else { return nil }
+        return Int(log[range.upperBound...].prefix { $0.isNumber })
     }
 
     deinit {
@@ -45,15 +64,15 @@ final class GatewayProcess: @unchecked Sendable { // only init changes it
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
     /// Kills it without warning (as a crash would), and waits until it is gone.
-    func crash() {
+    func crash() async {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await exited.wait()
     }
 
     /// Asks it to stop as an operator would (SIGTERM), and waits.
-    func stop() {
+    func stop() async {
         process.terminate()
-        process.waitUntilExit()
+        await exited.wait()
     }
 
     struct Answer {
@@ -94,6 +113,30 @@ final class GatewayProcess: @unchecked Sendable { // only init changes it
 
     func logLines(_ id: String) async throws -> [String] {
         try await get("/v1/build/\(id)/logs").text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+}
+
+/// Set once, by a process's termination handler; any number of tasks may await it.
+final class ExitSignal: Sendable {
+    private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func signal() {
+        let waiters = state.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
     }
 }
 

@@ -61,7 +61,7 @@ import Testing
     @Test func everyRegistryPayloadReachesTheScriptByteForByte() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let gateway = try GatewayProcess(projects: projects, data: data)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { $0.hasSuffix(".json") }.sorted()
         #expect(files.count >= 25)
         var builds: [(file: String, id: String, body: Data)] = []
@@ -84,7 +84,7 @@ import Testing
     @Test func everyRouteForm() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let gateway = try GatewayProcess(projects: projects, data: data)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("acr-push.json"))
         let id = ProjectID.of("acme/registry")
         let cases: [(path: String, headers: [String: String], type: String, revision: [String: String])] = [
@@ -112,7 +112,7 @@ import Testing
     @Test func refusals() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let gateway = try GatewayProcess(projects: projects, data: data)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let body = Data(#"{"push_data":{"tag":"x"}}"#.utf8)
         // An unknown project and a wrong or missing secret are answered alike.
         let unknown = try await gateway.post("/events/webhook/acme/nobody?token=\(token)", body)
@@ -138,7 +138,7 @@ import Testing
     @Test func genericGateway() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let gateway = try GatewayProcess(projects: projects, data: data)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let id = ProjectID.of("acme/registry")
         let simple = try Data(contentsOf: Self.fixtures.appendingPathComponent("brigade-v1-generic-gateway-simpleevent.json"))
         let simpleAnswer = try await gateway.post("/simpleevents/v1/\(id)/\(Self.genericSecret)", simple)
@@ -181,7 +181,7 @@ import Testing
     @Test func simultaneousWebhooksForOneProject() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let gateway = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "2", "--per-project", "2"])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2", "--per-project", "2"])
         let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
         let path = "/events/webhook/\(token)"
         let ids = try await withThrowingTaskGroup(of: String?.self) { group in
@@ -210,7 +210,7 @@ import Testing
             "slow.js": slow,
             "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
         ])
-        var gateway: GatewayProcess? = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "1"])
+        var gateway: GatewayProcess? = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "1"])
         let body = Data(#"{"push_data":{"tag":"t"}}"#.utf8)
         let running = try #require(try await gateway!.post("/events/webhook/slow", body).json["build"] as? String)
         // Wait until it runs, then queue more behind it (one lane: they stay pending).
@@ -222,11 +222,11 @@ import Testing
         for _ in 0..<3 {
             pending.append(try #require(try await gateway!.post("/events/webhook/\(token)", body).json["build"] as? String))
         }
-        gateway!.crash()
+        await gateway!.crash()
         gateway = nil
 
         // Once more, this time with a project that asks for interrupted builds to run again.
-        let restarted = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "2"])
+        let restarted = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
         let interrupted = try await restarted.finishedBuild(running)
         #expect(interrupted["status"] as? String == "Failed")
         #expect(interrupted["reason"] as? String == "the gateway stopped while this build was running")
@@ -234,7 +234,7 @@ import Testing
             #expect(try await restarted.finishedBuild(id)["status"] as? String == "Succeeded")
         }
         #expect(restarted.log.contains("left running by a previous gateway"))
-        restarted.crash()
+        await restarted.crash()
 
         // A project that asks for interrupted builds to run again: its first run is killed
         // with the gateway; the second finds the marker the first left and ends at once.
@@ -246,26 +246,26 @@ import Testing
         try "name: rerun\ndefaultScriptFile: rerun.js\ninsecure: true\ngateways: [container-registry]\nrerunInterrupted: true\n"
             .write(to: projects.appendingPathComponent("rerun.yaml"), atomically: true, encoding: .utf8)
         let rerunData = root.appendingPathComponent("data-rerun")
-        var first: GatewayProcess? = try GatewayProcess(projects: projects, data: rerunData)
+        var first: GatewayProcess? = try await GatewayProcess.start(projects: projects, data: rerunData)
         let rerun = try #require(try await first!.post("/events/webhook/rerun", body).json["build"] as? String)
         for _ in 0..<400 {
             guard !FileManager.default.fileExists(atPath: marker) else { break }
             try await Task.sleep(for: .milliseconds(25))
         }
-        first!.crash()
+        await first!.crash()
         first = nil
-        let second = try GatewayProcess(projects: projects, data: rerunData)
+        let second = try await GatewayProcess.start(projects: projects, data: rerunData)
         let again = try await second.finishedBuild(rerun)
         #expect(again["status"] as? String == "Succeeded" && again["attempts"] as? Int == 2)
         #expect(try await second.logLines(rerun).contains { $0.contains("second run") } == false, "job output is in the job's log")
         #expect(try await second.get("/v1/job/once-\(rerun)/logs").text == "second run\n")
-        second.stop()
+        await second.stop()
     }
 
     @Test func printedURLsProjectAndBuildCommands() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let gateway = try GatewayProcess(projects: projects, data: data, arguments: ["--print-urls"])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--print-urls"])
         let command = try #require(gateway.log.split(separator: "\n").first { $0.hasPrefix("acme/registry: curl ") })
         #expect(command == "acme/registry: curl -X POST --data-binary @samples/dockerhub/payload.json http://127.0.0.1:\(gateway.port)/events/webhook/\(token)")
         let build = try #require(try await gateway.post("/events/webhook/\(token)", Data("{}".utf8)).json["build"] as? String)
@@ -293,7 +293,7 @@ import Testing
     @Test func projectsAreReloadedWhenTheirFilesChange() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let gateway = try GatewayProcess(projects: projects, data: data)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let body = Data("{}".utf8)
         #expect(try await gateway.post("/events/webhook/late", body).status == 401)
         try "name: late\ndefaultScriptFile: report.js\ninsecure: true\ngateways: [container-registry]\n"

@@ -31,7 +31,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProject("durable", file: "durable", script: Self.pushHandler, extra: "runner: simulate\n")
         let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
-        let gateway = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "2"])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
         let acknowledged = AcknowledgedBuilds()
         let sender = Task {
             await withTaskGroup(of: Void.self) { group in
@@ -50,12 +50,12 @@ import Testing
             guard await acknowledged.count < 150 else { break }
             try await Task.sleep(for: .milliseconds(5))
         }
-        gateway.crash()
+        await gateway.crash()
         await sender.value
         let ids = await acknowledged.ids
         #expect(ids.count >= 150, "enough traffic was acknowledged before the crash")
 
-        let restarted = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "2"])
+        let restarted = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
         for id in ids {
             let build = try await restarted.finishedBuild(id, within: 60)
             let status = build["status"] as? String
@@ -79,7 +79,7 @@ import Testing
     @Test func malformedTrafficNeverBreaksTheGateway() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProject("open", file: "open", script: Self.pushHandler, extra: "runner: simulate\n")
-        let gateway = try GatewayProcess(projects: projects, data: data, arguments: ["--lanes", "1"])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "1"])
         let port = gateway.port
         let seed: UInt64 = 0xB41_6A47
         let total = 20_000
@@ -142,7 +142,7 @@ import Testing
             try writeProject(name, file: name, script: script, extra: "runner: simulate\n")
         }
         try writeProject("steady", file: "steady", script: Self.pushHandler, extra: "runner: simulate\n")
-        let gateway = try GatewayProcess(projects: projects, data: data, arguments: [
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: [
             "--lanes", "3", "--script-time-limit", "3", "--script-memory-limit", "128",
         ])
         let health = HealthWatch(gateway: gateway)
@@ -210,7 +210,7 @@ import Testing
             genericGatewaySecret: \(genericSecret)
             secrets: {TOKEN: \(secrets["TOKEN"]!), PASSWORD: \(secrets["PASSWORD"]!)}
             """.write(to: projects.appendingPathComponent("leaky.yaml"), atomically: true, encoding: .utf8)
-        let gateway = try GatewayProcess(projects: projects, data: data)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let id = ProjectID.of("acme/leaky")
         let body = Data(#"{"push_data":{"tag":"t"}}"#.utf8)
         let token = WebhookSecrets.token(project: "acme/leaky", secret: webhookSecret)
@@ -238,7 +238,7 @@ import Testing
         seen += try await gateway.get("/v1/projects").text + (try await gateway.get("/v1/project/\(id)").text)
         seen += try await gateway.get("/v1/builds").text
         #expect(seen.contains("***"), "the secrets were there to hide")
-        gateway.stop()
+        await gateway.stop()
         seen += gateway.log
         // Every byte the store wrote (database, its WAL), read raw.
         for file in try FileManager.default.contentsOfDirectory(atPath: data.path) where file.hasPrefix("brigantine.sqlite") {

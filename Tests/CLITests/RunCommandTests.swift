@@ -112,7 +112,7 @@ import Testing
 
 @Suite struct InterruptTests {
     /// Ctrl-C on `brig run` stops the build and kills its job, whose process group is not brig's.
-    @Test func interruptKillsTheJob() throws {
+    @Test func interruptKillsTheJob() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brig-int-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -129,23 +129,25 @@ import Testing
         let errors = directory.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errors)
+        let exited = ExitSignal()
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
         var jobPID: Int32?
         for _ in 0..<200 {
             guard jobPID == nil else { break }
             jobPID = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            if jobPID == nil { Thread.sleep(forTimeInterval: 0.05) }
+            if jobPID == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         let pid = try #require(jobPID, "the job started")
         process.interrupt()
-        process.waitUntilExit()
+        await exited.wait()
         #expect(process.terminationStatus == 2)
         #expect(try String(contentsOf: errors, encoding: .utf8).contains("the build was stopped: brig received SIGINT"))
         var gone = false
         for _ in 0..<100 {
             guard !gone else { break }
             gone = kill(pid, 0) != 0 || processIsZombie(pid)
-            if !gone { Thread.sleep(forTimeInterval: 0.05) }
+            if !gone { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(gone, "the job's shell was killed")
     }

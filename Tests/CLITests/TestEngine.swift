@@ -18,40 +18,73 @@ final class TestEngine {
     let root: URL
     let socket: String
     private let daemon = Process()
+    private let exited = ExitSignal()
 
-    init() throws {
+    /// Runs `body` with an engine of its own, stopped afterwards whatever `body` did. The
+    /// waits (for the daemon to answer, to exit) sleep as tasks instead of blocking a thread
+    /// of the cooperative pool that the package's tests share.
+    static func with<T>(_ body: (TestEngine) async throws -> T) async throws -> T {
+        let engine = try await start()
+        do {
+            let result = try await body(engine)
+            await engine.stop()
+            return result
+        } catch {
+            await engine.stop()
+            throw error
+        }
+    }
+
+    private init() {
         // Short paths: the daemon puts unix sockets under its exec root.
         root = URL(fileURLWithPath: "/tmp/be-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         socket = root.appendingPathComponent("docker.sock").path
+    }
+
+    private static func start() async throws -> TestEngine {
+        let engine = TestEngine()
+        let log = engine.root.appendingPathComponent("dockerd.log")
+        do {
+            try engine.launch(log: log)
+            for _ in 0..<200 {
+                guard !engine.ping() else { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            guard engine.ping() else { throw GatewayTestError("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
+            try engine.importBusybox()
+            return engine
+        } catch {
+            await engine.stop()
+            throw error
+        }
+    }
+
+    private func launch(log: URL) throws {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         daemon.executableURL = URL(fileURLWithPath: Self.dockerd!)
         daemon.arguments = [
             "--host", "unix://\(socket)", "--data-root", root.appendingPathComponent("data").path,
             "--exec-root", root.appendingPathComponent("x").path, "--pidfile", root.appendingPathComponent("pid").path,
             "--iptables=false", "--ip6tables=false", "--bridge=none",
         ]
-        let log = root.appendingPathComponent("dockerd.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         daemon.standardOutput = handle
         daemon.standardError = handle
+        daemon.terminationHandler = { [exited] _ in exited.signal() } // set before run(): no exit is missed
         try daemon.run()
-        for _ in 0..<200 {
-            guard !ping() else { break }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        guard ping() else { throw GatewayTestError("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
-        try importBusybox()
     }
 
     deinit {
-        stop()
+        // Only if a test lost it without stopping it: don't leave a daemon behind.
+        if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
     }
 
-    func stop() {
-        guard daemon.isRunning else { return }
-        daemon.terminate()
-        daemon.waitUntilExit()
+    func stop() async {
+        if daemon.isRunning {
+            daemon.terminate()
+            await exited.wait()
+        }
         try? FileManager.default.removeItem(at: root)
     }
 
