@@ -103,21 +103,36 @@ public final class BuildScheduler: Sendable {
         return build
     }
 
+    /// Runs a build and records its end. The lane is given back as soon as the script is
+    /// done, before that record is committed: the next build need not wait for the disk.
     private func execute(_ stored: StoredBuild) async {
         let build = stored.build
-        defer {
-            state.withLock { state in
-                state.running[build.projectID, default: 1] -= 1
-                if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
-                state.total -= 1
-                state.workers[build.id] = nil
-            }
-            wakeup.yield()
+        let ending = await run(build)
+        state.withLock { state in
+            state.running[build.projectID, default: 1] -= 1
+            if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
+            state.total -= 1
+            state.workers[build.id] = nil
         }
+        wakeup.yield()
+        await persist { store in
+            try await store.finish(buildID: build.id, status: ending.status, exitCode: ending.exitCode,
+                                   reason: ending.reason, lastLines: ending.lastLines, jobs: ending.jobs)
+        }
+    }
+
+    /// How a build ended, with what is still to be stored of it.
+    private struct Ending {
+        var status: BuildStatus
+        var exitCode: Int
+        var reason: String?
+        var lastLines: [LogLine]
+        var jobs: [StoredJob] = []
+    }
+
+    private func run(_ build: NewBuild) async -> Ending {
         guard let project = projects(build.projectID) else {
-            await persist { try await $0.finish(buildID: build.id, status: .failed, exitCode: 1,
-                                                reason: "project \(build.projectName) no longer exists") }
-            return
+            return Ending(status: .failed, exitCode: 1, reason: "project \(build.projectName) no longer exists", lastLines: [])
         }
         let spool = LogSpool()
         let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: project.redactor,
@@ -148,22 +163,16 @@ public final class BuildScheduler: Sendable {
             await flusher.value // its last write lands before the final one, keeping lines in order
         } catch {
             log.log(.error, nil, "\(error)")
-            await flush(spool, of: build.id)
-            await persist { try await $0.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "\(error)") }
-            return
+            return Ending(status: .failed, exitCode: 1, reason: "\(error)", lastLines: spool.take())
         }
-        await flush(spool, of: build.id)
         let redactor = project.redactor
         let jobs = outcome.jobs.map { job in
             StoredJob(buildID: build.id, id: job.podName, name: job.name, image: job.image, status: job.status.rawValue,
                       exitCode: job.exitCode.map(Int.init), startedAt: job.startedAt, finishedAt: job.finishedAt,
                       failure: job.failure.map(redactor.redact), output: redactor.redact(job.output))
         }
-        await persist { store in
-            try await store.saveJobs(jobs)
-            try await store.finish(buildID: build.id, status: outcome.status == .succeeded ? .succeeded : .failed,
-                                   exitCode: Int(outcome.exitCode), reason: outcome.reason.map(redactor.redact))
-        }
+        return Ending(status: outcome.status == .succeeded ? .succeeded : .failed, exitCode: Int(outcome.exitCode),
+                      reason: outcome.reason.map(redactor.redact), lastLines: spool.take(), jobs: jobs)
     }
 
     /// Runs a write to the store even if the calling task is being cancelled (at shutdown),

@@ -96,7 +96,10 @@ public protocol BuildStore: Sendable {
     func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild?
     func appendLog(buildID: String, lines: [LogLine]) async throws
     func saveJobs(_ jobs: [StoredJob]) async throws
-    func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws
+    /// Records the build's end together with its last log lines and its jobs, in one write:
+    /// one commit instead of three, and a build seen ended has all of them.
+    func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
+                lastLines: [LogLine], jobs: [StoredJob]) async throws
     /// After a crash: builds left running are failed with `reason`, or put back in the
     /// queue when `requeue` says so for their project. Returns how many were touched.
     func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int
@@ -114,6 +117,10 @@ extension BuildStatus {
 }
 
 extension BuildStore {
+    public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws {
+        try await finish(buildID: buildID, status: status, exitCode: exitCode, reason: reason, lastLines: [], jobs: [])
+    }
+
     /// Hands the build's log to `emit` in order, in batches. With `follow`, goes on until
     /// the build has ended (lines written before it was seen ended are all included).
     public func forEachLogBatch(

@@ -152,35 +152,43 @@ public final class SQLiteBuildStore: BuildStore {
 
     public func appendLog(buildID: String, lines: [LogLine]) async throws {
         guard !lines.isEmpty else { return }
-        try await commits.write { db in
-            let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM log_lines WHERE build_id = ?", arguments: [buildID]) ?? 0
-            let insert = try db.cachedStatement(sql: "INSERT INTO log_lines (build_id, seq, stream, text) VALUES (?, ?, ?, ?)")
-            for (offset, line) in lines.enumerated() {
-                try insert.execute(arguments: [buildID, last + offset + 1, line.stream.rawValue, line.text])
-            }
-        }
+        try await commits.write { try Self.append(lines, of: buildID, in: $0) }
     }
 
     public func saveJobs(_ jobs: [StoredJob]) async throws {
         guard !jobs.isEmpty else { return }
-        try await commits.write { db in
-            let upsert = try db.cachedStatement(sql: """
-                INSERT INTO jobs (id, build_id, name, image, status, exit_code, started_at, finished_at, failure, output)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
-                    finished_at = excluded.finished_at, failure = excluded.failure, output = excluded.output
-                """)
-            for job in jobs {
-                try upsert.execute(arguments: [
-                    job.id, job.buildID, job.name, job.image, job.status, job.exitCode,
-                    job.startedAt.timeIntervalSince1970, job.finishedAt?.timeIntervalSince1970, job.failure, job.output,
-                ])
-            }
+        try await commits.write { try Self.save(jobs, in: $0) }
+    }
+
+    private static func append(_ lines: [LogLine], of buildID: String, in db: Database) throws {
+        guard !lines.isEmpty else { return }
+        let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM log_lines WHERE build_id = ?", arguments: [buildID]) ?? 0
+        let insert = try db.cachedStatement(sql: "INSERT INTO log_lines (build_id, seq, stream, text) VALUES (?, ?, ?, ?)")
+        for (offset, line) in lines.enumerated() {
+            try insert.execute(arguments: [buildID, last + offset + 1, line.stream.rawValue, line.text])
         }
     }
 
-    public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws {
+    private static func save(_ jobs: [StoredJob], in db: Database) throws {
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO jobs (id, build_id, name, image, status, exit_code, started_at, finished_at, failure, output)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
+                finished_at = excluded.finished_at, failure = excluded.failure, output = excluded.output
+            """)
+        for job in jobs {
+            try upsert.execute(arguments: [
+                job.id, job.buildID, job.name, job.image, job.status, job.exitCode,
+                job.startedAt.timeIntervalSince1970, job.finishedAt?.timeIntervalSince1970, job.failure, job.output,
+            ])
+        }
+    }
+
+    public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
+                       lastLines: [LogLine], jobs: [StoredJob]) async throws {
         try await commits.write { db in
+            try Self.append(lastLines, of: buildID, in: db)
+            try Self.save(jobs, in: db)
             try db.execute(sql: "UPDATE builds SET status = ?, exit_code = ?, reason = ?, finished_at = ? WHERE id = ?",
                            arguments: [status.rawValue, exitCode, reason, Date().timeIntervalSince1970, buildID])
         }

@@ -123,10 +123,17 @@ import Testing
         #expect(try await store.jobs(buildID: build.id) == [job])
         #expect(try await store.job(id: job.id) == job)
 
-        try await store.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "unhandled rejection")
+        // The end comes with the last lines and the jobs' final state, in one write.
+        var deploy = job
+        deploy.id = "deploy-\(build.id)"
+        job.output = "ran again\n"
+        try await store.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "unhandled rejection",
+                               lastLines: [LogLine(.stderr, "four")], jobs: [job, deploy])
         let finished = try #require(try await store.build(id: build.id))
         #expect(finished.status == .failed && finished.exitCode == 1 && finished.reason == "unhandled rejection")
         #expect(finished.finishedAt != nil)
+        #expect(try await store.logs(buildID: build.id, after: 3, limit: 100).map(\.line) == [LogLine(.stderr, "four")])
+        #expect(try await store.jobs(buildID: build.id).sorted { $0.id < $1.id } == [deploy, job].sorted { $0.id < $1.id })
     }
 
     @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
