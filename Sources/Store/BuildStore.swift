@@ -95,7 +95,6 @@ public protocol BuildStore: Sendable {
     /// Takes the oldest pending build whose project is not in `busyProjects` and marks it running.
     func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild?
     func appendLog(buildID: String, lines: [LogLine]) async throws
-    func saveJobs(_ jobs: [StoredJob]) async throws
     /// Records the build's end together with its last log lines and its jobs, in one write:
     /// one commit instead of three, and a build seen ended has all of them.
     func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,

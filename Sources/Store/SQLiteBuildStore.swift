@@ -155,11 +155,6 @@ public final class SQLiteBuildStore: BuildStore {
         try await commits.write { try Self.append(lines, of: buildID, in: $0) }
     }
 
-    public func saveJobs(_ jobs: [StoredJob]) async throws {
-        guard !jobs.isEmpty else { return }
-        try await commits.write { try Self.save(jobs, in: $0) }
-    }
-
     private static func append(_ lines: [LogLine], of buildID: String, in db: Database) throws {
         guard !lines.isEmpty else { return }
         let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM log_lines WHERE build_id = ?", arguments: [buildID]) ?? 0
@@ -169,6 +164,7 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
+    /// A later record with the same pod name (a job run twice) replaces the earlier one.
     private static func save(_ jobs: [StoredJob], in db: Database) throws {
         let upsert = try db.cachedStatement(sql: """
             INSERT INTO jobs (id, build_id, name, image, status, exit_code, started_at, finished_at, failure, output)

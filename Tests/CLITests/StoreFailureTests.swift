@@ -14,7 +14,6 @@ final class FailingStore: BuildStore {
     func create(_ build: NewBuild) async throws -> StoredBuild { throw DiskGone() }
     func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? { nil }
     func appendLog(buildID: String, lines: [LogLine]) async throws { throw DiskGone() }
-    func saveJobs(_ jobs: [StoredJob]) async throws { throw DiskGone() }
     func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
                 lastLines: [LogLine], jobs: [StoredJob]) async throws { throw DiskGone() }
     func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int { 0 }

@@ -110,30 +110,27 @@ import Testing
         #expect(all.map(\.line) == [LogLine(.stdout, "one"), LogLine(.stderr, "two"), LogLine(.stdout, "three ü")])
         #expect(try await store.logs(buildID: build.id, after: 2, limit: 100).map(\.line.text) == ["three ü"])
 
+        // The end comes with the last lines and the jobs, in one write. A script that ran a
+        // job of one name twice has two records with one pod name: the later one is kept.
         let started = Date(timeIntervalSince1970: 1_700_000_000)
-        var job = StoredJob(buildID: build.id, id: "test-\(build.id)", name: "test", image: "alpine", status: "running",
-                            exitCode: nil, startedAt: started, finishedAt: nil, failure: nil, output: "")
-        try await store.saveJobs([job])
-        job.status = "failed"
-        job.exitCode = 3
-        job.finishedAt = started.addingTimeInterval(2)
-        job.failure = "Pod test failed to run to completion"
-        job.output = "ran\n"
-        try await store.saveJobs([job])
-        #expect(try await store.jobs(buildID: build.id) == [job])
-        #expect(try await store.job(id: job.id) == job)
-
-        // The end comes with the last lines and the jobs' final state, in one write.
-        var deploy = job
+        let first = StoredJob(buildID: build.id, id: "test-\(build.id)", name: "test", image: "alpine", status: "succeeded",
+                              exitCode: 0, startedAt: started, finishedAt: started.addingTimeInterval(1), failure: nil, output: "ok\n")
+        var again = first
+        again.status = "failed"
+        again.exitCode = 3
+        again.finishedAt = started.addingTimeInterval(2)
+        again.failure = "Pod test failed to run to completion"
+        again.output = "ran\n"
+        var deploy = first
         deploy.id = "deploy-\(build.id)"
-        job.output = "ran again\n"
         try await store.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "unhandled rejection",
-                               lastLines: [LogLine(.stderr, "four")], jobs: [job, deploy])
+                               lastLines: [LogLine(.stderr, "four")], jobs: [first, deploy, again])
         let finished = try #require(try await store.build(id: build.id))
         #expect(finished.status == .failed && finished.exitCode == 1 && finished.reason == "unhandled rejection")
         #expect(finished.finishedAt != nil)
         #expect(try await store.logs(buildID: build.id, after: 3, limit: 100).map(\.line) == [LogLine(.stderr, "four")])
-        #expect(try await store.jobs(buildID: build.id).sorted { $0.id < $1.id } == [deploy, job].sorted { $0.id < $1.id })
+        #expect(try await store.jobs(buildID: build.id).sorted { $0.id < $1.id } == [deploy, again])
+        #expect(try await store.job(id: again.id) == again)
     }
 
     @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
