@@ -55,14 +55,9 @@ extension Process {
     /// pool: tests of the whole package share that pool, and a test blocked on a process
     /// for seconds starves other tests' Swift tasks (host operations, jobs).
     func runUntilExit() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            terminationHandler = { _ in continuation.resume() } // set before run(): no exit is missed
-            do {
-                try run()
-            } catch {
-                terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
+        let exited = ExitSignal()
+        terminationHandler = { _ in exited.signal() } // set before run(): no exit is missed
+        try run()
+        await exited.wait()
     }
 }
