@@ -87,7 +87,10 @@ let package = Package(
         ),
         .target(
             name: "Worker",
-            dependencies: ["Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore"]
+            dependencies: [
+                "Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
         ),
         .executableTarget(
             name: "brig",

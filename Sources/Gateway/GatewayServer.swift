@@ -16,7 +16,10 @@ public final class GatewayServer: Sendable {
         public var maxBodySize: Int
         /// A connection idle this long (including one that stops sending) is closed.
         public var idleTimeout: Duration
+        /// Threads running builds' JavaScript.
         public var lanes: Int
+        /// Builds live at once (running or waiting for their jobs and timers).
+        public var maxBuilds: Int
         public var perProjectLimit: Int
         public var scriptTimeLimit: Double
         public var buildTimeout: Double
@@ -26,13 +29,14 @@ public final class GatewayServer: Sendable {
         public var engineSocket: String?
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
-                    lanes: Int = 2, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
+                    lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
                     scriptMemoryLimit: Int = 512 << 20, engineSocket: String? = nil) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
             self.idleTimeout = idleTimeout
             self.lanes = lanes
+            self.maxBuilds = maxBuilds
             self.perProjectLimit = perProjectLimit
             self.scriptTimeLimit = scriptTimeLimit
             self.buildTimeout = buildTimeout
@@ -68,7 +72,7 @@ public final class GatewayServer: Sendable {
                 }
             },
             settings: .init(
-                lanes: options.lanes, perProjectLimit: options.perProjectLimit,
+                lanes: options.lanes, maxBuilds: options.maxBuilds, perProjectLimit: options.perProjectLimit,
                 worker: WorkerSettings(scriptTimeLimit: options.scriptTimeLimit, buildTimeout: options.buildTimeout,
                                        scriptMemoryLimit: options.scriptMemoryLimit,
                                        workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true),

@@ -40,6 +40,7 @@ public final class EventLoop: @unchecked Sendable {
     private var nextOperation = 0
     private var stopRequested = false
     private var closed = false
+    private var onWake: (@Sendable () -> Void)?
 
     public init() {}
 
@@ -77,6 +78,16 @@ public final class EventLoop: @unchecked Sendable {
         immediates.removeAll { $0 == id }
     }
 
+    /// Calls `wake` (on any thread) whenever work is posted or the loop is stopped: a lane
+    /// that runs this loop among others learns this way that it has something to do.
+    public func notify(_ wake: @escaping @Sendable () -> Void) {
+        condition.lock()
+        onWake = wake
+        let pending = !inbox.isEmpty || stopRequested
+        condition.unlock()
+        if pending { wake() }
+    }
+
     // MARK: Host operations (any thread)
 
     /// Counts an operation as in flight: the loop is not idle until it completes.
@@ -94,7 +105,9 @@ public final class EventLoop: @unchecked Sendable {
         if !closed { inbox.append(work) }
         pendingOperations -= 1
         condition.signal()
+        let wake = closed ? nil : onWake
         condition.unlock()
+        wake?()
     }
 
     /// Makes `run` return `.stopped` as soon as the current task is done.
@@ -102,7 +115,9 @@ public final class EventLoop: @unchecked Sendable {
         condition.lock()
         stopRequested = true
         condition.signal()
+        let wake = closed ? nil : onWake
         condition.unlock()
+        wake?()
     }
 
     /// Drops queued work and ignores work posted from now on. Queued closures often hold
@@ -111,6 +126,7 @@ public final class EventLoop: @unchecked Sendable {
         condition.lock()
         closed = true
         inbox = []
+        onWake = nil
         condition.unlock()
         immediates = []
         activeTimers = [:]
@@ -119,7 +135,20 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Running
 
-    /// Runs tasks until the loop is idle, the deadline passes or `stop()` is called.
+    /// What `runReady` left behind.
+    public enum Progress: Equatable, Sendable {
+        /// Nothing left that could run JavaScript again.
+        case idle
+        /// `stop()` was called.
+        case stopped
+        /// Tasks ran and more may be ready: call again (after letting others have a turn).
+        case ready
+        /// Waiting: for the next timer at `until`, or (nil) for a host operation to complete.
+        case waiting(until: ContinuousClock.Instant?)
+    }
+
+    /// Runs tasks until the loop is idle, the deadline passes or `stop()` is called,
+    /// sleeping on this thread while it waits.
     ///
     /// - Parameters:
     ///   - fire: runs the JavaScript of timer or immediate `id`.
@@ -131,41 +160,79 @@ public final class EventLoop: @unchecked Sendable {
         afterTask: () throws -> Void = {},
         onError: (any Error) throws -> Void = { throw $0 }
     ) throws -> StopReason {
+        while true {
+            switch try runReady(fire: fire, afterTask: afterTask, onError: onError) {
+            case .idle: return .idle
+            case .stopped: return .stopped
+            case .ready:
+                if let deadline, ContinuousClock.now >= deadline { return .deadline }
+            case .waiting(let wake):
+                if let deadline, ContinuousClock.now >= deadline { return .deadline }
+                wait(until: [wake, deadline].compactMap { $0 }.min())
+            }
+        }
+    }
+
+    /// Runs one round of what is ready now — work posted by host operations, due timers,
+    /// immediates queued before the round — without ever sleeping. Loops that share a
+    /// thread (a lane) run this way, taking turns; the caller sleeps for all of them. One
+    /// round at a time also lets the caller check its deadline between rounds, so a
+    /// script that keeps queueing immediates still times out.
+    public func runReady(
+        fire: (Int) throws -> Void,
+        afterTask: () throws -> Void = {},
+        onError: (any Error) throws -> Void = { throw $0 }
+    ) throws -> Progress {
         func perform(_ task: () throws -> Void) throws {
             do { try task() } catch { try onError(error) }
             try afterTask()
         }
-        while true {
+        if isStopRequested() { return .stopped }
+        var didWork = false
+
+        for work in takeInbox() {
+            didWork = true
+            try perform(work)
             if isStopRequested() { return .stopped }
-            var didWork = false
+        }
 
-            for work in takeInbox() {
-                didWork = true
-                try perform(work)
-                if isStopRequested() { return .stopped }
-            }
+        let now = ContinuousClock.now
+        while let next = timerHeap.min, next.due <= now {
+            timerHeap.removeMin()
+            guard let timer = activeTimers[next.id], timer.sequence == next.sequence else { continue }
+            clearTimer(id: next.id)
+            didWork = true
+            try perform { try fire(next.id) }
+            if isStopRequested() { return .stopped }
+        }
 
-            let now = ContinuousClock.now
-            while let next = timerHeap.min, next.due <= now {
-                timerHeap.removeMin()
-                guard let timer = activeTimers[next.id], timer.sequence == next.sequence else { continue }
-                clearTimer(id: next.id)
-                didWork = true
-                try perform { try fire(next.id) }
-                if isStopRequested() { return .stopped }
-            }
+        let ready = immediates
+        immediates = []
+        for id in ready {
+            didWork = true
+            try perform { try fire(id) }
+            if isStopRequested() { return .stopped }
+        }
 
-            let ready = immediates
-            immediates = []
-            for id in ready {
-                didWork = true
-                try perform { try fire(id) }
-                if isStopRequested() { return .stopped }
-            }
+        if didWork { return .ready }
+        dropCancelledTimers()
+        condition.lock()
+        defer { condition.unlock() }
+        if !inbox.isEmpty || stopRequested { return .ready }
+        if referencedTimerCount == 0, immediates.isEmpty, pendingOperations == 0 { return .idle }
+        return .waiting(until: timerHeap.min?.due)
+    }
 
-            if didWork { continue }
-            if let deadline, ContinuousClock.now >= deadline { return .deadline }
-            if try waitForWork(until: deadline) == false { return .idle }
+    /// Sleeps until `wake` (nil: indefinitely) or until work is posted or the loop stopped.
+    public func wait(until wake: ContinuousClock.Instant?) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard inbox.isEmpty, !stopRequested else { return }
+        if let wake {
+            let seconds = ContinuousClock.now.duration(to: wake).seconds
+            if seconds > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: seconds)) }
+        } else {
+            condition.wait()
         }
     }
 
@@ -181,26 +248,6 @@ public final class EventLoop: @unchecked Sendable {
         let work = inbox
         inbox = []
         return work
-    }
-
-    /// Sleeps until something may be ready; false when nothing ever will be (idle).
-    private func waitForWork(until deadline: ContinuousClock.Instant?) throws -> Bool {
-        dropCancelledTimers()
-        condition.lock()
-        defer { condition.unlock() }
-        guard inbox.isEmpty, !stopRequested else { return true }
-        if referencedTimerCount == 0, immediates.isEmpty, pendingOperations == 0 {
-            return false
-        }
-        var wake = timerHeap.min?.due
-        if let deadline { wake = wake.map { min($0, deadline) } ?? deadline }
-        if let wake {
-            let seconds = ContinuousClock.now.duration(to: wake).seconds
-            if seconds > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: seconds)) }
-        } else {
-            condition.wait()
-        }
-        return true
     }
 
     private func dropCancelledTimers() {

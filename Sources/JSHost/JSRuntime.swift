@@ -9,8 +9,10 @@ import Synchronization
 /// one context stalls every other context of its group until the watchdog fires).
 ///
 /// The watchdog enforces two limits on each entry into the VM: how long it may run
-/// without yielding, and how large the VM's heap may grow (JSC has no heap cap of its
-/// own). It ticks only while an entry runs longer than a tick, so short entries cost nothing.
+/// without yielding (a context may ask for its own limit), and how much the VM's heap may
+/// grow during it (JSC has no heap cap of its own). Growth, not size: contexts of many
+/// live builds share a lane's VM, and the one that runs away is the one to stop. It ticks
+/// only while an entry runs longer than a tick, so short entries cost nothing.
 public final class JSRuntime: @unchecked Sendable {
     /// Why the watchdog stopped a script.
     public enum Termination: Sendable, Equatable {
@@ -21,10 +23,14 @@ public final class JSRuntime: @unchecked Sendable {
     let group: JSContextGroupRef
     /// Longest a single entry into the VM may run (nil: unlimited).
     public let entryTimeLimit: Double?
-    /// Largest the VM's heap may grow during an entry, in bytes (nil: unlimited).
+    /// Most the VM's heap may grow during one entry, in bytes (nil: unlimited).
     public let heapLimit: Int?
     private let tick: Double
     private let ticks = Atomic<Int>(0)
+    /// The time limit of the entry that runs now (its context's, else the runtime's).
+    private let currentTimeLimit = Mutex<Double?>(nil)
+    /// The heap's size when the running entry was first looked at (-1: not yet).
+    private let heapAtEntry = Atomic<Int>(-1)
     private let terminated = Mutex<Termination?>(nil)
     /// A context that lives as long as the runtime, holding `detachedRejectionCallback`.
     private let anchor: JSGlobalContextRef
@@ -55,30 +61,42 @@ public final class JSRuntime: @unchecked Sendable {
         JSContextGroupRelease(group)
     }
 
+    /// Without limits of its own the runtime has no watchdog, and contexts' limits do nothing.
     private func arm() {
         guard entryTimeLimit != nil || heapLimit != nil else { return }
         JSContextGroupSetExecutionTimeLimit(group, tick, runtimeWatchdogTick, Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// An outermost entry into the VM begins: its time starts from zero.
-    func entryBegan() {
+    /// - Parameter timeLimit: this entry's own limit, in seconds (nil: the runtime's).
+    func entryBegan(timeLimit: Double? = nil) {
         ticks.store(0, ordering: .relaxed)
+        heapAtEntry.store(-1, ordering: .relaxed)
+        currentTimeLimit.withLock { $0 = timeLimit ?? entryTimeLimit }
     }
 
     /// Called by the watchdog on the script's thread each `tick` of one long entry.
     fileprivate func watchdogTick(_ context: JSContextRef?) -> Bool {
         let elapsed = Double(ticks.add(1, ordering: .relaxed).newValue) * tick
-        if let limit = entryTimeLimit, elapsed >= limit {
+        if let limit = currentTimeLimit.withLock({ $0 }), elapsed >= limit {
             terminated.withLock { $0 = .time(seconds: limit) }
             return true
         }
-        if let limit = heapLimit, let context, heapSize(context) > limit {
-            // The heap holds garbage too (of this script, and of earlier builds in a shared
-            // VM): collect once before deciding the script is using that much.
-            JSSynchronousGarbageCollectForDebugging(context)
-            if heapSize(context) > limit {
-                terminated.withLock { $0 = .memory(bytes: limit) }
-                return true
+        if let limit = heapLimit, let context {
+            // Entries this long are rare, so the first tick is when the heap is first read:
+            // what the entry allocated before that counts as part of where it started.
+            let size = heapSize(context)
+            let start = heapAtEntry.load(ordering: .relaxed)
+            if start < 0 {
+                heapAtEntry.store(size, ordering: .relaxed)
+            } else if size - start > limit {
+                // The heap holds garbage too: collect once before deciding the script is
+                // using that much.
+                JSSynchronousGarbageCollectForDebugging(context)
+                if heapSize(context) - start > limit {
+                    terminated.withLock { $0 = .memory(bytes: limit) }
+                    return true
+                }
             }
         }
         arm() // JSC's watchdog fires again only if it is set again before answering false

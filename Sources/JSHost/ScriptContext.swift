@@ -26,6 +26,9 @@ public final class ScriptContext: @unchecked Sendable {
     public private(set) var unhandledRejections: [ProtectedValue] = []
     /// Set by `process.exit(code)`.
     public private(set) var exitRequest: Int32?
+    /// How long one entry into this context may run, in seconds, when it is not the
+    /// runtime's limit (a project with a limit of its own, in a VM shared with others).
+    public var entryTimeLimit: Double?
 
     /// The prelude's internal API (module loading, timer dispatch, inspect).
     private var internals: ProtectedValue!
@@ -80,7 +83,7 @@ public final class ScriptContext: @unchecked Sendable {
         if let code = exitRequest { throw ScriptExited(code: code) }
         // Only an outermost entry restarts the watchdog's clock: a script cannot reset it
         // by calling back into the host (require, say).
-        if entryDepth == 0 { runtime.entryBegan() }
+        if entryDepth == 0 { runtime.entryBegan(timeLimit: entryTimeLimit) }
         entryDepth += 1
         var exception: JSValueRef?
         let result = body(&exception)
@@ -192,6 +195,15 @@ public final class ScriptContext: @unchecked Sendable {
         try loop.run(until: deadline, fire: { try dispatchTimer($0) }, afterTask: afterTask, onError: onError)
     }
 
+    /// Runs one round of what is ready, without sleeping: for a lane, which runs the loops
+    /// of many contexts on one thread.
+    public func runReady(
+        afterTask: () throws -> Void = {},
+        onError: (any Error) throws -> Void = { throw $0 }
+    ) throws -> EventLoop.Progress {
+        try loop.runReady(fire: { try dispatchTimer($0) }, afterTask: afterTask, onError: onError)
+    }
+
     /// Writes out a line the script left unfinished with `process.stdout.write`.
     public func flushOutput() {
         _ = try? call(method: "flushOutput", of: internals.ref)
@@ -237,11 +249,14 @@ public final class ScriptContext: @unchecked Sendable {
     /// Cancels host operations still running and waits up to `grace` seconds for them to
     /// wind down (a cancelled job kills its processes). Their promises never settle.
     public func cancelHostOperations(grace: Double = 5) {
-        let tasks = Array(hostOperations.values)
+        Self.wait(for: abandonHostOperations(), grace: grace)
+    }
+
+    /// Blocks the calling thread until `tasks` are done or `grace` seconds have passed.
+    public static func wait(for tasks: [Task<Void, Never>], grace: Double) {
         guard !tasks.isEmpty else { return }
         let finished = DispatchSemaphore(value: 0)
         for task in tasks {
-            task.cancel()
             Task.detached {
                 await task.value
                 finished.signal()
@@ -251,10 +266,18 @@ public final class ScriptContext: @unchecked Sendable {
         for _ in tasks where finished.wait(timeout: deadline) == .timedOut { break }
     }
 
+    /// Cancels host operations still running and returns them, for the caller to wait on
+    /// where waiting blocks nobody. Their promises never settle.
+    public func abandonHostOperations() -> [Task<Void, Never>] {
+        let tasks = Array(hostOperations.values)
+        for task in tasks { task.cancel() }
+        return tasks
+    }
+
     /// Ends this context's use: pending work is dropped (releasing what it holds) and
     /// operations finishing later are ignored.
     public func close() {
-        cancelHostOperations(grace: 0)
+        _ = abandonHostOperations()
         loop.close()
         hostOperations = [:]
         unhandledRejections = []

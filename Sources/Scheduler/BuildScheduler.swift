@@ -10,11 +10,15 @@ import Worker
 /// Runs stored builds: takes pending ones from the store (oldest first), runs each with
 /// the script host, and records its log, jobs and outcome.
 ///
-/// At most `lanes` builds run at once, each lane with a VM of its own (a fresh context
-/// per build inside it), and at most `perProjectLimit` builds of one project.
+/// Builds run on `lanes` threads, each with a VM of its own and a fresh context per build
+/// inside it; a lane runs many live builds (most of a build's life is waiting for jobs).
+/// At most `maxBuilds` builds are live at once, and at most `perProjectLimit` of one project.
 public final class BuildScheduler: Sendable {
     public struct Settings: Sendable {
+        /// Threads running builds' JavaScript (about one per core is plenty).
         public var lanes: Int
+        /// Builds live at once, over all lanes.
+        public var maxBuilds: Int
         public var perProjectLimit: Int
         public var worker: WorkerSettings
         /// How often the queue is looked at when nobody says a build was added.
@@ -22,9 +26,10 @@ public final class BuildScheduler: Sendable {
         /// Where mirrors of projects' git repositories are kept.
         public var repositories: URL
 
-        public init(lanes: Int = 2, perProjectLimit: Int = 4, worker: WorkerSettings, pollInterval: Duration = .seconds(1),
-                    repositories: URL? = nil) {
+        public init(lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, worker: WorkerSettings,
+                    pollInterval: Duration = .seconds(1), repositories: URL? = nil) {
             self.lanes = max(1, lanes)
+            self.maxBuilds = max(1, maxBuilds)
             self.perProjectLimit = max(1, perProjectLimit)
             self.worker = worker
             self.pollInterval = pollInterval
@@ -42,13 +47,13 @@ public final class BuildScheduler: Sendable {
     private let makeRunner: RunnerFactory
     private let settings: Settings
     private let checkouts: RepositoryCheckout
+    private let lanes: [BuildLane]
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
     private struct State {
         var running: [String: Int] = [:] // project ID → builds running
-        var runtimes: [JSRuntime] = []
         var workers: [String: BuildWorker] = [:] // build ID → its worker, for cancellation
         var total = 0
     }
@@ -59,6 +64,11 @@ public final class BuildScheduler: Sendable {
         makeRunner = runners
         self.settings = settings
         checkouts = RepositoryCheckout(mirrors: settings.repositories)
+        let worker = settings.worker
+        lanes = (0..<settings.lanes).map { index in
+            BuildLane(runtime: JSRuntime(entryTimeLimit: worker.scriptTimeLimit, heapLimit: worker.scriptMemoryLimit),
+                      niceness: worker.threadNiceness, name: "lane \(index + 1)")
+        }
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -87,12 +97,13 @@ public final class BuildScheduler: Sendable {
                 for worker in state.workers.values { worker.cancel(reason: "the gateway is shutting down") }
             }
         }
+        for lane in lanes { lane.close() }
     }
 
     /// The next build there is room for, marked running; nil when none can start now.
     private func claim() async -> StoredBuild? {
         let busy: Set<String>? = state.withLock { state in
-            guard state.total < settings.lanes else { return nil }
+            guard state.total < settings.maxBuilds else { return nil }
             return Set(state.running.filter { $0.value >= settings.perProjectLimit }.keys)
         }
         guard let busy, let build = try? await store.claimNextPending(busyProjects: busy) else { return nil }
@@ -103,7 +114,7 @@ public final class BuildScheduler: Sendable {
         return build
     }
 
-    /// Runs a build and records its end. The lane is given back as soon as the script is
+    /// Runs a build and records its end. Its place is given back as soon as the script is
     /// done, before that record is committed: the next build need not wait for the disk.
     private func execute(_ stored: StoredBuild) async {
         let build = stored.build
@@ -143,11 +154,9 @@ public final class BuildScheduler: Sendable {
         do {
             let runner = try await makeRunner(project)
             let request = try await request(for: build, project: project, source: source, log: log)
-            // A project with a time limit of its own gets a VM of its own: the limit is per VM.
-            let pooled = project.scriptTimeLimit == nil
-            let runtime = pooled ? takeRuntime(for: project) : nil
-            defer { if let runtime { returnRuntime(runtime) } }
-            let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: runtime)
+            // The lane with the fewest live builds; a project's own time limit applies per context.
+            let lane = lanes.min { $0.liveBuilds < $1.liveBuilds }!
+            let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: lane.runtime)
             state.withLock { $0.workers[build.id] = worker }
             // Logs reach the store every 200 ms while the build runs. The flusher is not the
             // worker's sibling in a group: at shutdown the worker still ends (it is cancelled
@@ -158,7 +167,7 @@ public final class BuildScheduler: Sendable {
                     await flush(spool, of: build.id)
                 }
             }
-            outcome = await worker.run()
+            outcome = await worker.run(on: lane)
             flusher.cancel()
             await flusher.value // its last write lands before the final one, keeping lines in order
         } catch {
@@ -229,15 +238,6 @@ public final class BuildScheduler: Sendable {
             revision: .init(commit: build.commit, ref: build.ref),
             payload: String(decoding: build.payload, as: UTF8.self), cloneURL: build.cloneURL ?? project.repo?.cloneURL,
             script: script, moduleRoot: moduleRoot, logLevel: LogLevel(name: build.logLevel) ?? .log)
-    }
-
-    /// A pooled VM; only projects without a time limit of their own share them.
-    private func takeRuntime(for project: Project) -> JSRuntime {
-        state.withLock { $0.runtimes.popLast() } ?? settings.worker.makeRuntime(for: project)
-    }
-
-    private func returnRuntime(_ runtime: JSRuntime) {
-        state.withLock { $0.runtimes.append(runtime) }
     }
 }
 

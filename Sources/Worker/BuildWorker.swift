@@ -29,8 +29,20 @@ public final class BuildWorker: @unchecked Sendable {
 
     // Lifecycle state (Brigade's App).
     private var errorFired = false
+    private var afterFired = false
     private var failure: String?
     private var exitRequest: Int32?
+    /// Nothing more of the script will run: the build only has to end.
+    private var scriptOver = false
+
+    // Between steps.
+    private var startedAt = Date()
+    private var deadline = ContinuousClock.now
+    private var jobs: JobBridge?
+    private var context: ScriptContext?
+    private var workerModule: ProtectedValue?
+    /// Jobs still running when the build failed, cancelled; waited for before cleaning up.
+    private var abandonedOperations: [Task<Void, Never>] = []
 
     /// - Parameter runtime: a VM to create the build's context in; nil makes one for this build.
     public init(request: BuildRequest, runner: any JobRunner, log: BuildLog, settings: WorkerSettings,
@@ -48,19 +60,29 @@ public final class BuildWorker: @unchecked Sendable {
         let outcome = await withCheckedContinuation { continuation in
             let thread = Thread { [self] in
                 if settings.threadNiceness != 0 { Self.setThreadNiceness(settings.threadNiceness) }
-                continuation.resume(returning: runHere())
+                continuation.resume(returning: runWithoutWaiting())
             }
             thread.stackSize = 8 << 20
             thread.name = "build \(request.buildID)"
             thread.start()
         }
-        await runner.buildFinished(jobContext)
+        await windDown()
         return outcome
     }
 
+    /// Runs the build on `lane`, among the other builds it runs, then lets the runner clean
+    /// up what the build's jobs shared. The worker must have been made with the lane's runtime.
+    public func run(on lane: BuildLane) async -> BuildOutcome {
+        let outcome = await lane.run(self)
+        await windDown()
+        return outcome
+    }
+
+    func usesRuntime(_ runtime: JSRuntime) -> Bool { self.runtime === runtime }
+
     /// Lowers the calling thread's priority: on Linux, `setpriority(PRIO_PROCESS, 0, …)`
     /// changes only the calling thread (threads have nice values of their own).
-    private static func setThreadNiceness(_ niceness: Int32) {
+    static func setThreadNiceness(_ niceness: Int32) {
         #if os(Linux)
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
         #endif
@@ -81,21 +103,145 @@ public final class BuildWorker: @unchecked Sendable {
         }
     }
 
-    /// Runs the build on the calling thread, which it blocks until the build ends.
+    /// Runs the build on the calling thread, which it blocks until the build ends and its
+    /// cancelled jobs (if it failed with jobs running) have wound down.
     public func runHere() -> BuildOutcome {
-        let startedAt = Date()
-        let jobs = JobBridge(runner: runner, context: jobContext, policy: JobPolicy(request.project), maxJobs: settings.maxJobs)
-        defer { try? FileManager.default.removeItem(at: jobs.context.buildDirectory) }
+        let outcome = runWithoutWaiting()
+        ScriptContext.wait(for: abandonedOperations, grace: Self.windDownGrace)
+        abandonedOperations = []
+        removeBuildDirectory()
+        return outcome
+    }
 
+    private func runWithoutWaiting() -> BuildOutcome {
+        var step = begin()
+        while true {
+            switch step {
+            case .finished(let outcome): return outcome
+            case .ready: break
+            case .waiting(let wake): context?.loop.wait(until: wake)
+            }
+            step = advance()
+        }
+    }
+
+    // MARK: Steps
+
+    /// Where a build stands after a step.
+    public enum Step: Sendable {
+        /// More is ready to run now (take another step after others had a turn).
+        case ready
+        /// Nothing to do until `until` (nil: until the loop's wake-up is called).
+        case waiting(until: ContinuousClock.Instant?)
+        case finished(BuildOutcome)
+    }
+
+    /// Called from any thread when the build has something to do; set before `begin()`.
+    var onWake: (@Sendable () -> Void)?
+
+    /// Starts the build on the calling thread: makes its context, loads the script and
+    /// fires the event. Every later step (`advance()`) must run on the same thread.
+    func begin() -> Step {
+        startedAt = Date()
+        let jobs = JobBridge(runner: runner, context: jobContext, policy: JobPolicy(request.project), maxJobs: settings.maxJobs)
+        self.jobs = jobs
+        guard let context = makeContext(jobs: jobs) else { return .finished(end()) }
+        self.context = context
+        deadline = ContinuousClock.now + .seconds(timeLimit)
+        guarded { try start(context) }
+        return scriptOver ? .finished(end()) : advance()
+    }
+
+    /// Runs one round of what is ready in the build's loop; when the loop goes idle, `after`
+    /// fires once (unless an error was handled) and the loop runs on for what it started.
+    func advance() -> Step {
+        guard let context, let worker = workerModule?.ref, !scriptOver else { return .finished(end()) }
+        if ContinuousClock.now >= deadline {
+            let message = "the build ran for more than \(timeLimit.formatted(.number.grouping(.never))) s and was stopped"
+            log.log(.error, "app", message)
+            fail(message)
+            return .finished(end())
+        }
+        var step = Step.ready
+        guarded {
+            let progress = try context.runReady(
+                afterTask: { try handleRejections(context, worker: worker) },
+                onError: { error in
+                    guard let thrown = error as? JSException else { throw error }
+                    try handleUncaughtException(thrown, context: context, worker: worker)
+                })
+            switch progress {
+            case .ready:
+                step = .ready
+            case .waiting(let wake):
+                step = .waiting(until: min(wake ?? deadline, deadline))
+            case .stopped:
+                if let reason = cancellation.withLock({ $0.reason }) {
+                    log.log(.error, "app", "the build was stopped: \(reason)")
+                    fail("the build was stopped: \(reason)")
+                }
+                scriptOver = true
+            case .idle:
+                if errorFired || afterFired {
+                    warnAboutUnsettledHandlers(context, worker: worker)
+                    scriptOver = true
+                    return
+                }
+                afterFired = true
+                guard context.isTruthy(try context.call(method: "hasHandler", of: worker, [context.makeString(request.eventType)])) else {
+                    log.log(.log, "app", "no-after: fired")
+                    scriptOver = true
+                    return
+                }
+                let trigger = (context.scriptExitCode() ?? 0) == 0 ? "success" : "failure"
+                do {
+                    try context.call(method: "fireAfter", of: worker, [context.makeString(trigger)])
+                } catch let thrown as JSException {
+                    try handleUncaughtException(thrown, context: context, worker: worker)
+                }
+                try handleRejections(context, worker: worker)
+                step = .ready
+            }
+        }
+        return scriptOver ? .finished(end()) : step
+    }
+
+    /// How long the whole build may take, in seconds.
+    private var timeLimit: Double { request.project.buildTimeout ?? settings.buildTimeout }
+
+    /// Runs a piece of the lifecycle; what ends the script ends the build, with its reason.
+    private func guarded(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch let terminated as ScriptTerminated {
+            log.log(.error, "app", "\(terminated)")
+            fail("\(terminated)")
+            scriptOver = true
+        } catch let exited as ScriptExited {
+            exitRequest = exited.code
+            scriptOver = true
+        } catch {
+            log.log(.error, "app", "\(error)")
+            fail("\(error)")
+            scriptOver = true
+        }
+    }
+
+    /// The build is over: its jobs still running are cancelled (`abandonedOperations`, for
+    /// the caller to wait on), its context is let go, and its outcome made.
+    private func end() -> BuildOutcome {
         var scriptExitCode: Int32?
-        if let context = makeContext(jobs: jobs) {
-            drive(context)
+        if let context {
+            if failure != nil { abandonedOperations = context.abandonHostOperations() }
+            cancellation.withLock { $0.loop = nil }
             context.flushOutput()
             scriptExitCode = context.scriptExitCode()
             context.close()
             // A VM shared with later builds must not carry this build's termination over.
             runtime?.clearTermination()
         }
+        context = nil
+        workerModule = nil
         // Brigade's exit codes: process.exit(n) wins; a handled error is 1; else process.exitCode.
         var exitCode = exitRequest ?? (failure != nil ? 1 : scriptExitCode ?? 0)
         var reason = failure
@@ -105,7 +251,31 @@ public final class BuildWorker: @unchecked Sendable {
         if reason != nil, exitCode == 0 { exitCode = 1 }
         return BuildOutcome(
             buildID: request.buildID, status: reason == nil ? .succeeded : .failed, exitCode: exitCode,
-            reason: reason, jobs: jobs.jobs, startedAt: startedAt, finishedAt: Date())
+            reason: reason, jobs: jobs?.jobs ?? [], startedAt: startedAt, finishedAt: Date())
+    }
+
+    /// How long a failed build's cancelled jobs get to stop (kill their processes).
+    static let windDownGrace = 5.0
+
+    /// Waits for the jobs a failed build cancelled (up to the grace time), then removes the
+    /// build's directory and lets the runner clean up what the build's jobs shared.
+    private func windDown() async {
+        let abandoned = abandonedOperations
+        abandonedOperations = []
+        if !abandoned.isEmpty {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { for task in abandoned { await task.value } }
+                group.addTask { try? await Task.sleep(for: .seconds(Self.windDownGrace)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        removeBuildDirectory()
+        await runner.buildFinished(jobContext)
+    }
+
+    private func removeBuildDirectory() {
+        try? FileManager.default.removeItem(at: jobContext.buildDirectory)
     }
 
     // MARK: Phases
@@ -118,7 +288,9 @@ public final class BuildWorker: @unchecked Sendable {
             let context = try ScriptContext(
                 runtime: runtime, moduleRoots: [request.moduleRoot],
                 builtins: BrigadierModule.builtins(jobs: jobs))
+            context.entryTimeLimit = request.project.scriptTimeLimit
             context.onOutput = { [log] stream, text in log.write(stream == .stdout ? .stdout : .stderr, text) }
+            if let onWake { context.loop.notify(onWake) }
             let cancelled = cancellation.withLock { state in
                 state.loop = context.loop
                 return state.reason != nil
@@ -131,41 +303,35 @@ public final class BuildWorker: @unchecked Sendable {
         }
     }
 
-    private func drive(_ context: ScriptContext) {
+    /// Checks brigade.json, loads the script and fires the event; the loop runs the rest.
+    private func start(_ context: ScriptContext) throws {
         if BuildRequest.lifecycleEventTypes.contains(request.eventType) {
             fail("'\(request.eventType)' is a lifecycle event and cannot start a build")
+            scriptOver = true
             return
         }
-        do {
-            if let missing = try DependencyCheck(request: request, context: context, log: log).run() {
-                fail(missing)
-                return
-            }
-            let worker = try context.requireBuiltin(BrigadierModule.workerModule)
-            guard loadScript(context) else { return }
-            log.log(.log, nil, "brigantine worker version: \(Self.version)")
-            let event = try makeEvent(context, worker: worker)
-            let project = try context.call(
-                method: "makeProject", of: worker, [context.parseJSON(ScriptProject(request.project).json())])
-            do {
-                try context.call(method: "start", of: worker, [event, project])
-            } catch let thrown as JSException {
-                // Brigade: a handler that throws while the main event fires becomes an unhandled rejection.
-                try handleRejection(thrown.thrown.ref, context: context, worker: worker, trigger: "unhandledRejection")
-            }
-            try handleRejections(context, worker: worker)
-            try runToEnd(context, worker: worker)
-        } catch let terminated as ScriptTerminated {
-            log.log(.error, "app", "\(terminated)")
-            fail("\(terminated)")
-        } catch let exited as ScriptExited {
-            exitRequest = exited.code
-        } catch {
-            log.log(.error, "app", "\(error)")
-            fail("\(error)")
+        if let missing = try DependencyCheck(request: request, context: context, log: log).run() {
+            fail(missing)
+            scriptOver = true
+            return
         }
-        if failure != nil { context.cancelHostOperations() }
-        cancellation.withLock { $0.loop = nil }
+        let worker = try context.requireBuiltin(BrigadierModule.workerModule)
+        workerModule = ProtectedValue(worker, in: context)
+        guard loadScript(context) else {
+            scriptOver = true
+            return
+        }
+        log.log(.log, nil, "brigantine worker version: \(Self.version)")
+        let event = try makeEvent(context, worker: worker)
+        let project = try context.call(
+            method: "makeProject", of: worker, [context.parseJSON(ScriptProject(request.project).json())])
+        do {
+            try context.call(method: "start", of: worker, [event, project])
+        } catch let thrown as JSException {
+            // Brigade: a handler that throws while the main event fires becomes an unhandled rejection.
+            try handleRejection(thrown.thrown.ref, context: context, worker: worker, trigger: "unhandledRejection")
+        }
+        try handleRejections(context, worker: worker)
     }
 
     /// Loads the script; false (with the reason recorded) when it cannot be loaded.
@@ -202,53 +368,6 @@ public final class BuildWorker: @unchecked Sendable {
         return try context.call(
             method: "makeEvent", of: worker,
             strings + [cloneURL, context.makeNumber(Double(request.logLevel.rawValue)), payload])
-    }
-
-    /// Runs the loop until the build is over: when it goes idle, `after` fires once (unless an
-    /// error was handled), and the loop runs again for what `after` handlers started.
-    private func runToEnd(_ context: ScriptContext, worker: JSValueRef) throws {
-        let deadline = ContinuousClock.now + .seconds(request.project.buildTimeout ?? settings.buildTimeout)
-        var afterFired = false
-        while true {
-            let stop = try context.runLoop(
-                until: deadline,
-                afterTask: { try handleRejections(context, worker: worker) },
-                onError: { error in
-                    guard let thrown = error as? JSException else { throw error }
-                    try handleUncaughtException(thrown, context: context, worker: worker)
-                })
-            switch stop {
-            case .deadline:
-                let limit = request.project.buildTimeout ?? settings.buildTimeout
-                let message = "the build ran for more than \(limit.formatted(.number.grouping(.never))) s and was stopped"
-                log.log(.error, "app", message)
-                fail(message)
-                return
-            case .stopped:
-                if let reason = cancellation.withLock({ $0.reason }) {
-                    log.log(.error, "app", "the build was stopped: \(reason)")
-                    fail("the build was stopped: \(reason)")
-                }
-                return
-            case .idle:
-                if errorFired || afterFired {
-                    warnAboutUnsettledHandlers(context, worker: worker)
-                    return
-                }
-                afterFired = true
-                guard context.isTruthy(try context.call(method: "hasHandler", of: worker, [context.makeString(request.eventType)])) else {
-                    log.log(.log, "app", "no-after: fired")
-                    return
-                }
-                let trigger = (context.scriptExitCode() ?? 0) == 0 ? "success" : "failure"
-                do {
-                    try context.call(method: "fireAfter", of: worker, [context.makeString(trigger)])
-                } catch let thrown as JSException {
-                    try handleUncaughtException(thrown, context: context, worker: worker)
-                }
-                try handleRejections(context, worker: worker)
-            }
-        }
     }
 
     // MARK: Failures

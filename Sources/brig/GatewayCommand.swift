@@ -17,10 +17,13 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0: any free port).")
     var port = 7744
 
-    @Option(help: "Builds run at the same time.")
+    @Option(help: "Threads running builds' scripts, each with its own JavaScript VM; each runs many builds.")
     var lanes = 2
 
-    @Option(name: .customLong("per-project"), help: "Builds of one project run at the same time.")
+    @Option(name: .customLong("max-builds"), help: "Builds running at the same time (most of them waiting for their jobs).")
+    var maxBuilds = 100
+
+    @Option(name: .customLong("per-project"), help: "Builds of one project running at the same time.")
     var perProject = 4
 
     @Option(name: .customLong("max-body"), help: "Largest webhook body accepted, in bytes.")
@@ -43,12 +46,12 @@ struct GatewayCommand: AsyncParsableCommand {
     var printURLs = false
 
     func run() async throws {
-        guard (0...65535).contains(port), lanes > 0, perProject > 0, maxBody > 0 else {
-            throw CLIError("--port, --lanes, --per-project and --max-body must be positive (port at most 65535)")
+        guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0 else {
+            throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535)")
         }
         let logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
         let options = GatewayServer.Options(
-            host: host, port: port, maxBodySize: maxBody, lanes: lanes, perProjectLimit: perProject,
+            host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
             engineSocket: engineSocket)
         let server: GatewayServer

@@ -47,7 +47,8 @@ enum Harness {
         return directory
     }
 
-    /// Runs `script` as brigade.js in a fresh directory (with `files` beside it).
+    /// Runs `script` as brigade.js in a fresh directory (with `files` beside it), on a lane
+    /// of its own (as the gateway runs builds).
     static func run(
         _ script: String, event: String = "exec", payload: String? = "",
         project configure: (inout Project) -> Void = { _ in },
@@ -75,7 +76,10 @@ enum Harness {
         let settings = WorkerSettings(
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit,
             workRoot: directory.appendingPathComponent("work"))
-        let outcome = await BuildWorker(request: request, runner: runner, log: log, settings: settings).run()
+        let lane = BuildLane(runtime: JSRuntime(entryTimeLimit: scriptTimeLimit, heapLimit: scriptMemoryLimit))
+        defer { lane.close() }
+        let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings, runtime: lane.runtime)
+        let outcome = await worker.run(on: lane)
         return BuildRun(outcome: outcome, lines: lines.withLock { $0 })
     }
 

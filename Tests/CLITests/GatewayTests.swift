@@ -210,10 +210,10 @@ import Testing
             "slow.js": slow,
             "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
         ])
-        var gateway: GatewayProcess? = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "1"])
+        var gateway: GatewayProcess? = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--max-builds", "1"])
         let body = Data(#"{"push_data":{"tag":"t"}}"#.utf8)
         let running = try #require(try await gateway!.post("/events/webhook/slow", body).json["build"] as? String)
-        // Wait until it runs, then queue more behind it (one lane: they stay pending).
+        // Wait until it runs, then queue more behind it (one build at a time: they stay pending).
         for _ in 0..<200 {
             guard try await gateway!.get("/v1/build/\(running)").json["status"] as? String != "Running" else { break }
             try await Task.sleep(for: .milliseconds(25))

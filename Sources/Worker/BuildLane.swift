@@ -1,0 +1,177 @@
+import Foundation
+import HeapModule
+import JSHost
+import Synchronization
+
+/// A thread with a VM of its own that runs the JavaScript of many live builds, one task at
+/// a time.
+///
+/// A build spends most of its life waiting — for a job, a timer — and while it waits it
+/// needs only its context, not a thread or a VM. A lane keeps every build it was given and
+/// steps whichever has something to do: a job that completed, a timer that is due, a
+/// cancellation. So a few lanes (about one per core) run hundreds of live builds, and a
+/// runaway script holds up the others of its lane only until the watchdog stops it.
+public final class BuildLane: @unchecked Sendable {
+    public let runtime: JSRuntime
+    private let niceness: Int32
+    private let name: String
+
+    /// Shared with other threads, guarded by `condition`.
+    private let condition = NSCondition()
+    private var arrivals: [Arrival] = []
+    private var woken: [ObjectIdentifier] = []
+    private var closing = false
+    private var threadStarted = false
+
+    /// Builds given to the lane and not yet finished (read from anywhere, for placement).
+    private let liveCount = Atomic<Int>(0)
+
+    // The lane thread's own state.
+    private var live: [ObjectIdentifier: Live] = [:]
+    private var wakeTimes = Heap<WakeTime>()
+
+    private struct Arrival {
+        let worker: BuildWorker
+        let continuation: CheckedContinuation<BuildOutcome, Never>
+    }
+
+    private struct Live {
+        let worker: BuildWorker
+        let continuation: CheckedContinuation<BuildOutcome, Never>
+        /// When the build asked to be stepped next (nil: when it is woken).
+        var wakeAt: ContinuousClock.Instant?
+    }
+
+    /// - Parameter niceness: the thread's nice value (Linux); builds run below request handling.
+    public init(runtime: JSRuntime, niceness: Int32 = 0, name: String = "lane") {
+        self.runtime = runtime
+        self.niceness = niceness
+        self.name = name
+    }
+
+    /// Builds on this lane that have not finished.
+    public var liveBuilds: Int { liveCount.load(ordering: .relaxed) }
+
+    /// Runs `worker`'s build on this lane and returns how it ended. The worker must have
+    /// been made with this lane's runtime.
+    func run(_ worker: BuildWorker) async -> BuildOutcome {
+        precondition(worker.usesRuntime(runtime), "a build on a lane runs in the lane's VM")
+        liveCount.add(1, ordering: .relaxed)
+        return await withCheckedContinuation { continuation in
+            condition.lock()
+            arrivals.append(Arrival(worker: worker, continuation: continuation))
+            if !threadStarted {
+                threadStarted = true
+                startThread()
+            }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Lets the thread end once the builds it has are done; a closed lane takes no more.
+    public func close() {
+        condition.lock()
+        closing = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func wake(_ id: ObjectIdentifier) {
+        condition.lock()
+        woken.append(id)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func startThread() {
+        let thread = Thread { [self] in
+            if niceness != 0 { BuildWorker.setThreadNiceness(niceness) }
+            serve()
+        }
+        thread.stackSize = 8 << 20
+        thread.name = name
+        thread.start()
+    }
+
+    // MARK: The lane thread
+
+    private func serve() {
+        var ready: [ObjectIdentifier] = []
+        while true {
+            condition.lock()
+            while arrivals.isEmpty, woken.isEmpty, ready.isEmpty {
+                if closing, live.isEmpty {
+                    threadStarted = false
+                    condition.unlock()
+                    return
+                }
+                if let next = wakeTimes.min?.time {
+                    if next <= .now { break }
+                    let wait = ContinuousClock.now.duration(to: next).components
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait.seconds) + Double(wait.attoseconds) / 1e18))
+                } else {
+                    condition.wait()
+                }
+            }
+            let arrived = arrivals
+            arrivals = []
+            let turn = ready + woken
+            woken = []
+            condition.unlock()
+            ready = []
+
+            for arrival in arrived {
+                let id = ObjectIdentifier(arrival.worker)
+                live[id] = Live(worker: arrival.worker, continuation: arrival.continuation)
+                arrival.worker.onWake = { [weak self] in self?.wake(id) }
+                record(arrival.worker.begin(), of: id, ready: &ready)
+            }
+            var stepped = Set<ObjectIdentifier>()
+            for id in turn where stepped.insert(id).inserted {
+                guard let build = live[id] else { continue }
+                record(build.worker.advance(), of: id, ready: &ready)
+            }
+            let now = ContinuousClock.now
+            while let next = wakeTimes.min, next.time <= now {
+                wakeTimes.removeMin()
+                // Only the build's latest wake time counts; one stepped since is not due.
+                guard let build = live[next.build], build.wakeAt == next.time, !stepped.contains(next.build) else { continue }
+                live[next.build]?.wakeAt = nil
+                stepped.insert(next.build)
+                record(build.worker.advance(), of: next.build, ready: &ready)
+            }
+        }
+    }
+
+    /// Files a build under what it does next: another turn, a wake time, or done.
+    private func record(_ step: BuildWorker.Step, of id: ObjectIdentifier, ready: inout [ObjectIdentifier]) {
+        switch step {
+        case .ready:
+            ready.append(id)
+        case .waiting(let time):
+            guard live[id]?.wakeAt != time else { return } // already filed for that time
+            live[id]?.wakeAt = time
+            if let time { wakeTimes.insert(WakeTime(time: time, build: id)) }
+            // Wake times of builds that were stepped earlier, or are gone, stay in the heap
+            // until due (a build's deadline is an hour off): rebuild it when they pile up.
+            if wakeTimes.count > 2 * live.count + 64 {
+                wakeTimes = Heap(live.compactMap { id, build in build.wakeAt.map { WakeTime(time: $0, build: id) } })
+            }
+        case .finished(let outcome):
+            guard let build = live.removeValue(forKey: id) else { return }
+            build.worker.onWake = nil
+            liveCount.subtract(1, ordering: .relaxed)
+            build.continuation.resume(returning: outcome)
+        }
+    }
+}
+
+/// When a build of a lane is to be stepped next.
+private struct WakeTime: Comparable {
+    let time: ContinuousClock.Instant
+    let build: ObjectIdentifier
+
+    static func < (lhs: WakeTime, rhs: WakeTime) -> Bool { lhs.time < rhs.time }
+    static func == (lhs: WakeTime, rhs: WakeTime) -> Bool { lhs.time == rhs.time && lhs.build == rhs.build }
+}
