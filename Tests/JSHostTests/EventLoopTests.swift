@@ -47,6 +47,12 @@ import Testing
         #expect(stop == .deadline)
     }
 
+    @Test(.timeLimit(.minutes(1))) func deadlineEndsEndlessImmediates() throws {
+        let host = try TestHost()
+        let stop = try host.run("const again = () => setImmediate(again); again();", deadline: .milliseconds(100))
+        #expect(stop == .deadline)
+    }
+
     @Test func hostOperationsSettlePromisesOnTheLoop() async throws {
         let host = try TestHost()
         let work = host.context.makeFunction("work") { call in
