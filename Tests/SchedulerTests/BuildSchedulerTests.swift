@@ -3,6 +3,7 @@ import Foundation
 import JobRunners
 @testable import Scheduler
 import Store
+import Synchronization
 import Testing
 import Worker
 
@@ -66,6 +67,32 @@ import Worker
         let jobs = try await store.jobs(buildID: ids[0])
         #expect(jobs.map(\.id) == ["test-\(ids[0])"] && jobs.first?.status == "succeeded")
         #expect(jobs.first?.output == "job saw ***\n", "stored job output is masked too")
+    }
+
+    /// One lane runs as many live builds as `maxBuilds` allows, no more: builds waiting
+    /// on their jobs do not hold the lane.
+    @Test func liveBuildsAreBoundedByMaxBuildsNotLanes() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
+        let web = try project("acme/web", script: """
+            require('brigadier').events.on('image_push', () => new (require('brigadier').Job)('wait', 'alpine', ['true']).run());
+            """)
+        let runner = InFlightRunner(holdFor: .milliseconds(500))
+        let scheduler = BuildScheduler(
+            store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in runner },
+            settings: .init(lanes: 1, maxBuilds: 8, perProjectLimit: 20,
+                            worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)))
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        var ids: [String] = []
+        for _ in 0..<12 {
+            let build = NewBuild(projectID: web.id, projectName: web.name, eventType: "image_push", provider: "dockerhub", payload: Data("{}".utf8))
+            ids.append(try await store.create(build).id)
+        }
+        scheduler.wake()
+        let builds = try await waitForAll(store, ids: ids)
+        #expect(builds.allSatisfy { $0.status == .succeeded })
+        #expect(runner.mostAtOnce == 8)
     }
 
     @Test func buildsOfMissingProjectsOrWithoutScriptsFail() async throws {
@@ -174,5 +201,26 @@ extension Array {
     @Test func credentialsStayOutOfMessages() {
         #expect(RepositoryCheckout.display("https://user:s3cret@git.example.com/acme/web.git") == "https://git.example.com/acme/web.git")
         #expect(RepositoryCheckout.display("/srv/git/web.git") == "/srv/git/web.git")
+    }
+}
+
+/// A runner whose jobs take `holdFor` and which counts how many ran at once.
+final class InFlightRunner: JobRunner {
+    let name = "in-flight"
+    private let holdFor: Duration
+    private let counts = Mutex<(now: Int, most: Int)>((0, 0))
+
+    init(holdFor: Duration) { self.holdFor = holdFor }
+
+    var mostAtOnce: Int { counts.withLock { $0.most } }
+
+    func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
+        counts.withLock { counts in
+            counts.now += 1
+            counts.most = max(counts.most, counts.now)
+        }
+        defer { counts.withLock { $0.now -= 1 } }
+        try await Task.sleep(for: holdFor)
+        return JobOutput(output: "", exitCode: 0)
     }
 }
