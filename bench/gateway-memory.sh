@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 builds=${1:-1000}
 source bench/gateway-common.sh
 install_tools sqlite3 curl
-# Every build may run at once: one lane each.
-start_gateway bench/timer-handler.js 7792 --lanes "$builds" --per-project "$builds"
+# Every build may be live at once (on the default 2 lanes).
+start_gateway bench/timer-handler.js 7792 --max-builds "$builds" --per-project "$builds"
 rss() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status"; }
 running() { sqlite3 "$root/data/brigantine.sqlite" "select count(*) from builds where status = 'Running'"; }
 sleep 2

@@ -12,7 +12,17 @@ import Synchronization
 /// cancellation. So a few lanes (about one per core) run hundreds of live builds, and a
 /// runaway script holds up the others of its lane only until the watchdog stops it.
 public final class BuildLane: @unchecked Sendable {
-    public let runtime: JSRuntime
+    /// The lane's VM, made when the first build needs it (an idle gateway stays small).
+    public var runtime: JSRuntime {
+        madeRuntime.withLock { made in
+            if let made { return made }
+            let runtime = makeRuntime()
+            made = runtime
+            return runtime
+        }
+    }
+    private let makeRuntime: @Sendable () -> JSRuntime
+    private let madeRuntime = Mutex<JSRuntime?>(nil)
     private let niceness: Int32
     private let name: String
 
@@ -43,8 +53,8 @@ public final class BuildLane: @unchecked Sendable {
     }
 
     /// - Parameter niceness: the thread's nice value (Linux); builds run below request handling.
-    public init(runtime: JSRuntime, niceness: Int32 = 0, name: String = "lane") {
-        self.runtime = runtime
+    public init(runtime: @autoclosure @escaping @Sendable () -> JSRuntime, niceness: Int32 = 0, name: String = "lane") {
+        makeRuntime = runtime
         self.niceness = niceness
         self.name = name
     }
