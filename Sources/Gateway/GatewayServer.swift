@@ -99,7 +99,7 @@ public final class GatewayServer: Sendable {
 
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLog(logger: logger))
-        WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake() },
+        WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake(for: $0) },
                       maxBodySize: options.maxBodySize).add(to: router)
         ReadAPI(registry: registry, store: store).add(to: router)
         let application = Application(

@@ -9,7 +9,8 @@ import Store
 struct WebhookRoutes: Sendable {
     let registry: ProjectRegistry
     let store: any BuildStore
-    let accepted: @Sendable () -> Void
+    /// Told the project of each build stored.
+    let accepted: @Sendable (_ projectID: String) -> Void
     let maxBodySize: Int
 
     func add(to router: Router<BasicRequestContext>) {
@@ -132,7 +133,7 @@ struct WebhookRoutes: Sendable {
     private func store(_ build: NewBuild, answer: String) async -> Response {
         do {
             let stored = try await store.create(build)
-            accepted()
+            accepted(build.projectID)
             return Reply.json(.ok, ["status": answer, "build": stored.id])
         } catch {
             return Reply.status(.serviceUnavailable, "the build could not be stored; nothing was accepted, try again")
