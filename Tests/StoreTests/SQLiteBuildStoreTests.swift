@@ -99,6 +99,26 @@ import Testing
         #expect(try await store.claimNextPending(busyProjects: []) == nil)
     }
 
+    /// Claims go by age over all projects, whatever order their IDs sort in.
+    @Test func queueIsOldestFirstAcrossProjects() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory)
+        var created: [String] = [], busy: [String] = []
+        for round in 0..<3 {
+            for project in ["acme/web", "acme/api", "zeta/worker", "alpha/site"] where round > 0 || project != "alpha/site" {
+                let id = try await store.create(newBuild(project)).id
+                if project == "zeta/worker" { busy.append(id) } else { created.append(id) }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        var claimed: [String] = []
+        while let build = try await store.claimNextPending(busyProjects: [ProjectID.of("zeta/worker")]) {
+            claimed.append(build.id)
+        }
+        #expect(claimed == created)
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == busy.first)
+    }
+
     @Test func logsJobsAndOutcome() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteBuildStore(directory: directory)
