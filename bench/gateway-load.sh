@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 source bench/gateway-common.sh
 install_tools wrk hey sqlite3
-start_gateway bench/gateway-handler.js 7791 --lanes 2
+start_gateway bench/gateway-handler.js 7791
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 ticks=$(getconf CLK_TCK)
 # Milliseconds from acknowledgement to build done, p50 and p99, for builds created since $1.
