@@ -258,7 +258,8 @@ public final class EventLoop: @unchecked Sendable {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds, as a Double (for Foundation's time intervals).
+    public var seconds: Double {
         let parts = components
         return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }

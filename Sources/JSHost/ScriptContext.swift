@@ -246,13 +246,8 @@ public final class ScriptContext: @unchecked Sendable {
         return promise
     }
 
-    /// Cancels host operations still running and waits up to `grace` seconds for them to
-    /// wind down (a cancelled job kills its processes). Their promises never settle.
-    public func cancelHostOperations(grace: Double = 5) {
-        Self.wait(for: abandonHostOperations(), grace: grace)
-    }
-
-    /// Blocks the calling thread until `tasks` are done or `grace` seconds have passed.
+    /// Blocks the calling thread until `tasks` (host operations a context abandoned: a
+    /// cancelled job kills its processes) are done or `grace` seconds have passed.
     public static func wait(for tasks: [Task<Void, Never>], grace: Double) {
         guard !tasks.isEmpty else { return }
         let finished = DispatchSemaphore(value: 0)

@@ -118,8 +118,7 @@ public final class BuildLane: @unchecked Sendable {
                 }
                 if let next = wakeTimes.min?.time {
                     if next <= .now { break }
-                    let wait = ContinuousClock.now.duration(to: next).components
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait.seconds) + Double(wait.attoseconds) / 1e18))
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: ContinuousClock.now.duration(to: next).seconds))
                 } else {
                     condition.wait()
                 }
