@@ -23,7 +23,7 @@ public final class GatewayServer: Sendable {
         public var perProjectLimit: Int
         public var scriptTimeLimit: Double
         public var buildTimeout: Double
-        /// Largest a build's script heap may grow, in bytes.
+        /// Most a script heap may grow while one entry into a script runs, in bytes.
         public var scriptMemoryLimit: Int
         /// The container engine's socket (nil: Docker's, then Podman's).
         public var engineSocket: String?

@@ -78,7 +78,8 @@ public struct WorkerSettings: Sendable {
     public var scriptTimeLimit: Double
     /// Longest a whole build may take, in seconds.
     public var buildTimeout: Double
-    /// Largest the script's heap may grow, in bytes (JavaScriptCore has no cap of its own).
+    /// Most the script heap may grow while one entry into the script runs, in bytes
+    /// (JavaScriptCore has no cap of its own).
     public var scriptMemoryLimit: Int
     /// Most jobs one build may start.
     public var maxJobs: Int

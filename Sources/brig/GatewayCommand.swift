@@ -35,7 +35,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("build-timeout"), help: "Seconds a build may take.")
     var buildTimeout: Double = 3600
 
-    @Option(name: .customLong("script-memory-limit"), help: "MiB a build's script heap may grow to.")
+    @Option(name: .customLong("script-memory-limit"), help: "MiB a lane's script heap may grow by while one entry into a script runs.")
     var scriptMemoryLimit = 512
 
     @Option(name: .customLong("engine-socket"), help: "Container engine socket for `runner: container` projects (default: Docker's, then Podman's).")

@@ -68,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("build-timeout"), help: "Seconds the whole build may take.")
     var buildTimeout: Double = 3600
 
-    @Option(name: .customLong("script-memory-limit"), help: "MiB the script's heap may grow to.")
+    @Option(name: .customLong("script-memory-limit"), help: "MiB the script's heap may grow by while one entry into it runs.")
     var scriptMemoryLimit = 512
 
     func run() async throws {
