@@ -56,18 +56,6 @@ public final class BuildScheduler: Sendable {
         var running: [String: Int] = [:] // project ID → builds running
         var workers: [String: BuildWorker] = [:] // build ID → its worker, for cancellation
         var total = 0
-        /// False after the store had nothing to give, until something changes that: a build
-        /// ends, one is added for a project with room, or the poll comes round. Asking the
-        /// store costs a write and, with a backlog of busy projects, a scan of it.
-        var mayClaim = true
-        /// Counts those changes, so that a claim that found nothing does not overrule one
-        /// that happened while it asked.
-        var changes = 0
-
-        mutating func somethingChanged() {
-            mayClaim = true
-            changes += 1
-        }
     }
 
     public init(store: any BuildStore, projects: @escaping ProjectLookup, runners: @escaping RunnerFactory, settings: Settings) {
@@ -84,15 +72,13 @@ public final class BuildScheduler: Sendable {
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Tells the scheduler a build was added, so it need not wait for its next poll.
+    /// Tells the scheduler a build was added, so it need not wait for its next poll. A build
+    /// of a project already at its limit cannot start now: asking the store for it would
+    /// cost a write per webhook under load, so that wake-up is skipped.
     /// - Parameter projectID: the build's project (nil: unknown, look anyway).
     public func wake(for projectID: String? = nil) {
-        let worthALook = state.withLock { state in
-            if let projectID, state.running[projectID, default: 0] >= settings.perProjectLimit { return false }
-            state.somethingChanged()
-            return true
-        }
-        if worthALook { wakeup.yield() }
+        let full = projectID.map { id in state.withLock { $0.running[id, default: 0] >= settings.perProjectLimit } } ?? false
+        if !full { wakeup.yield() }
     }
 
     /// Takes and runs builds until the task is cancelled; running builds are then stopped.
@@ -142,7 +128,6 @@ public final class BuildScheduler: Sendable {
             if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
             state.total -= 1
             state.workers[build.id] = nil
-            state.somethingChanged()
         }
         wakeup.yield()
         await persist { store in
