@@ -70,14 +70,15 @@ import Worker
     }
 
     /// One lane runs as many live builds as `maxBuilds` allows, no more: builds waiting
-    /// on their jobs do not hold the lane.
+    /// on their jobs do not hold the lane. (Their jobs wait until 8 run at once: with fewer
+    /// live builds they would never finish.)
     @Test func liveBuildsAreBoundedByMaxBuildsNotLanes() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
         let web = try project("acme/web", script: """
             require('brigadier').events.on('image_push', () => new (require('brigadier').Job)('wait', 'alpine', ['true']).run());
             """)
-        let runner = InFlightRunner(holdFor: .milliseconds(500))
+        let runner = InFlightRunner(openAt: 8)
         let scheduler = BuildScheduler(
             store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in runner },
             settings: .init(lanes: 1, maxBuilds: 8, perProjectLimit: 20,
@@ -204,23 +205,33 @@ extension Array {
     }
 }
 
-/// A runner whose jobs take `holdFor` and which counts how many ran at once.
+/// A runner whose first jobs wait until `openAt` of them are running at once, then all go
+/// on (and later jobs pass straight through); it counts the most that ran at once. Builds
+/// get through only if that many can be live together.
 final class InFlightRunner: JobRunner {
     let name = "in-flight"
-    private let holdFor: Duration
-    private let counts = Mutex<(now: Int, most: Int)>((0, 0))
+    private let openAt: Int
+    private let state = Mutex<(now: Int, most: Int, open: Bool, waiting: [CheckedContinuation<Void, Never>])>((0, 0, false, []))
 
-    init(holdFor: Duration) { self.holdFor = holdFor }
+    init(openAt: Int) { self.openAt = openAt }
 
-    var mostAtOnce: Int { counts.withLock { $0.most } }
+    var mostAtOnce: Int { state.withLock { $0.most } }
 
     func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
-        counts.withLock { counts in
-            counts.now += 1
-            counts.most = max(counts.most, counts.now)
+        await withCheckedContinuation { continuation in
+            let release: [CheckedContinuation<Void, Never>] = state.withLock { state in
+                state.now += 1
+                state.most = max(state.most, state.now)
+                if state.open { return [continuation] }
+                state.waiting.append(continuation)
+                guard state.now >= openAt else { return [] }
+                state.open = true
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            for waiter in release { waiter.resume() }
         }
-        defer { counts.withLock { $0.now -= 1 } }
-        try await Task.sleep(for: holdFor)
+        state.withLock { $0.now -= 1 }
         return JobOutput(output: "", exitCode: 0)
     }
 }
