@@ -56,6 +56,13 @@ public final class BuildScheduler: Sendable {
         var running: [String: Int] = [:] // project ID → builds running
         var workers: [String: BuildWorker] = [:] // build ID → its worker, for cancellation
         var total = 0
+        /// The projects that may have pending builds, when known: those a claim that found
+        /// nothing had skipped as busy, and those with builds added since (nil: unknown).
+        /// While each of them is at its limit, no claim can succeed.
+        var mayHavePending: Set<String>?
+        /// Builds added while a claim was with the store: their projects, or nil when
+        /// one of unknown project came (a claim that found nothing then knows nothing).
+        var addedDuringClaim: Set<String>? = []
     }
 
     public init(store: any BuildStore, projects: @escaping ProjectLookup, runners: @escaping RunnerFactory, settings: Settings) {
@@ -77,7 +84,16 @@ public final class BuildScheduler: Sendable {
     /// cost a write per webhook under load, so that wake-up is skipped.
     /// - Parameter projectID: the build's project (nil: unknown, look anyway).
     public func wake(for projectID: String? = nil) {
-        let full = projectID.map { id in state.withLock { $0.running[id, default: 0] >= settings.perProjectLimit } } ?? false
+        let full = state.withLock { state in
+            guard let projectID, state.running[projectID, default: 0] >= settings.perProjectLimit else {
+                state.mayHavePending = nil
+                state.addedDuringClaim = nil
+                return false
+            }
+            state.mayHavePending?.insert(projectID)
+            state.addedDuringClaim?.insert(projectID)
+            return true
+        }
         if !full { wakeup.yield() }
     }
 
@@ -105,17 +121,31 @@ public final class BuildScheduler: Sendable {
     }
 
     /// The next build there is room for, marked running; nil when none can start now.
+    ///
+    /// Under load every build that ends asks for the next one. Once the store has found
+    /// nothing outside the busy projects, it is not asked again (a write that would find
+    /// nothing) until a build of another project arrives or a busy project has room.
     private func claim() async -> StoredBuild? {
         let busy: Set<String>? = state.withLock { state in
             guard state.total < settings.maxBuilds else { return nil }
-            return Set(state.running.filter { $0.value >= settings.perProjectLimit }.keys)
+            let busy = Set(state.running.filter { $0.value >= settings.perProjectLimit }.keys)
+            if let candidates = state.mayHavePending, candidates.isSubset(of: busy) { return nil }
+            state.addedDuringClaim = []
+            return busy
         }
-        guard let busy, let build = try? await store.claimNextPending(busyProjects: busy) else { return nil }
-        state.withLock { state in
+        guard let busy else { return nil }
+        let claimed: Result<StoredBuild?, any Error>
+        do { claimed = .success(try await store.claimNextPending(busyProjects: busy)) } catch { claimed = .failure(error) }
+        return state.withLock { state in
+            guard case .success(let build?) = claimed else {
+                // Found nothing: pending builds are all of busy projects. (A failed claim tells nothing.)
+                if case .success = claimed { state.mayHavePending = state.addedDuringClaim.map { busy.union($0) } }
+                return nil
+            }
             state.running[build.build.projectID, default: 0] += 1
             state.total += 1
+            return build
         }
-        return build
     }
 
     /// Runs a build and records its end. Its place is given back as soon as the script is

@@ -1,0 +1,126 @@
+import BrigantineCore
+import Foundation
+import JobRunners
+import Scheduler
+import Store
+import Synchronization
+import Testing
+import Worker
+
+/// Claims cost a store write each: under load, the scheduler must not ask the store again
+/// while the only projects with pending builds are at their limit, yet a build of another
+/// project must still start at once.
+@Suite struct ClaimTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("claims-\(UUID().uuidString)")
+
+    func project(_ name: String, script: String) throws -> Project {
+        let projectDirectory = directory.appendingPathComponent("projects")
+        try FileManager.default.createDirectory(at: projectDirectory, withIntermediateDirectories: true)
+        var project = Project(name: name, directory: projectDirectory.path)
+        project.defaultScript = script
+        return project
+    }
+
+    func settings() -> BuildScheduler.Settings {
+        // No polling during the test: every claim comes from a wake-up or a build's end.
+        .init(lanes: 1, perProjectLimit: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
+              pollInterval: .seconds(600))
+    }
+
+    func newBuild(of project: Project) -> NewBuild {
+        NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push", provider: "dockerhub", payload: Data("{}".utf8))
+    }
+
+    func waitUntil(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<400 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return false
+    }
+
+    @Test func aBacklogOfABusyProjectCostsNoEmptyClaims() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
+        let web = try project("acme/web", script: "require('brigadier').events.on('image_push', () => {});")
+        let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
+                                       settings: settings())
+        var ids: [String] = []
+        for _ in 0..<30 { ids.append(try await store.create(newBuild(of: web)).id) }
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        scheduler.wake()
+        let finished = try await waitUntil {
+            try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy(\.isFinished)
+        }
+        #expect(finished)
+        // One build at a time: each build's end asks for the next one (30 claims). Asking
+        // again while the project is at its limit would add an empty claim per build.
+        #expect(store.claims.successful == 30)
+        #expect(store.claims.empty <= 2, "\(store.claims.empty) empty claims")
+    }
+
+    @Test func aBuildOfAnotherProjectStartsWhileABusyOneHasABacklog() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
+        let busy = try project("acme/busy", script: """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', () => new Job('wait', 'alpine', ['true']).run());
+            """)
+        let other = try project("acme/other", script: "require('brigadier').events.on('image_push', () => {});")
+        let projects = [busy.id: busy, other.id: other]
+        // The busy project's jobs never finish (they wait for 100 to run at once).
+        let blocked = InFlightRunner(openAt: 100)
+        let scheduler = BuildScheduler(
+            store: store, projects: { projects[$0] },
+            runners: { $0.id == busy.id ? blocked as any JobRunner : SimulateRunner() }, settings: settings())
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        for _ in 0..<3 {
+            _ = try await store.create(newBuild(of: busy))
+            scheduler.wake(for: busy.id)
+        }
+        #expect(try await waitUntil { blocked.mostAtOnce == 1 && store.claims.empty >= 1 })
+        let emptyBefore = store.claims.empty
+        // Webhooks of the busy project: nothing can start, so the store is not asked.
+        for _ in 0..<10 { scheduler.wake(for: busy.id) }
+        let build = try await store.create(newBuild(of: other))
+        scheduler.wake(for: other.id)
+        #expect(try await waitUntil { try await store.build(id: build.id)!.status == .succeeded })
+        #expect(store.claims.empty <= emptyBefore + 2)
+        #expect(blocked.mostAtOnce == 1, "the busy project stays at its limit")
+    }
+}
+
+/// Forwards to a store and counts claims, with and without a build.
+final class CountingStore: BuildStore {
+    private let store: any BuildStore
+    private let counts = Mutex<(successful: Int, empty: Int)>((0, 0))
+
+    init(_ store: any BuildStore) { self.store = store }
+
+    var claims: (successful: Int, empty: Int) { counts.withLock { $0 } }
+
+    func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
+        let build = try await store.claimNextPending(busyProjects: busyProjects)
+        counts.withLock { build == nil ? ($0.empty += 1) : ($0.successful += 1) }
+        return build
+    }
+
+    func create(_ build: NewBuild) async throws -> StoredBuild { try await store.create(build) }
+    func appendLog(buildID: String, lines: [LogLine]) async throws { try await store.appendLog(buildID: buildID, lines: lines) }
+    func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
+                lastLines: [LogLine], jobs: [StoredJob]) async throws {
+        try await store.finish(buildID: buildID, status: status, exitCode: exitCode, reason: reason, lastLines: lastLines, jobs: jobs)
+    }
+    func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
+        try await store.recoverInterrupted(reason: reason, requeue: requeue)
+    }
+    func build(id: String) async throws -> StoredBuild? { try await store.build(id: id) }
+    func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { try await store.builds(projectID: projectID, limit: limit) }
+    func jobs(buildID: String) async throws -> [StoredJob] { try await store.jobs(buildID: buildID) }
+    func job(id: String) async throws -> StoredJob? { try await store.job(id: id) }
+    func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
+        try await store.logs(buildID: buildID, after: sequence, limit: limit)
+    }
+}
