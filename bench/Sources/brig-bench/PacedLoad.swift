@@ -41,6 +41,11 @@ enum PacedLoad {
                 throw BenchError("--body FILE is required")
             }
             let result = try run(target, rate: rate, seconds: seconds, connections: connections, body: body)
+            if let path = value("--latencies") {
+                // One line per request, in the order they were due: when (s), latency (ms).
+                let lines = zip(result.due, result.latencies).map { String(format: "%.4f %.2f\n", $0, $1) }
+                try lines.joined().write(toFile: path, atomically: true, encoding: .utf8)
+            }
             let latencies = result.latencies.sorted()
             func percentile(_ p: Double) -> String {
                 String(format: "%.1f", latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))])
@@ -53,9 +58,10 @@ enum PacedLoad {
         }
     }
 
-    /// Latencies in milliseconds, and how many answers were not 2xx.
+    /// When each request was due (seconds from the start), its latency in milliseconds, and
+    /// how many answers were not 2xx.
     static func run(_ target: Target, rate: Double, seconds: Double, connections: Int, body: Data)
-        throws -> (latencies: [Double], failures: Int)
+        throws -> (due: [Double], latencies: [Double], failures: Int)
     {
         let due = arrivals(rate: rate, seconds: seconds)
         let request = Data("""
@@ -86,7 +92,7 @@ enum PacedLoad {
         }
         threads.forEach { $0.start() }
         for _ in threads { results.finished.wait() }
-        return (results.latencies, results.failures)
+        return (due, results.latencies, results.failures)
     }
 
     /// Seconds after the start at which requests are due: exponential gaps of mean 1/rate.
