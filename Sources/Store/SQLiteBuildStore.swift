@@ -19,7 +19,6 @@ public final class SQLiteBuildStore: BuildStore {
         configuration.label = "brigantine"
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // No checkpoint inside a commit: one costs 10–20 ms of copying and fsync, which
             // every write of that batch (webhooks waiting for their answer) would wait for.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
@@ -28,6 +27,9 @@ public final class SQLiteBuildStore: BuildStore {
         }
         let path = directory.appendingPathComponent("brigantine.sqlite").path
         database = try DatabasePool(path: path, configuration: configuration)
+        // The pool sets `synchronous = NORMAL` on its writer when it turns WAL mode on, after
+        // `prepareDatabase`: commits would then reach the disk only at checkpoints.
+        try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
         commits = GroupCommit(database)
         checkpoints = try Self.checkpointContinually(path: path, walLimit: walLimit, commits: commits)
@@ -35,6 +37,11 @@ public final class SQLiteBuildStore: BuildStore {
 
     deinit {
         checkpoints.cancel()
+    }
+
+    /// `PRAGMA synchronous` of the connection that writes (2: FULL), for tests.
+    func writerSynchronousMode() async throws -> Int {
+        try await database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// Moves the write-ahead log into the database file from a connection of its own, beside

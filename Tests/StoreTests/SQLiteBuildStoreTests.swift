@@ -1,6 +1,6 @@
 import BrigantineCore
 import Foundation
-import Store
+@testable import Store
 import Testing
 
 @Suite struct SQLiteBuildStoreTests {
@@ -21,6 +21,15 @@ import Testing
         let reopened = try SQLiteBuildStore(directory: directory)
         let stored = try #require(try await reopened.build(id: build.id))
         #expect(stored.build == build && stored.status == .pending && stored.attempts == 0)
+    }
+
+    /// Every commit is synced to disk (`synchronous = FULL` on the connection that writes):
+    /// GRDB's pool sets NORMAL on it when it opens (after our set-up), under which a
+    /// committed build could be lost with the machine.
+    @Test func commitsAreSyncedToDisk() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory)
+        #expect(try await store.writerSynchronousMode() == 2, "2 is FULL")
     }
 
     /// Writes made at the same time share commits, yet each stands or falls alone: a
