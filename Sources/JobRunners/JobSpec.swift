@@ -134,7 +134,9 @@ public struct JobContext: Sendable {
     public let buildID: String
     public let projectName: String
     public let projectID: String
-    /// A directory for this build's files (job work directories, shared storage).
+    /// A directory for this build's files (job work directories, shared storage). Not made
+    /// in advance: a runner that puts files there makes what it needs (most builds need
+    /// none), and the worker removes it when the build is over.
     public let buildDirectory: URL
     public let log: BuildLog
 

@@ -282,8 +282,6 @@ public final class BuildWorker: @unchecked Sendable {
 
     private func makeContext(jobs: JobBridge) -> ScriptContext? {
         do {
-            try FileManager.default.createDirectory(
-                at: jobs.context.buildDirectory, withIntermediateDirectories: true)
             let runtime = self.runtime ?? settings.makeRuntime(for: request.project)
             let context = try ScriptContext(
                 runtime: runtime, moduleRoots: [request.moduleRoot],

@@ -3,7 +3,6 @@
 // and project objects scripts see, fires the main, `after` and `error` events the way
 // Brigade's worker did, and notices handlers whose promise never settles.
 
-const util = require('util');
 const state = require('./state');
 const { LOG } = require('./job');
 
@@ -114,7 +113,7 @@ module.exports = {
 
   /** Logs a failure as `[brigade:app] <reason>` (errors with their stack). */
   logFailure(prefix, reason) {
-    binding.log(ERROR, 'app', prefix + util.inspect(reason));
+    binding.log(ERROR, 'app', prefix + require('util').inspect(reason));
   },
 
   /** Event types whose handler returned a promise that has not settled. */

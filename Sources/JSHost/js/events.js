@@ -4,7 +4,8 @@
 // emit and the exception reaches the emitter's caller, listeners added during an emit
 // wait for the next one, and emitting 'error' with no listener throws.
 
-const { inspect } = require('util');
+// util loads only when a message needs it.
+function inspect(value) { return require('util').inspect(value); }
 
 function checkListener(listener) {
   if (typeof listener !== 'function') {

@@ -125,8 +125,20 @@
     return mainModule.exports;
   }
 
-  const util = loadBuiltin('node/util.js').exports;
-  const inspect = util.inspect;
+  // util loads on first use: a build whose console output is plain strings never needs it.
+  let utilExports;
+  function util() {
+    if (utilExports === undefined) utilExports = loadBuiltin('node/util.js').exports;
+    return utilExports;
+  }
+  function inspect(value, options) { return util().inspect(value, options); }
+  /** `util.format(...args)`; plain strings without a format directive are only joined. */
+  function format(args) {
+    if (args.every((arg) => typeof arg === 'string') && !(args.length > 0 && args[0].includes('%'))) {
+      return args.join(' ');
+    }
+    return util().format.apply(null, args);
+  }
   const EventEmitter = loadBuiltin('node/events.js').exports;
 
   // ---------------------------------------------------------------- output
@@ -161,7 +173,7 @@
   const timeLabels = new Map();
 
   function print(stream, args) {
-    let text = util.format.apply(null, args);
+    let text = format(args);
     if (groupIndent) text = groupIndent + text.split('\n').join('\n' + groupIndent);
     writeText(stream, text + '\n');
   }
@@ -173,9 +185,9 @@
     warn(...args) { print('stderr', args); },
     error(...args) { print('stderr', args); },
     trace(...args) {
-      const err = new Error(util.format.apply(null, args));
+      const err = new Error(format(args));
       err.name = 'Trace';
-      print('stderr', [util.inspect(err)]);
+      print('stderr', [inspect(err)]);
     },
     dir(value, options) { print('stdout', [inspect(value, options)]); },
     table(value) { print('stdout', [value]); },
