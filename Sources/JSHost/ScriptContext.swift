@@ -34,6 +34,9 @@ public final class ScriptContext: @unchecked Sendable {
     private var internals: ProtectedValue!
     private var functionPrototype: JSValueRef?
     private var hostOperations: [Int: Task<Void, Never>] = [:]
+    /// Each running operation's resolve and reject functions, kept here (on the script's
+    /// thread) rather than in the operation's task: see `promise(for:)`.
+    private var settlements: [Int: (resolve: ProtectedValue, reject: ProtectedValue)] = [:]
     private var entryDepth = 0
     private var nextOperationID = 0
 
@@ -222,28 +225,39 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// Starts `work` off the JavaScript thread and returns a promise that settles with its
     /// outcome on the loop thread. The loop stays busy until it has settled.
+    ///
+    /// The operation's task holds nothing of JavaScriptCore's, not even this context
+    /// strongly: what a task holds is let go on whichever thread it ends on, and a JS value
+    /// or context let go there calls into the VM from that thread (which JSC then counts
+    /// among the VM's threads, to suspend and scan at every collection). Resolve and reject
+    /// stay here and are let go on the script's thread.
     public func promise(for work: @escaping @Sendable () async throws -> HostValue) -> JSObjectRef {
         var resolve: JSObjectRef?
         var reject: JSObjectRef?
         let promise = JSObjectMakeDeferredPromise(ref, &resolve, &reject, nil)!
-        let settle = (ProtectedValue(resolve!, in: self), ProtectedValue(reject!, in: self))
         nextOperationID += 1
         let id = nextOperationID
+        settlements[id] = (ProtectedValue(resolve!, in: self), ProtectedValue(reject!, in: self))
         let token = loop.beginOperation()
-        hostOperations[id] = Task.detached { [self] in
+        let loop = self.loop
+        hostOperations[id] = Task.detached { [weak self] in
             let outcome: Result<HostValue, any Error>
             do { outcome = .success(try await work()) } catch { outcome = .failure(error) }
-            loop.complete(token) { [self] in
-                hostOperations[id] = nil
-                switch outcome {
-                case .success(let value):
-                    _ = try call(settle.0.ref, [makeValue(value)])
-                case .failure(let error):
-                    _ = try call(settle.1.ref, [makeError(error)])
-                }
-            }
+            loop.complete(token) { [weak self] in try self?.settle(id, outcome) }
         }
         return promise
+    }
+
+    /// Settles operation `id`'s promise (on the script's thread).
+    private func settle(_ id: Int, _ outcome: Result<HostValue, any Error>) throws {
+        hostOperations[id] = nil
+        guard let settlement = settlements.removeValue(forKey: id) else { return }
+        switch outcome {
+        case .success(let value):
+            _ = try call(settlement.resolve.ref, [makeValue(value)])
+        case .failure(let error):
+            _ = try call(settlement.reject.ref, [makeError(error)])
+        }
     }
 
     /// Blocks the calling thread until `tasks` (host operations a context abandoned: a
@@ -275,6 +289,7 @@ public final class ScriptContext: @unchecked Sendable {
         _ = abandonHostOperations()
         loop.close()
         hostOperations = [:]
+        settlements = [:]
         unhandledRejections = []
     }
 
@@ -289,6 +304,18 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     public func makeNumber(_ number: Double) -> JSValueRef { JSValueMakeNumber(ref, number) }
+
+    /// Makes several values, each kept alive while the next ones are made, and passes them
+    /// to `body`. JSC finds the values Swift holds only on the native stack: values waiting
+    /// in a Swift array are not found, so making the next one could collect them, and a
+    /// collected value handed to a script later crashes the collector (seen under load).
+    public func withValues<Result>(_ makers: [() -> JSValueRef], _ body: ([JSValueRef]) throws -> Result) rethrows -> Result {
+        var kept: [ProtectedValue] = []
+        kept.reserveCapacity(makers.count)
+        for make in makers { kept.append(ProtectedValue(make(), in: self)) }
+        defer { withExtendedLifetime(kept) {} }
+        return try body(kept.map(\.ref))
+    }
     public func makeBool(_ value: Bool) -> JSValueRef { JSValueMakeBoolean(ref, value) }
 
     /// Parses JSON text; malformed JSON is an error (JSC itself just returns NULL).

@@ -360,12 +360,14 @@ public final class BuildWorker: @unchecked Sendable {
         let strings = [
             request.buildID, request.workerID, request.eventType, request.provider,
             request.revision.commit, request.revision.ref,
-        ].map(context.makeString)
-        let cloneURL = request.cloneURL.map(context.makeString) ?? context.undefined
-        let payload = request.payload.map(context.makeString) ?? context.undefined
-        return try context.call(
-            method: "makeEvent", of: worker,
-            strings + [cloneURL, context.makeNumber(Double(request.logLevel.rawValue)), payload])
+        ].map { text in { context.makeString(text) } }
+        let request = request
+        let rest: [() -> JSValueRef] = [
+            { request.cloneURL.map(context.makeString) ?? context.undefined },
+            { context.makeNumber(Double(request.logLevel.rawValue)) },
+            { request.payload.map(context.makeString) ?? context.undefined },
+        ]
+        return try context.withValues(strings + rest) { try context.call(method: "makeEvent", of: worker, $0) }
     }
 
     // MARK: Failures
