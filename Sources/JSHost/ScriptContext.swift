@@ -173,7 +173,9 @@ public final class ScriptContext: @unchecked Sendable {
     /// relative to it and for error locations).
     @discardableResult
     public func loadMainModule(_ path: String, source: String? = nil) throws -> JSValueRef {
-        try call(method: "loadMain", of: internals.ref, [makeString(path)] + (source.map { [makeString($0)] } ?? []))
+        try withValues([{ self.makeString(path) }] + (source.map { text in [{ self.makeString(text) }] } ?? [])) {
+            try call(method: "loadMain", of: internals.ref, $0)
+        }
     }
 
     /// Returns the exports of a builtin module, loading it on first use.
