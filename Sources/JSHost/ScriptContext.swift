@@ -306,6 +306,7 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     public func makeNumber(_ number: Double) -> JSValueRef { JSValueMakeNumber(ref, number) }
+    public func makeBool(_ value: Bool) -> JSValueRef { JSValueMakeBoolean(ref, value) }
 
     /// Makes several values, each kept alive while the next ones are made, and passes them
     /// to `body`. JSC finds the values Swift holds only on the native stack: values waiting
@@ -318,7 +319,6 @@ public final class ScriptContext: @unchecked Sendable {
         defer { withExtendedLifetime(kept) {} }
         return try body(kept.map(\.ref))
     }
-    public func makeBool(_ value: Bool) -> JSValueRef { JSValueMakeBoolean(ref, value) }
 
     /// Parses JSON text; malformed JSON is an error (JSC itself just returns NULL).
     public func parseJSON(_ text: String) throws -> JSValueRef {
