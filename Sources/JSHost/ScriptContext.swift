@@ -173,9 +173,9 @@ public final class ScriptContext: @unchecked Sendable {
     /// relative to it and for error locations).
     @discardableResult
     public func loadMainModule(_ path: String, source: String? = nil) throws -> JSValueRef {
-        try withValues([{ self.makeString(path) }] + (source.map { text in [{ self.makeString(text) }] } ?? [])) {
-            try call(method: "loadMain", of: internals.ref, $0)
-        }
+        var arguments: [() -> JSValueRef] = [{ self.makeString(path) }]
+        if let source { arguments.append { self.makeString(source) } }
+        return try withValues(arguments) { try call(method: "loadMain", of: internals.ref, $0) }
     }
 
     /// Returns the exports of a builtin module, loading it on first use.
