@@ -1,5 +1,4 @@
 import Foundation
-import HeapModule
 import JSHost
 import Synchronization
 
@@ -38,7 +37,7 @@ public final class BuildLane: @unchecked Sendable {
 
     // The lane thread's own state.
     private var live: [ObjectIdentifier: Live] = [:]
-    private var wakeTimes = Heap<WakeTime>()
+    private var schedule = WakeSchedule()
 
     private struct Arrival {
         let worker: BuildWorker
@@ -48,8 +47,6 @@ public final class BuildLane: @unchecked Sendable {
     private struct Live {
         let worker: BuildWorker
         let continuation: CheckedContinuation<BuildOutcome, Never>
-        /// When the build asked to be stepped next (nil: when it is woken).
-        var wakeAt: ContinuousClock.Instant?
     }
 
     /// - Parameter niceness: the thread's nice value (Linux); builds run below request handling.
@@ -116,7 +113,7 @@ public final class BuildLane: @unchecked Sendable {
                     condition.unlock()
                     return
                 }
-                if let next = wakeTimes.min?.time {
+                if let next = schedule.nextTime() {
                     if next <= .now { break }
                     _ = condition.wait(until: Date(timeIntervalSinceNow: ContinuousClock.now.duration(to: next).seconds))
                 } else {
@@ -141,14 +138,11 @@ public final class BuildLane: @unchecked Sendable {
                 guard let build = live[id] else { continue }
                 record(build.worker.advance(), of: id, ready: &ready)
             }
-            let now = ContinuousClock.now
-            while let next = wakeTimes.min, next.time <= now {
-                wakeTimes.removeMin()
-                // Only the build's latest wake time counts; one stepped since is not due.
-                guard let build = live[next.build], build.wakeAt == next.time, !stepped.contains(next.build) else { continue }
-                live[next.build]?.wakeAt = nil
-                stepped.insert(next.build)
-                record(build.worker.advance(), of: next.build, ready: &ready)
+            // A build stepped above may be due as well: its timer was not due yet when it
+            // was stepped, and it kept the wake time it had.
+            for id in schedule.takeDue(at: .now) {
+                guard let build = live[id] else { continue }
+                record(build.worker.advance(), of: id, ready: &ready)
             }
         }
     }
@@ -157,30 +151,16 @@ public final class BuildLane: @unchecked Sendable {
     private func record(_ step: BuildWorker.Step, of id: ObjectIdentifier, ready: inout [ObjectIdentifier]) {
         switch step {
         case .ready:
+            schedule.file(id, at: nil) // its next step is the next round; it files a time then
             ready.append(id)
         case .waiting(let time):
-            guard live[id]?.wakeAt != time else { return } // already filed for that time
-            live[id]?.wakeAt = time
-            if let time { wakeTimes.insert(WakeTime(time: time, build: id)) }
-            // Wake times of builds that were stepped earlier, or are gone, stay in the heap
-            // until due (a build's deadline is an hour off): rebuild it when they pile up.
-            if wakeTimes.count > 2 * live.count + 64 {
-                wakeTimes = Heap(live.compactMap { id, build in build.wakeAt.map { WakeTime(time: $0, build: id) } })
-            }
+            schedule.file(id, at: time)
         case .finished(let outcome):
+            schedule.remove(id)
             guard let build = live.removeValue(forKey: id) else { return }
             build.worker.onWake = nil
             liveCount.subtract(1, ordering: .relaxed)
             build.continuation.resume(returning: outcome)
         }
     }
-}
-
-/// When a build of a lane is to be stepped next.
-private struct WakeTime: Comparable {
-    let time: ContinuousClock.Instant
-    let build: ObjectIdentifier
-
-    static func < (lhs: WakeTime, rhs: WakeTime) -> Bool { lhs.time < rhs.time }
-    static func == (lhs: WakeTime, rhs: WakeTime) -> Bool { lhs.time == rhs.time && lhs.build == rhs.build }
 }

@@ -37,6 +37,22 @@ final class SeenLines: Sendable {
     func contains(_ line: String) -> Bool { lines.withLock { $0.contains(line) } }
 }
 
+/// A runner whose job named `after-N` ends N milliseconds after it starts.
+struct DelayRunner: JobRunner {
+    let name = "delay"
+    func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
+        try await Task.sleep(for: .milliseconds(Int(job.name.split(separator: "-").last ?? "") ?? 0))
+        return JobOutput(output: "", exitCode: 0)
+    }
+}
+
+/// Outcomes of builds as they end, from any task.
+final class EndedBuilds: Sendable {
+    private let outcomes = Mutex<[BuildOutcome]>([])
+    func add(_ outcome: BuildOutcome) { outcomes.withLock { $0.append(outcome) } }
+    var all: [BuildOutcome] { outcomes.withLock { $0 } }
+}
+
 /// A runner whose jobs never end on their own; cancelling the build ends them.
 struct EndlessRunner: JobRunner {
     let name = "endless"
@@ -92,6 +108,51 @@ struct EndlessRunner: JobRunner {
         #expect(outcomes.count == 100)
         #expect(outcomes.allSatisfy { $0.status == .succeeded && $0.jobs.first?.output == "through" })
         #expect(lane.liveBuilds == 0)
+    }
+
+    /// A build stepped shortly before its timer is due, in a round whose later builds run
+    /// past that time, must still be stepped for the timer. The lane lost such builds once
+    /// (1 run in ~10 of the suite hung). Here, while `busy` spins (50–250 ms), `timed`'s
+    /// job ends (100 ms) and then `spinner`'s (110 ms). The round after that steps both
+    /// (their jobs' results), and the next steps `timed` again (nothing to do: its 300 ms
+    /// timer is not due) and then `spinner`, whose second immediate spins past 300 ms.
+    /// A lost build never ends, so the test waits a bounded time.
+    @Test func aBuildWokenJustBeforeItsTimerIsSteppedForTheTimer() async throws {
+        defer { lane.close(); try? FileManager.default.removeItem(at: directory) }
+        let runner = DelayRunner()
+        let spin = "const end = Date.now() + %d; while (Date.now() < end) {}"
+        let timed = try worker("""
+            const { events, Job } = require('brigadier');
+            events.on('exec', async () => {
+              const timer = new Promise((resolve) => setTimeout(resolve, 300));
+              await new Job('after-100', 'alpine').run();
+              await timer;
+              console.log('timer fired');
+            });
+            """, runner: runner)
+        let spinner = try worker("""
+            require('brigadier').events.on('exec', async () => {
+              await new (require('brigadier').Job)('after-110', 'alpine').run();
+              setImmediate(() => setImmediate(() => { \(String(format: spin, 100)); }));
+            });
+            """, runner: runner)
+        let busy = try worker("""
+            require('brigadier').events.on('exec', async () => {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              \(String(format: spin, 200));
+            });
+            """, runner: runner)
+        let ended = EndedBuilds()
+        for worker in [timed, spinner, busy] {
+            Task { [lane] in ended.add(await worker.run(on: lane)) }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ended.all.count < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let outcomes = ended.all
+        #expect(outcomes.count == 3, "\(3 - outcomes.count) build(s) never ended")
+        #expect(outcomes.allSatisfy { $0.status == .succeeded }, "\(outcomes.compactMap(\.reason))")
     }
 
     /// A runaway script holds up the others of its lane only until the watchdog stops it,
