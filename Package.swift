@@ -113,13 +113,15 @@ let package = Package(
         .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore", "TestSupport"]),
+        // Starting and awaiting child processes, shared by the tests that run programs.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Runs the real `brig` binary; depending on it makes `swift test` build it first.
         // Fixtures are read from the source tree (registry payloads, see their SOURCES.md).
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "brig", "Gateway", "Store", "Worker", "JobRunners", "BrigantineCore",
+                "brig", "Gateway", "Store", "Worker", "JobRunners", "BrigantineCore", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]),

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs the `brig` executable built beside the test bundle, from the package root.
 enum Brig {
@@ -47,17 +48,5 @@ enum Brig {
         let outData = try Data(contentsOf: outFile), errData = try Data(contentsOf: errFile)
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-    }
-}
-
-extension Process {
-    /// Runs the process and waits for it to end without holding a thread of the cooperative
-    /// pool: tests of the whole package share that pool, and a test blocked on a process
-    /// for seconds starves other tests' Swift tasks (host operations, jobs).
-    func runUntilExit() async throws {
-        let exited = ExitSignal()
-        terminationHandler = { _ in exited.signal() } // set before run(): no exit is missed
-        try run()
-        await exited.wait()
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import JobRunners
 import Synchronization
 import Testing
+import TestSupport
 import Worker
 
 /// The container runner against a real dockerd: jobs run inside their image.
@@ -177,14 +178,14 @@ struct ContainerRunnerTests {
             brig.arguments = ["run", "-f", script.path, "--runner", "container", "--engine-socket", engine.socket, "--data", directory.path]
             brig.standardOutput = FileHandle.nullDevice
             brig.standardError = FileHandle.nullDevice
-            try brig.run()
+            let exited = try brig.start()
             for _ in 0..<300 {
                 guard try engine.managedContainers().isEmpty else { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(try engine.managedContainers().count == 1, "the job's container runs")
             kill(brig.processIdentifier, SIGKILL)
-            brig.waitUntilExit()
+            await exited.wait()
             #expect(try engine.managedContainers().count == 1, "a killed brig leaves its container behind")
             _ = try await ContainerRunner.connect(socket: engine.socket)
             #expect(try engine.managedContainers().isEmpty, "the next runner removed it")

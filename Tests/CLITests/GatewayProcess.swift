@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -46,8 +47,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
-        process.terminationHandler = { [exited] _ in exited.signal() } // set before run(): no exit is missed
-        try process.run()
+        try process.start(signalling: exited)
     }
 
     private func listeningPort() -> Int? {
@@ -113,30 +113,6 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
 
     func logLines(_ id: String) async throws -> [String] {
         try await get("/v1/build/\(id)/logs").text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    }
-}
-
-/// Set once, by a process's termination handler; any number of tasks may await it.
-final class ExitSignal: Sendable {
-    private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func signal() {
-        let waiters = state.withLock { state in
-            state.done = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        waiters.forEach { $0.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume() }
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `brig run` as users call it: the README's sample commands, Brigade's flags and exit codes.
 @Suite struct RunCommandTests {
@@ -129,9 +130,7 @@ import Testing
         let errors = directory.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errors)
-        let exited = ExitSignal()
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
+        let exited = try process.start()
         var jobPID: Int32?
         for _ in 0..<200 {
             guard jobPID == nil else { break }

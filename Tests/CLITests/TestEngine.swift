@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -71,8 +72,7 @@ final class TestEngine {
         let handle = try FileHandle(forWritingTo: log)
         daemon.standardOutput = handle
         daemon.standardError = handle
-        daemon.terminationHandler = { [exited] _ in exited.signal() } // set before run(): no exit is missed
-        try daemon.run()
+        try daemon.start(signalling: exited)
     }
 
     deinit {
@@ -94,12 +94,12 @@ final class TestEngine {
     func curl(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-s", "--unix-socket", socket] + arguments
+        process.arguments = ["curl", "-s", "--max-time", "60", "--unix-socket", socket] + arguments
         let output = root.appendingPathComponent("curl-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         process.standardOutput = try FileHandle(forWritingTo: output)
-        try process.run()
+        try process.start()
         process.waitUntilExit()
         return try String(contentsOf: output, encoding: .utf8)
     }
@@ -135,7 +135,7 @@ final class TestEngine {
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar", "-C", rootfs.path, "-cf", tarball, "."]
-        try tar.run()
+        try tar.start()
         tar.waitUntilExit()
         try curl(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary", "@\(tarball)",
                   "http://engine/v1.41/images/create?fromSrc=-&repo=localhost/busybox&tag=test"])

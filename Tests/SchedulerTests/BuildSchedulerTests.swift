@@ -5,6 +5,7 @@ import JobRunners
 import Store
 import Synchronization
 import Testing
+import TestSupport
 import Worker
 
 @Suite struct BuildSchedulerTests {
@@ -132,7 +133,7 @@ extension Array {
         process.arguments = ["git", "-C", repository.path, "-c", "user.name=test", "-c", "user.email=test@example.com"] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.start()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
     }

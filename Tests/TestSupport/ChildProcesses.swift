@@ -1,0 +1,53 @@
+import Foundation
+import Synchronization
+
+extension Process {
+    /// Every test's process starts under this lock. Foundation notices a child's exit when
+    /// a socket it handed the child is closed by all who hold it. It makes that socket
+    /// without close-on-exec and, before spawning, lists the descriptors to close in the
+    /// child: a socket made by another thread's `run()` in between leaks into this child,
+    /// and the other child's exit then goes unnoticed for as long as this one lives. The
+    /// package's tests start gateways, engines and tools from many tasks at once.
+    private static let starting = NSLock()
+
+    /// Starts the process; `exited` (a new one unless given) is set when it ends.
+    @discardableResult
+    public func start(signalling exited: ExitSignal = ExitSignal()) throws -> ExitSignal {
+        terminationHandler = { _ in exited.signal() } // set before run(): no exit is missed
+        try Self.starting.withLock { try run() }
+        return exited
+    }
+
+    /// Runs the process and waits for it to end without holding a thread of the cooperative
+    /// pool: tests of the whole package share that pool, and a test blocked on a process
+    /// for seconds starves other tests' Swift tasks (host operations, jobs).
+    public func runUntilExit() async throws {
+        try await start().wait()
+    }
+}
+
+/// Set once, by a process's termination handler; any number of tasks may await it.
+public final class ExitSignal: Sendable {
+    private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    public init() {}
+
+    public func signal() {
+        let waiters = state.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    public func wait() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+}
