@@ -54,6 +54,7 @@ import Testing
         await sender.value
         let ids = await acknowledged.ids
         #expect(ids.count >= 150, "enough traffic was acknowledged before the crash")
+        print("crash: \(ids.count) of 400 webhooks acknowledged before kill -9")
 
         let restarted = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
         for id in ids {
@@ -72,6 +73,7 @@ import Testing
         #expect(all.count >= ids.count)
         #expect(all.allSatisfy { ($0["status"] as? String) == "Succeeded" || ($0["status"] as? String) == "Failed" })
         #expect(Set(ids).isSubset(of: Set(all.compactMap { $0["id"] as? String })))
+        print("after the restart: \(all.count) builds stored, every one ended")
     }
 
     /// 20,000 requests of every malformed kind, from a seeded generator: the gateway never
@@ -174,9 +176,13 @@ import Testing
         #expect(chatty.body.count < 20 << 20, "the 100 MB of output was capped")
         #expect(chatty.text.contains("the build's output reached its limit of 16 MiB; later output is dropped"))
         for name in hostile.keys { #expect(ended[name]?["status"] as? String != nil) }
-        // The gateway answered every health check while all this ran.
-        print("health checks: \(checks.answered) answered, \(checks.failed) failed, slowest \(checks.slowestMilliseconds) ms")
+        // The gateway answered every health check while all this ran, nearly all within
+        // 100 ms. The checks come from this test process, which shares the 2 cores with
+        // the rest of the suite, so a few slow ones are allowed for (a compile beside it
+        // made one take 241 ms; alone, the slowest of 12 runs took 8–40 ms).
+        print("health checks: \(checks.answered) answered, \(checks.failed) failed, \(checks.over100Milliseconds) over 100 ms, slowest \(checks.slowestMilliseconds) ms")
         #expect(checks.failed == 0 && checks.answered > 20)
+        #expect(checks.over100Milliseconds * 20 <= checks.answered, "at most 1 in 20 over 100 ms")
     }
 
     /// Secret values appear in no log line, API answer or stored byte.
@@ -331,6 +337,7 @@ actor HealthWatch {
     private(set) var answered = 0
     private(set) var failed = 0
     private var slowest = 0.0
+    private var over100Milliseconds = 0
 
     init(gateway: GatewayProcess) {
         self.gateway = gateway
@@ -340,13 +347,15 @@ actor HealthWatch {
         while !Task.isCancelled {
             let started = Date()
             if let answer = try? await gateway.get("/healthz"), answer.status == 200 { answered += 1 } else if !Task.isCancelled { failed += 1 }
-            slowest = max(slowest, Date().timeIntervalSince(started))
+            let took = Date().timeIntervalSince(started)
+            slowest = max(slowest, took)
+            if took > 0.1 { over100Milliseconds += 1 }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
-    var summary: (answered: Int, failed: Int, slowestMilliseconds: Int) {
-        (answered, failed, Int(slowest * 1000))
+    var summary: (answered: Int, failed: Int, over100Milliseconds: Int, slowestMilliseconds: Int) {
+        (answered, failed, over100Milliseconds, Int(slowest * 1000))
     }
 }
 
