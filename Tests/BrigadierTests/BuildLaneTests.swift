@@ -46,13 +46,6 @@ struct DelayRunner: JobRunner {
     }
 }
 
-/// Outcomes of builds as they end, from any task.
-final class EndedBuilds: Sendable {
-    private let outcomes = Mutex<[BuildOutcome]>([])
-    func add(_ outcome: BuildOutcome) { outcomes.withLock { $0.append(outcome) } }
-    var all: [BuildOutcome] { outcomes.withLock { $0 } }
-}
-
 /// A runner whose jobs never end on their own; cancelling the build ends them.
 struct EndlessRunner: JobRunner {
     let name = "endless"
@@ -101,9 +94,9 @@ struct EndlessRunner: JobRunner {
             });
             """
         let workers = try (0..<100).map { _ in try worker(script, runner: runner) }
-        let outcomes = await withTaskGroup(of: BuildOutcome.self) { group in
-            for worker in workers { group.addTask { await worker.run(on: lane) } }
-            return await group.reduce(into: []) { $0.append($1) }
+        let outcomes = try await withThrowingTaskGroup(of: BuildOutcome.self) { group in
+            for worker in workers { group.addTask { try await worker.ends(on: lane) } }
+            return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(outcomes.count == 100)
         #expect(outcomes.allSatisfy { $0.status == .succeeded && $0.jobs.first?.output == "through" })
@@ -116,7 +109,7 @@ struct EndlessRunner: JobRunner {
     /// job ends (100 ms) and then `spinner`'s (110 ms). The round after that steps both
     /// (their jobs' results), and the next steps `timed` again (nothing to do: its 300 ms
     /// timer is not due) and then `spinner`, whose second immediate spins past 300 ms.
-    /// A lost build never ends, so the test waits a bounded time.
+    /// A lost build never ends: `ends(on:within:)` gives up on it after 10 s.
     @Test func aBuildWokenJustBeforeItsTimerIsSteppedForTheTimer() async throws {
         defer { lane.close(); try? FileManager.default.removeItem(at: directory) }
         let runner = DelayRunner()
@@ -142,16 +135,10 @@ struct EndlessRunner: JobRunner {
               \(String(format: spin, 200));
             });
             """, runner: runner)
-        let ended = EndedBuilds()
-        for worker in [timed, spinner, busy] {
-            Task { [lane] in ended.add(await worker.run(on: lane)) }
+        let outcomes = try await withThrowingTaskGroup(of: BuildOutcome.self) { group in
+            for worker in [timed, spinner, busy] { group.addTask { try await worker.ends(on: lane, within: 10) } }
+            return try await group.reduce(into: []) { $0.append($1) }
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ended.all.count < 3, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let outcomes = ended.all
-        #expect(outcomes.count == 3, "\(3 - outcomes.count) build(s) never ended")
         #expect(outcomes.allSatisfy { $0.status == .succeeded }, "\(outcomes.compactMap(\.reason))")
     }
 
@@ -168,16 +155,16 @@ struct EndlessRunner: JobRunner {
             """
         let runaway = try worker("require('brigadier').events.on('exec', async () => { await null; for (;;) {} });")
         let others = try (0..<10).map { _ in try worker(steady) }
-        async let stopped = runaway.run(on: lane)
-        let outcomes = await withTaskGroup(of: BuildOutcome.self) { group in
-            for worker in others { group.addTask { await worker.run(on: lane) } }
-            return await group.reduce(into: []) { $0.append($1) }
+        async let stopped = runaway.ends(on: lane)
+        let outcomes = try await withThrowingTaskGroup(of: BuildOutcome.self) { group in
+            for worker in others { group.addTask { try await worker.ends(on: lane) } }
+            return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(outcomes.allSatisfy { $0.status == .succeeded }, "\(outcomes.compactMap(\.reason))")
-        let ended = await stopped
+        let ended = try await stopped
         #expect(ended.status == .failed)
         #expect(ended.reason == "script ran for more than 0.5 s without yielding and was stopped (an infinite loop?)")
-        let later = await (try worker(steady)).run(on: lane)
+        let later = try await (try worker(steady)).ends(on: lane)
         #expect(later.status == .succeeded)
     }
 
@@ -185,7 +172,7 @@ struct EndlessRunner: JobRunner {
     @Test func aProjectsTimeLimitIsItsOwn() async throws {
         defer { lane.close(); try? FileManager.default.removeItem(at: directory) }
         let loop = try worker("require('brigadier').events.on('exec', () => { for (;;) {} });") { $0.scriptTimeLimit = 0.2 }
-        let outcome = await loop.run(on: lane)
+        let outcome = try await loop.ends(on: lane)
         #expect(outcome.reason == "script ran for more than 0.2 s without yielding and was stopped (an infinite loop?)")
     }
 
@@ -201,13 +188,13 @@ struct EndlessRunner: JobRunner {
         let beside = try worker("""
             require('brigadier').events.on('exec', () => new Promise((resolve) => setTimeout(resolve, 300)));
             """)
-        async let cancelled = waiting.run(on: lane)
-        async let other = beside.run(on: lane)
+        async let cancelled = waiting.ends(on: lane)
+        async let other = beside.ends(on: lane)
         while !lines.contains("waiting") { try await Task.sleep(for: .milliseconds(10)) }
         waiting.cancel(reason: "operator asked")
-        let ended = await cancelled
+        let ended = try await cancelled
         #expect(ended.status == .failed && ended.reason == "the build was stopped: operator asked")
-        #expect(await other.status == .succeeded)
+        #expect(try await other.status == .succeeded)
     }
 
     /// The build timeout wakes a build that waits for a timer far off, and a script that
@@ -223,11 +210,11 @@ struct EndlessRunner: JobRunner {
         let quick = try worker("""
             require('brigadier').events.on('exec', () => new Promise((resolve) => setTimeout(resolve, 50)));
             """)
-        async let slept = sleeper.run(on: lane)
-        async let spun = spinner.run(on: lane)
-        async let done = quick.run(on: lane)
-        #expect(await done.status == .succeeded, "a build beside the spinning one still ran")
-        #expect(await slept.reason == "the build ran for more than 0.5 s and was stopped")
-        #expect(await spun.reason == "the build ran for more than 1 s and was stopped")
+        async let slept = sleeper.ends(on: lane)
+        async let spun = spinner.ends(on: lane)
+        async let done = quick.ends(on: lane)
+        #expect(try await done.status == .succeeded, "a build beside the spinning one still ran")
+        #expect(try await slept.reason == "the build ran for more than 0.5 s and was stopped")
+        #expect(try await spun.reason == "the build ran for more than 1 s and was stopped")
     }
 }

@@ -79,7 +79,7 @@ enum Harness {
         let lane = BuildLane(runtime: JSRuntime(entryTimeLimit: scriptTimeLimit, heapLimit: scriptMemoryLimit))
         defer { lane.close() }
         let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings, runtime: lane.runtime)
-        let outcome = await worker.run(on: lane)
+        let outcome = try await worker.ends(on: lane, within: buildTimeout + 30)
         return BuildRun(outcome: outcome, lines: lines.withLock { $0 })
     }
 
@@ -112,4 +112,56 @@ enum LocalRunnerFactory {
         LocalRunner(cacheRoot: cacheRoot ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("brigantine-cache-\(UUID().uuidString)"))
     }
+}
+
+extension BuildWorker {
+    /// Runs the build on `lane`, waiting at most `seconds` for it: a build that never ends
+    /// (a lost wake-up in the lane, say) fails its test instead of hanging the whole run.
+    /// The build is left running then.
+    func ends(on lane: BuildLane, within seconds: Double = 60) async throws -> BuildOutcome {
+        let first = FirstSettled<BuildOutcome?>()
+        Task { first.settle(await self.run(on: lane)) }
+        let timer = Task {
+            try await Task.sleep(for: .seconds(seconds))
+            first.settle(nil)
+        }
+        defer { timer.cancel() }
+        guard let outcome = await first.value else {
+            throw HarnessError("the build did not end within \(seconds.formatted()) s")
+        }
+        return outcome
+    }
+}
+
+/// The first value settled, from any task; later ones are dropped.
+final class FirstSettled<Value: Sendable>: Sendable {
+    private let state = Mutex<(done: Bool, value: Value?, waiters: [CheckedContinuation<Value, Never>])>((false, nil, []))
+
+    func settle(_ value: Value) {
+        let waiters: [CheckedContinuation<Value, Never>] = state.withLock { state in
+            guard !state.done else { return [] }
+            state.done = true
+            state.value = value
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume(returning: value) }
+    }
+
+    var value: Value {
+        get async {
+            await withCheckedContinuation { continuation in
+                let settled: Value? = state.withLock { state in
+                    if !state.done { state.waiters.append(continuation) }
+                    return state.done ? state.value : nil
+                }
+                if let settled { continuation.resume(returning: settled) }
+            }
+        }
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
