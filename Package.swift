@@ -108,13 +108,13 @@ let package = Package(
         .testTarget(name: "JSHostTests", dependencies: ["JSHost", "CJavaScriptCore"]),
         .testTarget(
             name: "BrigadierTests",
-            dependencies: ["Worker", "Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore"]
+            dependencies: ["Worker", "Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore", "TestSupport"]
         ),
         .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore", "TestSupport"]),
-        // Starting and awaiting child processes, shared by the tests that run programs.
+        // Shared by tests: starting programs, and awaiting what settles once (an exit, an outcome).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Runs the real `brig` binary; depending on it makes `swift test` build it first.
         // Fixtures are read from the source tree (registry payloads, see their SOURCES.md).

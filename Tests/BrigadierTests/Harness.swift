@@ -4,6 +4,7 @@ import Foundation
 import JobRunners
 import JSHost
 import Synchronization
+import TestSupport
 import Worker
 
 /// A finished build and everything it logged.
@@ -119,7 +120,7 @@ extension BuildWorker {
     /// (a lost wake-up in the lane, say) fails its test instead of hanging the whole run.
     /// The build is left running then.
     func ends(on lane: BuildLane, within seconds: Double = 60) async throws -> BuildOutcome {
-        let first = FirstSettled<BuildOutcome?>()
+        let first = SettledOnce<BuildOutcome?>()
         Task { first.settle(await self.run(on: lane)) }
         let timer = Task {
             try await Task.sleep(for: .seconds(seconds))
@@ -130,34 +131,6 @@ extension BuildWorker {
             throw HarnessError("the build did not end within \(seconds.formatted()) s")
         }
         return outcome
-    }
-}
-
-/// The first value settled, from any task; later ones are dropped.
-final class FirstSettled<Value: Sendable>: Sendable {
-    private let state = Mutex<(done: Bool, value: Value?, waiters: [CheckedContinuation<Value, Never>])>((false, nil, []))
-
-    func settle(_ value: Value) {
-        let waiters: [CheckedContinuation<Value, Never>] = state.withLock { state in
-            guard !state.done else { return [] }
-            state.done = true
-            state.value = value
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        waiters.forEach { $0.resume(returning: value) }
-    }
-
-    var value: Value {
-        get async {
-            await withCheckedContinuation { continuation in
-                let settled: Value? = state.withLock { state in
-                    if !state.done { state.waiters.append(continuation) }
-                    return state.done ? state.value : nil
-                }
-                if let settled { continuation.resume(returning: settled) }
-            }
-        }
     }
 }
 

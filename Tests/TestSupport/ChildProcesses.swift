@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 extension Process {
     /// Every test's process starts under this lock. Foundation notices a child's exit when
@@ -23,31 +22,5 @@ extension Process {
     /// for seconds starves other tests' Swift tasks (host operations, jobs).
     public func runUntilExit() async throws {
         try await start().wait()
-    }
-}
-
-/// Set once, by a process's termination handler; any number of tasks may await it.
-public final class ExitSignal: Sendable {
-    private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    public init() {}
-
-    public func signal() {
-        let waiters = state.withLock { state in
-            state.done = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        waiters.forEach { $0.resume() }
-    }
-
-    public func wait() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume() }
-        }
     }
 }
