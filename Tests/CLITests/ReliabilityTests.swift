@@ -176,13 +176,11 @@ import Testing
         #expect(chatty.body.count < 20 << 20, "the 100 MB of output was capped")
         #expect(chatty.text.contains("the build's output reached its limit of 16 MiB; later output is dropped"))
         for name in hostile.keys { #expect(ended[name]?["status"] as? String != nil) }
-        // The gateway answered every health check while all this ran, nearly all within
-        // 100 ms. The checks come from this test process, which shares the 2 cores with
-        // the rest of the suite, so a few slow ones are allowed for (a compile beside it
-        // made one take 241 ms; alone, the slowest of 12 runs took 8–40 ms).
+        // The gateway answered every health check while all this ran. How fast is reported,
+        // not asserted (timings belong to bench/): the checks come from this test process,
+        // which shares the 2 cores with the rest of the suite.
         print("health checks: \(checks.answered) answered, \(checks.failed) failed, \(checks.over100Milliseconds) over 100 ms, slowest \(checks.slowestMilliseconds) ms")
         #expect(checks.failed == 0 && checks.answered > 20)
-        #expect(checks.over100Milliseconds * 20 <= checks.answered, "at most 1 in 20 over 100 ms")
     }
 
     /// Secret values appear in no log line, API answer or stored byte.
