@@ -105,7 +105,7 @@ struct EndlessRunner: JobRunner {
 
     /// A build stepped shortly before its timer is due, in a round whose later builds run
     /// past that time, must still be stepped for the timer. The lane lost such builds once
-    /// (1 run in ~10 of the suite hung). Here, while `busy` spins (50–250 ms), `timed`'s
+    /// (now and then a run of the suite hung). Here, while `busy` spins (50–250 ms), `timed`'s
     /// job ends (100 ms) and then `spinner`'s (110 ms). The round after that steps both
     /// (their jobs' results), and the next steps `timed` again (nothing to do: its 300 ms
     /// timer is not due) and then `spinner`, whose second immediate spins past 300 ms.

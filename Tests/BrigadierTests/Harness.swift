@@ -128,13 +128,8 @@ extension BuildWorker {
         }
         defer { timer.cancel() }
         guard let outcome = await first.value else {
-            throw HarnessError("the build did not end within \(seconds.formatted()) s")
+            throw TestFailure("the build did not end within \(seconds.formatted()) s")
         }
         return outcome
     }
-}
-
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

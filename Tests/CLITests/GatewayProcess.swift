@@ -34,7 +34,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
             if !gateway.process.isRunning { break }
             try await Task.sleep(for: .milliseconds(25))
         }
-        throw GatewayTestError("the gateway did not start: \(gateway.log)")
+        throw TestFailure("the gateway did not start: \(gateway.log)")
     }
 
     private func launch(_ arguments: [String]) throws {
@@ -107,15 +107,10 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
             if let status = build["status"] as? String, status == "Succeeded" || status == "Failed" { return build }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw GatewayTestError("build \(id) did not finish within \(seconds) s")
+        throw TestFailure("build \(id) did not finish within \(seconds) s")
     }
 
     func logLines(_ id: String) async throws -> [String] {
         try await get("/v1/build/\(id)/logs").text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
-}
-
-struct GatewayTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

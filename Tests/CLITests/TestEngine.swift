@@ -51,7 +51,7 @@ final class TestEngine {
                 guard !engine.ping() else { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            guard engine.ping() else { throw GatewayTestError("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
+            guard engine.ping() else { throw TestFailure("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
             try engine.importBusybox()
             return engine
         } catch {
