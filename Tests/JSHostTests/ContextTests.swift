@@ -7,12 +7,19 @@ import Testing
     @Test func evaluatesAndConvertsStrings() throws {
         let host = try TestHost()
         #expect(try host.evaluate("1 + 2") == "3")
-        // Non-ASCII, NUL and astral characters cross the boundary intact in both directions.
-        let text = "tab\there\u{0}nul – ü 🚀 \r\n end"
-        let value = host.context.makeString(text)
-        #expect(host.context.string(from: value) == text)
-        #expect(host.context.number(from: try host.context.call(
-            try host.context.evaluate("(s) => s.length"), [value])) == Double(text.utf16.count))
+        // Each way strings cross (with or without NUL, ASCII, Latin-1, wider, astral) keeps
+        // them intact in both directions, and JavaScript sees the same UTF-16 length.
+        let length = try host.context.evaluate("(s) => s.length")
+        for text in ["tab\there\u{0}nul – ü 🚀 \r\n end", "plain ascii", "latin-1 ü é ÿ", "– ü 🚀 漢字", "", "\u{0}"] {
+            let value = host.context.makeString(text)
+            #expect(host.context.string(from: value) == text)
+            #expect(host.context.number(from: try host.context.call(length, [value])) == Double(text.utf16.count))
+        }
+        // Strings made by scripts: Latin-1 and ASCII ones as JSC stores them (8-bit), and a
+        // lone surrogate, which a Swift string cannot hold, as U+FFFD.
+        #expect(host.context.string(from: try host.context.evaluate("'caf' + String.fromCharCode(233)")) == "café")
+        #expect(host.context.string(from: try host.context.evaluate("'a'.repeat(3) + 'b'")) == "aaab")
+        #expect(host.context.string(from: try host.context.evaluate("'x\\uD800y'")) == "x\u{FFFD}y")
     }
 
     @Test func syntaxErrorsCarryFileAndLine() throws {
