@@ -20,11 +20,16 @@ public enum BrigadierModule {
 
     public static func builtins(jobs: JobBridge) -> [BuiltinModule] {
         sources.map { filename, source in
-            BuiltinModule(
+            // Only these two files call the host; a binding costs a few native functions per
+            // context, so the others get none.
+            let usesBinding = filename == "brigadier-js/job.js" || filename == "brigadier-js/worker.js"
+            var binding: (@Sendable (ScriptContext) -> NativeBinding)?
+            if usesBinding { binding = { _ in jobs.binding() } }
+            return BuiltinModule(
                 filename: filename,
                 publicNames: filename == "brigadier-js/brigadier.js" ? publicNames : [],
                 source: source,
-                binding: { _ in jobs.binding() })
+                binding: binding)
         }
     }
 }

@@ -12,7 +12,7 @@ public final class ScriptSource: @unchecked Sendable {
     public init(_ text: String, url: String) {
         string = makeJSString(text)
         self.url = url
-        lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        lineCount = Self.countLines(text)
     }
 
     private init(wrapping body: String, url: String, parameters: String) {
@@ -21,12 +21,18 @@ public final class ScriptSource: @unchecked Sendable {
         // Node's wrapper: its head shares the module's first line, so line numbers stay the file's.
         string = makeJSString("(function (\(parameters)) {" + body + "\n})")
         self.url = url
-        lineCount = body.split(separator: "\n", omittingEmptySubsequences: false).count
+        lineCount = Self.countLines(body)
     }
 
     /// A CommonJS module body, wrapped as a function of `parameters` (comma-separated).
     public static func module(_ body: String, url: String, parameters: String) -> ScriptSource {
         ScriptSource(wrapping: body, url: url, parameters: parameters)
+    }
+
+    /// Lines as JavaScript counts them: a CRLF is one break, like a lone LF (a lone CR, rare
+    /// in scripts, is not counted).
+    private static func countLines(_ text: String) -> Int {
+        text.utf8.reduce(1) { count, byte in byte == 0x0A ? count + 1 : count }
     }
 
     deinit {

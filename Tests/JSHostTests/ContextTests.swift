@@ -34,6 +34,21 @@ import Testing
         }
     }
 
+    @Test func anUnfinishedFileIsReportedAtItsLastLine() throws {
+        // JSC reports a missing closing brace on the module wrapper's own line, past the file.
+        for (name, text) in [("lf.js", "function f() {\n  return 1;\n\n"), ("crlf.js", "function f() {\r\n  return 1;\r\n\r\n")] {
+            let host = try TestHost()
+            let path = try host.write(name, text)
+            do {
+                try host.context.loadMainModule(path)
+                Issue.record("expected a syntax error for \(name)")
+            } catch let error as JSException {
+                #expect(error.message.hasPrefix("SyntaxError"), "\(error.message)")
+                #expect(error.location == "\(path):4", "\(name)")
+            }
+        }
+    }
+
     @Test func runtimeErrorsCarryLineAndColumn() throws {
         let host = try TestHost()
         do {
