@@ -18,18 +18,18 @@ public enum BrigadierModule {
             return (filename, BuiltinModule.wrap(code, filename: filename))
         }
 
+    /// The files that call the host. A binding costs a few native functions in every
+    /// context, so the other files get none.
+    private static let filesCallingTheHost: Set = ["brigadier-js/job.js", "brigadier-js/worker.js"]
+
     public static func builtins(jobs: JobBridge) -> [BuiltinModule] {
-        sources.map { filename, source in
-            // Only these two files call the host; a binding costs a few native functions per
-            // context, so the others get none.
-            let usesBinding = filename == "brigadier-js/job.js" || filename == "brigadier-js/worker.js"
-            var binding: (@Sendable (ScriptContext) -> NativeBinding)?
-            if usesBinding { binding = { _ in jobs.binding() } }
-            return BuiltinModule(
+        let binding: @Sendable (ScriptContext) -> NativeBinding = { _ in jobs.binding() }
+        return sources.map { filename, source in
+            BuiltinModule(
                 filename: filename,
                 publicNames: filename == "brigadier-js/brigadier.js" ? publicNames : [],
                 source: source,
-                binding: binding)
+                binding: filesCallingTheHost.contains(filename) ? binding : nil)
         }
     }
 }

@@ -28,7 +28,7 @@ extension String {
 
 /// A new (+1) JSStringRef holding `text`; the caller releases it.
 func makeJSString(_ text: String) -> JSStringRef {
-    // From UTF-8, JSC keeps Latin-1 text in its compact 8-bit form, which it hashes, parses
+    // From UTF-8, JSC keeps ASCII text in its compact 8-bit form, which it hashes, parses
     // and compares faster; only text with a NUL (which would end a C string) goes as UTF-16.
     if !text.utf8.contains(0) {
         return text.withCString { JSStringCreateWithUTF8CString($0) }
