@@ -32,6 +32,8 @@ void JSSynchronousGarbageCollectForDebugging(JSContextRef ctx);
 // Must run before the first VM is created. Returns false for an unknown option.
 int jsc_options_set_boolean(const char *option, int value);
 int jsc_options_get_boolean(const char *option, int *value);
+int jsc_options_set_int(const char *option, int value);
+int jsc_options_get_int(const char *option, int *value);
 
 #ifdef __cplusplus
 }

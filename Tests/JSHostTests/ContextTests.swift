@@ -104,6 +104,19 @@ import Testing
         #expect(throws: ScriptTerminated.self) { try host.run("let n = 0; for (;;) { n = (n + 1) % 7 }") }
     }
 
+    /// A build's glue code stays in the interpreter; only code hot within one build is
+    /// compiled (see `engineOptions`). Such code still runs at compiled speed.
+    @Test func onlyCodeHotWithinOneContextIsCompiled() throws {
+        let host = try TestHost()
+        for option in ["thresholdForJITAfterWarmUp", "thresholdForJITSoon"] {
+            var threshold: Int32 = 0
+            #expect(jsc_options_get_int(option, &threshold) != 0)
+            #expect(threshold == JSRuntime.baselineJITThreshold)
+        }
+        let sum = try host.context.evaluate("let s = 0; for (let i = 0; i < 1e6; i++) s += i % 7; s")
+        #expect(host.context.number(from: sum) == 2_999_997)
+    }
+
     @Test func executionTimeLimitCoversTimersAndMicrotasks() throws {
         let host = try TestHost(entryTimeLimit: 0.2)
         #expect(throws: ScriptTerminated.self) {
