@@ -8,7 +8,7 @@ import PackageDescription
 //   JobRunners       how a Job runs: the runner protocol, `local` and `simulate`
 //   BrigadierJS      the JavaScript half of the `brigadier` module (brigadier-js/)
 //   Brigadier        the native half of `brigadier`: jobs, events and projects as scripts see them
-//   Store            durable builds, jobs and logs, and the queue of builds to run (SQLite)
+//   Store            durable builds, jobs and logs, and the queue of builds to run (SQLite, PostgreSQL)
 //   Worker           the build lifecycle Brigade's worker had: load, fire, idle, after/error
 //   Scheduler        runs stored builds: a pool of workers, per-project limits, results into the store
 //   Gateway          the HTTP server: registry and generic webhooks in, durable builds out, the read API
@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         .systemLibrary(
@@ -67,13 +68,19 @@ let package = Package(
         .target(name: "Brigadier", dependencies: ["BrigadierJS", "JSHost", "JobRunners", "BrigantineCore"]),
         .target(
             name: "Store",
-            dependencies: ["BrigantineCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "BrigantineCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "Scheduler",
             dependencies: [
                 "Store", "Worker", "Brigadier", "JSHost", "JobRunners", "BrigantineCore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -112,7 +119,7 @@ let package = Package(
         ),
         .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore", "TestSupport"]),
         // Shared by tests: starting programs, and awaiting what settles once (an exit, an outcome).
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -99,9 +99,12 @@ public protocol BuildStore: Sendable {
     /// one commit instead of three, and a build seen ended has all of them.
     func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
                 lastLines: [LogLine], jobs: [StoredJob]) async throws
-    /// After a crash: builds left running are failed with `reason`, or put back in the
-    /// queue when `requeue` says so for their project. Returns how many were touched.
+    /// Builds whose gateway is gone (after a crash) are failed with `reason`, or put back in
+    /// the queue when `requeue` says so for their project. Returns how many were touched.
     func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int
+    /// How often to recover while serving: a store shared by several gateways finds builds of
+    /// one that died; nil when only a start can find any (a store of one gateway).
+    var recoveryInterval: Duration? { get }
 
     func build(id: String) async throws -> StoredBuild?
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild]
@@ -116,6 +119,8 @@ extension BuildStatus {
 }
 
 extension BuildStore {
+    public var recoveryInterval: Duration? { nil }
+
     public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws {
         try await finish(buildID: buildID, status: status, exitCode: exitCode, reason: reason, lastLines: [], jobs: [])
     }

@@ -1,0 +1,498 @@
+import BrigantineCore
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The shared store: builds, jobs, logs and the queue in PostgreSQL, for several gateways
+/// (on one machine or many) that run the same projects. Each commit is PostgreSQL's own
+/// durable commit; a build is claimed by one gateway only (`FOR UPDATE SKIP LOCKED`).
+///
+/// A claim is a lease: the claiming store renews it while its gateway lives. A build whose
+/// lease ran out (its gateway died) is recovered by any gateway, and one left running by an
+/// earlier run of the same instance is recovered as soon as that instance starts again.
+public final class PostgresBuildStore: BuildStore {
+    /// Names the gateway that claims builds; stable across its restarts.
+    public let instance: String
+    /// Names this opening of the store: a build's claim belongs to one, so a live gateway's
+    /// own builds are told apart from those an earlier run of the same instance left.
+    private let session = UUID().uuidString
+    public let leaseDuration: Duration
+    private let client: PostgresClient
+    private let background: Task<Void, Never>
+    private let logger: Logger
+
+    public var recoveryInterval: Duration? { leaseDuration }
+
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, with
+    /// `?host=/socket/directory` for a unix socket) and creates the tables if needed.
+    public init(url: String, instance: String, leaseDuration: Duration = .seconds(30), logger: Logger) async throws {
+        self.instance = instance
+        self.leaseDuration = leaseDuration
+        self.logger = logger
+        let address = try PostgresURL(url)
+        do {
+            try await Self.migrate(address.connectionConfiguration, logger: logger)
+        } catch {
+            throw StoreError("cannot open the PostgreSQL store at \(PostgresURL.redacted(url)): \(Self.describe(error))")
+        }
+        client = PostgresClient(configuration: address.configuration, backgroundLogger: logger)
+        let renewEvery = leaseDuration / 3
+        // Queries wait for `client.run()` to have begun (else PostgresNIO warns of a lease
+        // before run); it marks itself running as soon as it is called.
+        let (running, runningNow) = AsyncStream<Void>.makeStream()
+        background = Task { [client, session, leaseDuration] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    runningNow.finish()
+                    await client.run()
+                }
+                // Renewing the leases of the builds this opening claimed, while it lives.
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: renewEvery)
+                        _ = try? await client.query("""
+                            UPDATE builds SET lease_until = \(unescaped: Self.databaseNow) + \(leaseDuration.seconds)
+                            WHERE claim_session = \(session) AND status = 'Running'
+                            """)
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        for await _ in running {}
+    }
+
+    deinit {
+        background.cancel()
+    }
+
+    /// Stops the connections and the lease renewals.
+    public func close() {
+        background.cancel()
+    }
+
+    /// Checks that the database answers and creates the tables if needed, on a connection
+    /// of its own.
+    private static func migrate(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        do {
+            try await connection.withTransaction(logger: logger) { connection in
+                // Gateways starting together create the tables once.
+                try await connection.query("SELECT pg_advisory_xact_lock(7744)", logger: logger)
+                for statement in schema {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+
+    private static let schema = [
+        """
+        CREATE TABLE IF NOT EXISTS builds (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            project_name TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            commit_id TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            payload BYTEA NOT NULL,
+            clone_url TEXT,
+            log_level TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            exit_code BIGINT,
+            created_at DOUBLE PRECISION NOT NULL,
+            started_at DOUBLE PRECISION,
+            finished_at DOUBLE PRECISION,
+            attempts BIGINT NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            claim_session TEXT,
+            lease_until DOUBLE PRECISION
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS builds_by_project ON builds (project_id, id)",
+        "CREATE INDEX IF NOT EXISTS pending_by_project ON builds (project_id, id) WHERE status = 'Pending'",
+        "CREATE INDEX IF NOT EXISTS running_by_lease ON builds (lease_until) WHERE status = 'Running'",
+        """
+        CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            build_id TEXT NOT NULL REFERENCES builds (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            image TEXT NOT NULL,
+            status TEXT NOT NULL,
+            exit_code BIGINT,
+            started_at DOUBLE PRECISION NOT NULL,
+            finished_at DOUBLE PRECISION,
+            failure TEXT,
+            output TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS jobs_by_build ON jobs (build_id, started_at)",
+        """
+        CREATE TABLE IF NOT EXISTS log_lines (
+            build_id TEXT NOT NULL REFERENCES builds (id) ON DELETE CASCADE,
+            seq BIGINT NOT NULL,
+            stream TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (build_id, seq)
+        )
+        """,
+    ]
+
+    // MARK: Writing
+
+    public func create(_ build: NewBuild) async throws -> StoredBuild {
+        let now = Self.now()
+        _ = try await rows("""
+            INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
+                                clone_url, log_level, status, created_at)
+            VALUES (\(build.id), \(build.projectID), \(build.projectName), \(build.eventType), \(build.provider),
+                    \(build.commit), \(build.ref), \(build.payload), \(build.cloneURL), \(build.logLevel),
+                    'Pending', \(now))
+            """)
+        return StoredBuild(build: build, status: .pending, createdAt: Date(timeIntervalSince1970: now), attempts: 0)
+    }
+
+    /// The oldest pending build of a project not in `busyProjects`: the projects with pending
+    /// builds are walked through the partial index one by one (a backlog of a busy project
+    /// costs nothing to skip), and a build another gateway is claiming is passed over.
+    public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
+        let now = Self.now()
+        let claimed = try await rows("""
+            WITH RECURSIVE projects (project) AS (
+                (SELECT project_id FROM builds WHERE status = 'Pending' ORDER BY project_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT project_id FROM builds WHERE status = 'Pending' AND project_id > project
+                        ORDER BY project_id LIMIT 1)
+                FROM projects WHERE project IS NOT NULL
+            ),
+            next AS (
+                SELECT oldest.id FROM projects, LATERAL (
+                    SELECT id FROM builds WHERE status = 'Pending' AND project_id = projects.project
+                    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+                ) oldest
+                WHERE projects.project IS NOT NULL AND projects.project <> ALL(\(Array(busyProjects)))
+                ORDER BY oldest.id LIMIT 1
+            )
+            UPDATE builds SET status = 'Running', started_at = \(now), attempts = attempts + 1,
+                claimed_by = \(instance), claim_session = \(session), lease_until = \(unescaped: Self.databaseNow) + \(leaseDuration.seconds)
+            FROM next WHERE builds.id = next.id
+            RETURNING \(unescaped: Self.buildColumns)
+            """)
+        return try Self.builds(from: claimed).first
+    }
+
+    public func appendLog(buildID: String, lines: [LogLine]) async throws {
+        guard !lines.isEmpty else { return }
+        try await withConnection { try await self.append(lines, of: buildID, on: $0) }
+    }
+
+    /// One statement: the lines are numbered after the build's last one.
+    private func append(_ lines: [LogLine], of buildID: String, on connection: PostgresConnection) async throws {
+        guard !lines.isEmpty else { return }
+        try await connection.query("""
+            INSERT INTO log_lines (build_id, seq, stream, text)
+            SELECT \(buildID), last.seq + line.n, line.stream, line.text
+            FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM log_lines WHERE build_id = \(buildID)) last,
+                 unnest(\(lines.map(\.stream.rawValue))::text[], \(lines.map(\.text))::text[])
+                     WITH ORDINALITY AS line (stream, text, n)
+            """, logger: logger)
+    }
+
+    /// Only while this instance holds the build: one that was recovered after its lease ran
+    /// out (this gateway lost the database for that long) keeps the outcome recovery gave it.
+    public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
+                       lastLines: [LogLine], jobs: [StoredJob]) async throws {
+        try await withTransaction { connection in
+            try await self.append(lastLines, of: buildID, on: connection)
+            for job in jobs {
+                // A later record with the same pod name (a job run twice) replaces the earlier one.
+                try await connection.query("""
+                    INSERT INTO jobs (id, build_id, name, image, status, exit_code, started_at, finished_at, failure, output)
+                    VALUES (\(job.id), \(job.buildID), \(job.name), \(job.image), \(job.status), \(job.exitCode),
+                            \(job.startedAt.timeIntervalSince1970), \(job.finishedAt?.timeIntervalSince1970),
+                            \(job.failure), \(job.output))
+                    ON CONFLICT (id) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
+                        finished_at = excluded.finished_at, failure = excluded.failure, output = excluded.output
+                    """, logger: self.logger)
+            }
+            try await connection.query("""
+                UPDATE builds SET status = \(status.rawValue), exit_code = \(exitCode), reason = \(reason),
+                    finished_at = \(Self.now()), lease_until = NULL
+                WHERE id = \(buildID) AND (status = 'Pending' OR (status = 'Running' AND claim_session = \(self.session)))
+                """, logger: self.logger)
+        }
+    }
+
+    /// Builds whose gateway is gone: left running by an earlier run of this instance, or by
+    /// any gateway whose lease on them ran out.
+    public func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
+        // The transaction has ended when `withTransaction` returns: `requeue` is not kept.
+        try await withoutActuallyEscaping(requeue) { requeue in try await recover(reason: reason, requeue: requeue) }
+    }
+
+    private func recover(reason: String, requeue: @escaping @Sendable (String) -> Bool) async throws -> Int {
+        try await withTransaction { connection in
+            let rows = try await connection.query("""
+                SELECT id, project_id FROM builds
+                WHERE status = 'Running' AND claim_session <> \(self.session)
+                    AND (claimed_by = \(self.instance) OR lease_until < \(unescaped: Self.databaseNow))
+                FOR UPDATE SKIP LOCKED
+                """, logger: self.logger)
+            var interrupted: [(id: String, project: String)] = []
+            for try await (id, project) in rows.decode((String, String).self) { interrupted.append((id, project)) }
+            for (id, project) in interrupted {
+                if requeue(project) {
+                    try await connection.query("""
+                        UPDATE builds SET status = 'Pending', started_at = NULL, claimed_by = NULL, claim_session = NULL,
+                            lease_until = NULL
+                        WHERE id = \(id)
+                        """, logger: self.logger)
+                    try await connection.query("DELETE FROM log_lines WHERE build_id = \(id)", logger: self.logger)
+                    try await connection.query("DELETE FROM jobs WHERE build_id = \(id)", logger: self.logger)
+                } else {
+                    try await connection.query("""
+                        UPDATE builds SET status = 'Failed', exit_code = 1, reason = \(reason), finished_at = \(Self.now()),
+                            lease_until = NULL
+                        WHERE id = \(id)
+                        """, logger: self.logger)
+                }
+            }
+            return interrupted.count
+        }
+    }
+
+    // MARK: Reading
+
+    public func build(id: String) async throws -> StoredBuild? {
+        try await Self.builds(from: rows(
+            "SELECT \(unescaped: Self.buildColumns) FROM builds WHERE id = \(id)")).first
+    }
+
+    public func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] {
+        if let projectID {
+            return try await Self.builds(from: rows("""
+                SELECT \(unescaped: Self.buildColumns) FROM builds WHERE project_id = \(projectID) ORDER BY id DESC LIMIT \(limit)
+                """))
+        }
+        return try await Self.builds(from: rows(
+            "SELECT \(unescaped: Self.buildColumns) FROM builds ORDER BY id DESC LIMIT \(limit)"))
+    }
+
+    public func jobs(buildID: String) async throws -> [StoredJob] {
+        try await Self.jobs(from: rows("""
+            SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE build_id = \(buildID) ORDER BY started_at, id
+            """))
+    }
+
+    public func job(id: String) async throws -> StoredJob? {
+        try await Self.jobs(from: rows(
+            "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id)")).first
+    }
+
+    public func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
+        let found = try await rows("""
+            SELECT seq, stream, text FROM log_lines WHERE build_id = \(buildID) AND seq > \(sequence)
+            ORDER BY seq LIMIT \(limit)
+            """)
+        var lines: [StoredLogLine] = []
+        for row in found {
+            let (seq, stream, text) = try row.decode((Int, String, String).self)
+            lines.append(StoredLogLine(sequence: seq, line: LogLine(LogLine.Stream(rawValue: stream) ?? .stdout, text)))
+        }
+        return lines
+    }
+
+    // MARK: Connections
+
+    /// How long an operation waits for a connection. While the database is out of reach the
+    /// pool holds callers for up to a minute before failing them; a webhook should hear
+    /// sooner that it was not stored (and get its 503).
+    static let connectionWait: Duration = .seconds(5)
+
+    /// Runs `body` on a connection of the pool, once one is had within `connectionWait`.
+    /// Only the wait is limited: a statement that has begun is never abandoned midway (its
+    /// outcome would be unknown).
+    private func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let leased = LeaseFlag()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { [client] in
+                try await client.withConnection { connection in
+                    leased.set()
+                    return try await body(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: Self.connectionWait)
+                return nil
+            }
+            while let result = try await group.next() {
+                if let value = result {
+                    group.cancelAll()
+                    return value
+                }
+                if !leased.isSet {
+                    group.cancelAll()
+                    throw StoreError("the PostgreSQL store did not answer within \(Self.connectionWait)")
+                }
+            }
+            throw CancellationError()
+        }
+    }
+
+    private func withTransaction<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await withConnection { [logger] connection in
+            try await connection.withTransaction(logger: logger) { try await body($0) }
+        }
+    }
+
+    /// One statement's rows, read in full while the connection is held.
+    private func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await withConnection { [logger] connection in
+            try await connection.query(query, logger: logger).collect()
+        }
+    }
+
+    // MARK: Rows
+
+    private static let buildColumns = """
+        builds.id, project_id, project_name, event_type, provider, commit_id, ref, payload, clone_url, log_level,
+        status, reason, exit_code, created_at, started_at, finished_at, attempts
+        """
+
+    private static func builds(from rows: [PostgresRow]) throws -> [StoredBuild] {
+        var builds: [StoredBuild] = []
+        for row in rows {
+            let (id, projectID, projectName, eventType, provider, commit, ref, payload, cloneURL, logLevel) =
+                try row.decode((String, String, String, String, String, String, String, Data, String?, String).self)
+            let columns = row.makeRandomAccess()
+            builds.append(StoredBuild(
+                build: NewBuild(id: id, projectID: projectID, projectName: projectName, eventType: eventType,
+                                provider: provider, commit: commit, ref: ref, payload: payload, cloneURL: cloneURL,
+                                logLevel: logLevel),
+                status: BuildStatus(rawValue: try columns[10].decode(String.self)) ?? .failed,
+                reason: try columns[11].decode(String?.self),
+                exitCode: try columns[12].decode(Int?.self),
+                createdAt: Date(timeIntervalSince1970: try columns[13].decode(Double.self)),
+                startedAt: try columns[14].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
+                finishedAt: try columns[15].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
+                attempts: try columns[16].decode(Int.self)))
+        }
+        return builds
+    }
+
+    private static let jobColumns = "build_id, id, name, image, status, exit_code, started_at, finished_at, failure, output"
+
+    private static func jobs(from rows: [PostgresRow]) throws -> [StoredJob] {
+        var jobs: [StoredJob] = []
+        for row in rows {
+            let (buildID, id, name, image, status, exitCode, startedAt, finishedAt, failure, output) =
+                try row.decode((String, String, String, String, String, Int?, Double, Double?, String?, String).self)
+            jobs.append(StoredJob(
+                buildID: buildID, id: id, name: name, image: image, status: status, exitCode: exitCode,
+                startedAt: Date(timeIntervalSince1970: startedAt),
+                finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), failure: failure, output: output))
+        }
+        return jobs
+    }
+
+    /// Seconds since 1970, as the store keeps times (the SQLite store's way too).
+    private static func now() -> Double { Date().timeIntervalSince1970 }
+
+    /// The database's clock, in the same unit: leases are set and judged by this one clock,
+    /// so gateways on machines whose clocks disagree do not take each other's live builds.
+    private static let databaseNow = "extract(epoch FROM clock_timestamp())"
+
+    /// PostgreSQL's own message where there is one (PSQLError's description hides it).
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            // A connection that failed: the socket's own error says why (refused, no such file…).
+            if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+}
+
+/// A store that cannot be opened or used, said plainly.
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Duration {
+    /// In seconds, with the fraction.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// `postgres://user[:password]@host[:port]/database[?host=/socket/directory&sslmode=…]`,
+/// the form libpq and most tools take.
+struct PostgresURL {
+    /// For the pool that serves the store's operations.
+    let configuration: PostgresClient.Configuration
+    /// For one connection made at opening: the pool retries a failing server for a minute
+    /// and then reports only that it gave up, where this says why at once.
+    let connectionConfiguration: PostgresConnection.Configuration
+
+    init(_ text: String) throws {
+        guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? "") else {
+            throw StoreError("not a PostgreSQL URL (postgres://user@host:port/database): \(Self.redacted(text))")
+        }
+        let query = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let user = url.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
+        let password = url.password.flatMap { $0.removingPercentEncoding }
+        let database = String(url.path.drop { $0 == "/" }).removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }
+        let port = url.port ?? Int(query["port"] ?? "") ?? 5432
+        if let directory = query["host"], directory.hasPrefix("/") {
+            let socket = "\(directory)/.s.PGSQL.\(port)"
+            configuration = .init(unixSocketPath: socket, username: user, password: password, database: database)
+            connectionConfiguration = .init(unixSocketPath: socket, username: user, password: password, database: database)
+            return
+        }
+        let tls: PostgresClient.Configuration.TLS
+        let connectionTLS: PostgresConnection.Configuration.TLS
+        switch query["sslmode"] ?? "disable" {
+        case "disable":
+            (tls, connectionTLS) = (.disable, .disable)
+        case "prefer":
+            (tls, connectionTLS) = (.prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
+        case "require":
+            (tls, connectionTLS) = (.require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration())))
+        case let mode:
+            throw StoreError("sslmode \(mode) is not supported (disable, prefer or require)")
+        }
+        let host = url.host ?? "127.0.0.1"
+        configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        connectionConfiguration = .init(host: host, port: port, username: user, password: password,
+                                        database: database, tls: connectionTLS)
+    }
+
+    /// The URL without its password, for messages.
+    static func redacted(_ text: String) -> String {
+        guard var url = URLComponents(string: text), url.password != nil else { return text }
+        url.password = "***"
+        return url.string ?? "(a PostgreSQL URL)"
+    }
+}
+
+/// Set once a connection was leased (read by the task that limits the wait for one).
+private final class LeaseFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}

@@ -1,0 +1,101 @@
+import BrigantineCore
+import Foundation
+import Store
+import Testing
+
+/// What every `BuildStore` must do, run against each of them by its own suite.
+enum BuildStoreContract {
+    static func newBuild(_ project: String, payload: String = #"{"push_data":{"tag":"latest"}}"#) -> NewBuild {
+        NewBuild(projectID: ProjectID.of(project), projectName: project, eventType: "image_push", provider: "dockerhub",
+                 ref: "latest", payload: Data(payload.utf8))
+    }
+
+    static func queueTakesOldestFirstAndSkipsBusyProjects(_ store: any BuildStore) async throws {
+        let first = try await store.create(newBuild("acme/web"))
+        try await Task.sleep(for: .milliseconds(2))
+        let second = try await store.create(newBuild("acme/web"))
+        let other = try await store.create(newBuild("acme/api"))
+        let claimed = try #require(try await store.claimNextPending(busyProjects: []))
+        #expect(claimed.id == first.id && claimed.status == .running && claimed.attempts == 1 && claimed.startedAt != nil)
+        let nextFree = try #require(try await store.claimNextPending(busyProjects: [ProjectID.of("acme/web")]))
+        #expect(nextFree.id == other.id)
+        #expect(try await store.claimNextPending(busyProjects: [ProjectID.of("acme/web")]) == nil)
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == second.id)
+        #expect(try await store.claimNextPending(busyProjects: []) == nil)
+    }
+
+    /// Claims go by age over all projects, whatever order their IDs sort in.
+    static func queueIsOldestFirstAcrossProjects(_ store: any BuildStore) async throws {
+        var created: [String] = [], busy: [String] = []
+        for round in 0..<3 {
+            for project in ["acme/web", "acme/api", "zeta/worker", "alpha/site"] where round > 0 || project != "alpha/site" {
+                let id = try await store.create(newBuild(project)).id
+                if project == "zeta/worker" { busy.append(id) } else { created.append(id) }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        var claimed: [String] = []
+        while let build = try await store.claimNextPending(busyProjects: [ProjectID.of("zeta/worker")]) {
+            claimed.append(build.id)
+        }
+        #expect(claimed == created)
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == busy.first)
+    }
+
+    static func logsJobsAndOutcome(_ store: any BuildStore) async throws {
+        let build = try await store.create(newBuild("acme/web"))
+        try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "one"), LogLine(.stderr, "two")])
+        try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "three ü")])
+        let all = try await store.logs(buildID: build.id, after: 0, limit: 100)
+        #expect(all.map(\.sequence) == [1, 2, 3])
+        #expect(all.map(\.line) == [LogLine(.stdout, "one"), LogLine(.stderr, "two"), LogLine(.stdout, "three ü")])
+        #expect(try await store.logs(buildID: build.id, after: 2, limit: 100).map(\.line.text) == ["three ü"])
+
+        // The end comes with the last lines and the jobs, in one write. A script that ran a
+        // job of one name twice has two records with one pod name: the later one is kept.
+        let started = Date(timeIntervalSince1970: 1_700_000_000)
+        let first = StoredJob(buildID: build.id, id: "test-\(build.id)", name: "test", image: "alpine", status: "succeeded",
+                              exitCode: 0, startedAt: started, finishedAt: started.addingTimeInterval(1), failure: nil, output: "ok\n")
+        var again = first
+        again.status = "failed"
+        again.exitCode = 3
+        again.finishedAt = started.addingTimeInterval(2)
+        again.failure = "Pod test failed to run to completion"
+        again.output = "ran\n"
+        var deploy = first
+        deploy.id = "deploy-\(build.id)"
+        try await store.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "unhandled rejection",
+                               lastLines: [LogLine(.stderr, "four")], jobs: [first, deploy, again])
+        let finished = try #require(try await store.build(id: build.id))
+        #expect(finished.status == .failed && finished.exitCode == 1 && finished.reason == "unhandled rejection")
+        #expect(finished.finishedAt != nil)
+        #expect(try await store.logs(buildID: build.id, after: 3, limit: 100).map(\.line) == [LogLine(.stderr, "four")])
+        #expect(try await store.jobs(buildID: build.id).sorted { $0.id < $1.id } == [deploy, again])
+        #expect(try await store.job(id: again.id) == again)
+    }
+
+    /// `before` is the store of a gateway that stops with builds running; `restart` opens
+    /// it again as the restarted gateway does.
+    static func recoveryFailsOrRequeuesInterruptedBuilds(
+        _ before: any BuildStore, restart: () async throws -> any BuildStore
+    ) async throws {
+        let failing = try await before.create(newBuild("acme/web"))
+        let rerun = try await before.create(newBuild("acme/api"))
+        let waiting = try await before.create(newBuild("acme/web"))
+        _ = try await before.claimNextPending(busyProjects: [])
+        _ = try await before.claimNextPending(busyProjects: [ProjectID.of("acme/web")])
+        try await before.appendLog(buildID: rerun.id, lines: [LogLine(.stdout, "half done")])
+        let store = try await restart()
+        let api = ProjectID.of("acme/api")
+        let touched = try await store.recoverInterrupted(reason: "the gateway stopped while the build was running") { $0 == api }
+        #expect(touched == 2)
+        let failed = try #require(try await store.build(id: failing.id))
+        #expect(failed.status == .failed && failed.reason == "the gateway stopped while the build was running")
+        let requeued = try #require(try await store.build(id: rerun.id))
+        #expect(requeued.status == .pending && requeued.attempts == 1)
+        #expect(try await store.logs(buildID: rerun.id, after: 0, limit: 10).isEmpty)
+        #expect(try await store.build(id: waiting.id)?.status == .pending)
+        #expect(try await store.builds(projectID: nil, limit: 10).map(\.id) == [waiting.id, rerun.id, failing.id])
+        #expect(try await store.builds(projectID: api, limit: 10).map(\.id) == [rerun.id])
+    }
+}

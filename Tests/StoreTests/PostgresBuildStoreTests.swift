@@ -1,0 +1,187 @@
+import BrigantineCore
+import Foundation
+import Logging
+@testable import Store
+import TestSupport
+import Testing
+
+/// The shared store, on a PostgreSQL cluster of each test's own.
+@Suite(.enabled(if: PostgresServer.available, Comment(rawValue: PostgresServer.unavailableReason)))
+struct PostgresBuildStoreTests {
+    let logger = Logger(label: "test")
+
+    func withDatabase(_ body: (_ url: String) async throws -> Void) async throws {
+        try await PostgresServer.with { try await body(try await $0.makeDatabase()) }
+    }
+
+    /// A store on a new database, closed after `body`.
+    func withStore(_ body: (any BuildStore) async throws -> Void) async throws {
+        try await withDatabase { url in
+            let store = try await store(url)
+            defer { store.close() }
+            try await body(store)
+        }
+    }
+
+    func store(_ url: String, instance: String = "gateway-a", lease: Duration = .seconds(30)) async throws -> PostgresBuildStore {
+        try await PostgresBuildStore(url: url, instance: instance, leaseDuration: lease, logger: logger)
+    }
+
+    @Test func createdBuildsAreDurableAndExact() async throws {
+        try await withDatabase { url in
+            var build = BuildStoreContract.newBuild("acme/web")
+            build.payload = Data([0x7B, 0x00, 0xFF, 0xC3, 0xA9, 0x0A, 0x7D]) // NUL and invalid UTF-8 too
+            build.cloneURL = "https://example.invalid/acme/web.git"
+            let first = try await store(url)
+            _ = try await first.create(build)
+            first.close()
+            // Another store on the same database (another gateway, or this one restarted) sees it, byte for byte.
+            let other = try await store(url, instance: "gateway-b")
+            defer { other.close() }
+            let stored = try #require(try await other.build(id: build.id))
+            #expect(stored.build == build && stored.status == .pending && stored.attempts == 0)
+            await #expect(throws: (any Error).self, "a duplicate ID is refused") { try await other.create(build) }
+        }
+    }
+
+    @Test func queueTakesOldestFirstAndSkipsBusyProjects() async throws {
+        try await withStore(BuildStoreContract.queueTakesOldestFirstAndSkipsBusyProjects)
+    }
+
+    @Test func queueIsOldestFirstAcrossProjects() async throws {
+        try await withStore(BuildStoreContract.queueIsOldestFirstAcrossProjects)
+    }
+
+    @Test func logsJobsAndOutcome() async throws {
+        try await withStore(BuildStoreContract.logsJobsAndOutcome)
+    }
+
+    @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
+        try await withDatabase { url in
+            let before = try await store(url)
+            var restarted: PostgresBuildStore?
+            defer { restarted?.close() }
+            try await BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds(before) {
+                before.close()
+                restarted = try await store(url)
+                return restarted!
+            }
+        }
+    }
+
+    /// Two gateways taking from one queue at once: every build is taken, none twice.
+    @Test func gatewaysSharingTheQueueTakeEachBuildOnce() async throws {
+        try await withDatabase { url in
+            let a = try await store(url, instance: "gateway-a")
+            let b = try await store(url, instance: "gateway-b")
+            defer { a.close(); b.close() }
+            var created: Set<String> = []
+            for n in 0..<120 {
+                created.insert(try await a.create(BuildStoreContract.newBuild("acme/p\(n % 4)")).id)
+            }
+            let claims = try await withThrowingTaskGroup(of: [String].self) { group in
+                for store in [a, b, a, b] {
+                    group.addTask {
+                        var taken: [String] = []
+                        while let build = try await store.claimNextPending(busyProjects: []) { taken.append(build.id) }
+                        return taken
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0 += $1 }
+            }
+            #expect(claims.count == created.count)
+            #expect(Set(claims) == created)
+        }
+    }
+
+    /// A build is held by its gateway's lease: others leave it alone while the lease is renewed,
+    /// recover it once renewals stop, and the first gateway's late outcome is not recorded.
+    @Test func buildsOfAGatewayThatStoppedAreRecoveredWhenTheLeaseRunsOut() async throws {
+        try await withDatabase { url in
+            // Renewed every second: a renewal would have to come 2 s late (a test machine
+            // under load) for the lease to lapse while `a` lives.
+            let a = try await store(url, instance: "gateway-a", lease: .seconds(3))
+            let b = try await store(url, instance: "gateway-b", lease: .seconds(3))
+            defer { b.close() }
+            let build = try await a.create(BuildStoreContract.newBuild("acme/web"))
+            #expect(try await a.claimNextPending(busyProjects: [])?.id == build.id)
+            try await Task.sleep(for: .seconds(4)) // longer than the lease: it was renewed meanwhile
+            #expect(try await b.recoverInterrupted(reason: "its gateway stopped") { _ in false } == 0)
+            #expect(try await b.build(id: build.id)?.status == .running)
+
+            a.close() // renewals stop, as when the gateway dies
+            try await Task.sleep(for: .seconds(4)) // the last renewal was at most 1 s before
+            #expect(try await b.recoverInterrupted(reason: "its gateway stopped") { _ in false } == 1)
+            let recovered = try #require(try await b.build(id: build.id))
+            #expect(recovered.status == .failed && recovered.reason == "its gateway stopped")
+
+            let late = try await store(url, instance: "gateway-a")
+            defer { late.close() }
+            try await late.finish(buildID: build.id, status: .succeeded, exitCode: 0, reason: nil)
+            #expect(try await b.build(id: build.id)?.status == .failed)
+        }
+    }
+
+    /// A gateway looking for interrupted builds while it serves (as it does every lease) does
+    /// not take its own running builds for interrupted ones, and records their end.
+    @Test func aLiveGatewayKeepsItsOwnRunningBuilds() async throws {
+        try await withDatabase { url in
+            let a = try await store(url, instance: "gateway-a", lease: .milliseconds(600))
+            defer { a.close() }
+            let build = try await a.create(BuildStoreContract.newBuild("acme/web"))
+            #expect(try await a.claimNextPending(busyProjects: [])?.id == build.id)
+            try await Task.sleep(for: .milliseconds(1200)) // two lease lengths, renewed meanwhile
+            #expect(try await a.recoverInterrupted(reason: "its gateway stopped") { _ in false } == 0)
+            try await a.finish(buildID: build.id, status: .succeeded, exitCode: 0, reason: nil)
+            #expect(try await a.build(id: build.id)?.status == .succeeded)
+        }
+    }
+
+    /// A gateway started again under its name recovers what it left running at once,
+    /// and only that: another gateway's running build is not touched.
+    @Test func aRestartedGatewayRecoversItsOwnBuildsAtOnce() async throws {
+        try await withDatabase { url in
+            let a = try await store(url, instance: "gateway-a")
+            let b = try await store(url, instance: "gateway-b")
+            defer { b.close() }
+            let mine = try await a.create(BuildStoreContract.newBuild("acme/web"))
+            let theirs = try await b.create(BuildStoreContract.newBuild("acme/api"))
+            _ = try await a.claimNextPending(busyProjects: [ProjectID.of("acme/api")])
+            _ = try await b.claimNextPending(busyProjects: [])
+            a.close()
+            let restarted = try await store(url, instance: "gateway-a")
+            defer { restarted.close() }
+            #expect(try await restarted.recoverInterrupted(reason: "stopped") { _ in true } == 1)
+            #expect(try await restarted.build(id: mine.id)?.status == .pending)
+            #expect(try await restarted.build(id: theirs.id)?.status == .running)
+        }
+    }
+
+    /// A database that cannot be reached or does not exist is said plainly, without the password.
+    @Test func openingFailuresAreClearAndHideThePassword() async throws {
+        try await PostgresServer.with { server in
+            let url = "postgres://postgres:s3cret-pw@/no_such_database?host=\(server.directory.path)"
+            do {
+                _ = try await store(url)
+                Issue.record("opened a database that does not exist")
+            } catch {
+                let message = "\(error)"
+                #expect(message.contains("no_such_database") && message.contains("does not exist"), "\(message)")
+                #expect(!message.contains("s3cret-pw"), "\(message)")
+            }
+        }
+        // No server there at all: said at once (not after the pool's minute of retries).
+        let started = ContinuousClock.now
+        do {
+            _ = try await store("postgres://postgres:s3cret-pw@/db?host=/nonexistent-\(UUID().uuidString)")
+            Issue.record("opened a store where no server is")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("cannot open the PostgreSQL store") && message.contains("connection"), "\(message)")
+            #expect(!message.contains("s3cret-pw"), "\(message)")
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+        #expect(throws: StoreError.self) { try PostgresURL("mysql://root:pw@localhost/db") }
+        #expect(PostgresURL.redacted("postgres://u:s3cret@h:5432/db") == "postgres://u:***@h:5432/db")
+    }
+}
