@@ -3,6 +3,7 @@ import Brigadier
 import Foundation
 import JobRunners
 import JSHost
+import Logging
 import Store
 import Synchronization
 import Worker
@@ -49,6 +50,7 @@ public final class BuildScheduler: Sendable {
     private let checkouts: RepositoryCheckout
     private let lanes: [BuildLane]
     private let state = Mutex(State())
+    private let logger: Logger
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
@@ -63,10 +65,14 @@ public final class BuildScheduler: Sendable {
         /// Builds added while a claim was with the store: their projects, or nil when
         /// one of unknown project came (a claim that found nothing then knows nothing).
         var addedDuringClaim: Set<String>? = []
+        /// Set when `run` ends: writes that fail are no longer tried again.
+        var stopping = false
     }
 
-    public init(store: any BuildStore, projects: @escaping ProjectLookup, runners: @escaping RunnerFactory, settings: Settings) {
+    public init(store: any BuildStore, projects: @escaping ProjectLookup, runners: @escaping RunnerFactory, settings: Settings,
+                logger: Logger = Logger(label: "brigantine.scheduler")) {
         self.store = store
+        self.logger = logger
         self.projects = projects
         makeRunner = runners
         self.settings = settings
@@ -114,6 +120,7 @@ public final class BuildScheduler: Sendable {
             }
             group.cancelAll()
             state.withLock { state in
+                state.stopping = true
                 for worker in state.workers.values { worker.cancel(reason: "the gateway is shutting down") }
             }
         }
@@ -160,7 +167,7 @@ public final class BuildScheduler: Sendable {
             state.workers[build.id] = nil
         }
         wakeup.yield()
-        await persist { store in
+        await persist("the end of build \(build.id)") { store in
             try await store.finish(buildID: build.id, status: ending.status, exitCode: ending.exitCode,
                                    reason: ending.reason, lastLines: ending.lastLines, jobs: ending.jobs)
         }
@@ -219,9 +226,34 @@ public final class BuildScheduler: Sendable {
     }
 
     /// Runs a write to the store even if the calling task is being cancelled (at shutdown),
-    /// so that a build that ended is recorded as ended.
-    private func persist(_ write: @escaping @Sendable (any BuildStore) async throws -> Void) async {
-        await Task { [store] in try? await write(store) }.value
+    /// so that a build that ended is recorded as ended. A write that fails (a database out
+    /// of reach, a full disk) is tried again, 0.1 s and then up to 5 s apart, until it lands
+    /// or the scheduler stops: a build must not stay Running for want of one write. (A build
+    /// whose end could not be stored by then is found at the next start, as interrupted.)
+    private func persist(_ what: @autoclosure () -> String,
+                         _ write: @escaping @Sendable (any BuildStore) async throws -> Void) async {
+        let what = what()
+        await Task { [self] in
+            var delay = Duration.milliseconds(100)
+            var failures = 0
+            while true {
+                do {
+                    try await write(store)
+                    if failures > 0 { logger.notice("stored \(what) after \(failures) failed attempt(s)") }
+                    return
+                } catch {
+                    failures += 1
+                    if state.withLock({ $0.stopping }) {
+                        logger.error("could not store \(what) before stopping: \(error)")
+                        return
+                    }
+                    // One warning per outage, not one per attempt.
+                    if failures == 1 { logger.warning("could not store \(what), trying again until it lands: \(error)") }
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
+        }.value
     }
 
     /// Writes the spooled lines, even when cancelled: a cancelled write would lose the lines
@@ -229,7 +261,7 @@ public final class BuildScheduler: Sendable {
     private func flush(_ spool: LogSpool, of buildID: String) async {
         let lines = spool.take()
         guard !lines.isEmpty else { return }
-        await persist { try await $0.appendLog(buildID: buildID, lines: lines) }
+        await persist("log lines of build \(buildID)") { try await $0.appendLog(buildID: buildID, lines: lines) }
     }
 
     /// What the worker needs to run a stored build of `project`: the repository's

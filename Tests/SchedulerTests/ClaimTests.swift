@@ -39,6 +39,25 @@ import Worker
         return false
     }
 
+    /// A build's end that the store does not take at first (a database out of reach) is tried
+    /// again until it lands: the build does not stay Running.
+    @Test func anEndThatCannotBeStoredAtFirstIsStoredWhenTheStoreAnswers() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
+        let web = try project("acme/web", script: "require('brigadier').events.on('image_push', () => { console.log('ran'); });")
+        let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
+                                       settings: settings())
+        let id = try await store.create(newBuild(of: web)).id
+        store.failWrites(4)
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        scheduler.wake()
+        #expect(try await waitUntil { try await store.build(id: id)!.status.isFinished })
+        #expect(store.failedWrites == 4)
+        #expect(try await store.build(id: id)?.status == .succeeded)
+        #expect(try await store.logs(buildID: id, after: 0, limit: 100).contains { $0.line.text.contains("ran") })
+    }
+
     @Test func aBacklogOfABusyProjectCostsNoEmptyClaims() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
@@ -93,13 +112,29 @@ import Worker
 }
 
 /// Forwards to a store and counts claims, with and without a build.
+/// A store that counts its claims, and can fail the next writes of a build's log and end
+/// as a store out of reach does.
 final class CountingStore: BuildStore {
+    struct OutOfReach: Error {}
     private let store: any BuildStore
     private let counts = Mutex<(successful: Int, empty: Int)>((0, 0))
+    private let writesToFail = Mutex((left: 0, failed: 0))
 
     init(_ store: any BuildStore) { self.store = store }
 
     var claims: (successful: Int, empty: Int) { counts.withLock { $0 } }
+    var failedWrites: Int { writesToFail.withLock { $0.failed } }
+    func failWrites(_ count: Int) { writesToFail.withLock { $0.left = count } }
+
+    private func write() throws {
+        let fail = writesToFail.withLock { writes in
+            guard writes.left > 0 else { return false }
+            writes.left -= 1
+            writes.failed += 1
+            return true
+        }
+        if fail { throw OutOfReach() }
+    }
 
     func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
         let build = try await store.claimNextPending(busyProjects: busyProjects)
@@ -108,9 +143,13 @@ final class CountingStore: BuildStore {
     }
 
     func create(_ build: NewBuild) async throws -> StoredBuild { try await store.create(build) }
-    func appendLog(buildID: String, lines: [LogLine]) async throws { try await store.appendLog(buildID: buildID, lines: lines) }
+    func appendLog(buildID: String, lines: [LogLine]) async throws {
+        try write()
+        try await store.appendLog(buildID: buildID, lines: lines)
+    }
     func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
                 lastLines: [LogLine], jobs: [StoredJob]) async throws {
+        try write()
         try await store.finish(buildID: buildID, status: status, exitCode: exitCode, reason: reason, lastLines: lastLines, jobs: jobs)
     }
     func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
