@@ -77,7 +77,8 @@ public final class GatewayServer: Sendable {
                                        scriptMemoryLimit: options.scriptMemoryLimit,
                                        workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true),
                                        threadNiceness: 10),
-                repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)))
+                repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)),
+            logger: logger)
     }
 
     static func runner(named name: String, cacheRoot: URL) throws -> any JobRunner {
@@ -90,11 +91,7 @@ public final class GatewayServer: Sendable {
 
     /// Serves until SIGTERM/SIGINT (or cancellation). `onListening` gets the bound address.
     public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
-        let recovered = try await store.recoverInterrupted(
-            reason: "the gateway stopped while this build was running") { [registry] id in
-            registry.project(named: id)?.rerunInterrupted ?? false
-        }
-        if recovered > 0 { logger.warning("found \(recovered) build(s) left running by a previous gateway; see their status") }
+        try await recoverInterruptedBuilds()
         warnAboutProjects()
 
         let router = Router(context: BasicRequestContext.self)
@@ -112,9 +109,35 @@ public final class GatewayServer: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [scheduler] in await scheduler.run() }
             group.addTask { [registry] in await registry.watch() }
+            if let interval = store.recoveryInterval {
+                // A shared store: builds of another gateway that died are found while this one serves.
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        do {
+                            try await recoverInterruptedBuilds()
+                        } catch {
+                            if Task.isCancelled { break } // the gateway is stopping
+                            logger.error("could not look for interrupted builds: \(error)")
+                        }
+                    }
+                }
+            }
             // The server returns after a graceful shutdown (SIGTERM/SIGINT); then the rest stops.
             try await application.runService()
             group.cancelAll()
+        }
+    }
+
+    /// Fails (or queues again, for projects that ask) builds whose gateway stopped while they ran.
+    private func recoverInterruptedBuilds() async throws {
+        let recovered = try await store.recoverInterrupted(
+            reason: "the gateway stopped while this build was running") { [registry] id in
+            registry.project(named: id)?.rerunInterrupted ?? false
+        }
+        if recovered > 0 {
+            logger.warning("found \(recovered) build(s) left running by a gateway that stopped; see their status")
+            scheduler.wake(for: nil)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BrigantineCore
 import Foundation
+import Logging
 import Store
 
 /// `brig build`: read builds from the gateway's store.
@@ -9,11 +10,11 @@ struct BuildCommand: AsyncParsableCommand {
         commandName: "build", abstract: "List builds, show one, or print (and follow) its log.",
         subcommands: [List.self, Get.self, Logs.self])
 
-    static func open(_ places: Places) throws -> SQLiteBuildStore {
-        do { return try SQLiteBuildStore(directory: places.dataDirectory) } catch { throw CLIError("cannot open the build store: \(error)") }
+    static func open(_ places: Places) async throws -> any BuildStore {
+        try await places.openStore(logger: Logger(label: "brig.build") { _ in SwiftLogNoOpLogHandler() })
     }
 
-    static func find(_ id: String, in store: SQLiteBuildStore) async throws -> StoredBuild {
+    static func find(_ id: String, in store: any BuildStore) async throws -> StoredBuild {
         guard let build = try await store.build(id: id) else { throw CLIError("no build \(id)") }
         return build
     }
@@ -25,7 +26,7 @@ struct BuildCommand: AsyncParsableCommand {
         @Option(help: "How many.") var limit = 20
 
         func run() async throws {
-            let store = try BuildCommand.open(places)
+            let store = try await BuildCommand.open(places)
             for build in try await store.builds(projectID: project.map(ProjectID.of), limit: limit) {
                 print([build.id, build.build.projectName, build.build.eventType, build.status.rawValue,
                        build.reason ?? ""].joined(separator: "\t"))
@@ -39,7 +40,7 @@ struct BuildCommand: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let store = try BuildCommand.open(places)
+            let store = try await BuildCommand.open(places)
             let build = try await BuildCommand.find(id, in: store)
             print("""
                 build: \(build.id)
@@ -61,7 +62,7 @@ struct BuildCommand: AsyncParsableCommand {
         @Flag(help: "Keep printing new lines until the build ends.") var follow = false
 
         func run() async throws {
-            let store = try BuildCommand.open(places)
+            let store = try await BuildCommand.open(places)
             _ = try await BuildCommand.find(id, in: store)
             try await store.forEachLogBatch(of: id, follow: follow, pollInterval: .milliseconds(250)) { lines in
                 for line in lines { print(line.line.text) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import Store
 
 /// `brig gateway`: serve webhooks and run the builds they create.
 struct GatewayCommand: AsyncParsableCommand {
@@ -41,23 +42,28 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("engine-socket"), help: "Container engine socket for `runner: container` projects (default: Docker's, then Podman's).")
     var engineSocket: String?
 
+    @Option(name: .customLong("store-lease"),
+            help: "Seconds a build claimed from a shared store stays this gateway's without renewal; if the gateway dies, others take its builds over after this.")
+    var storeLease: Double = 30
+
     @Flag(name: .customLong("print-urls"),
           help: "Once listening, print each project's webhook URL and a curl command to try it (the URLs carry secrets).")
     var printURLs = false
 
     func run() async throws {
-        guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0 else {
-            throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535)")
+        guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0, storeLease >= 1 else {
+            throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535), --store-lease at least 1")
         }
         let logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
         let options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
             engineSocket: engineSocket)
+        let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
         let server: GatewayServer
         do {
             server = try GatewayServer(projectsDirectory: places.projects, dataDirectory: places.dataDirectory,
-                                       options: options, logger: logger)
+                                       options: options, logger: logger, store: store)
         } catch {
             throw CLIError("\(error)")
         }
@@ -82,6 +88,24 @@ struct Places: ParsableArguments {
 
     @Option(help: "Directory for the build store (SQLite), caches and build files.")
     var data: String?
+
+    @Option(help: ArgumentHelp(
+        "A shared build store instead of SQLite in --data: postgres://user[:password]@host[:port]/database (or set BRIGANTINE_STORE, which keeps a password out of the process list).",
+        valueName: "url"))
+    var store: String?
+
+    /// The store named by --store or BRIGANTINE_STORE, else the embedded SQLite store in the data directory.
+    func openStore(logger: Logger, lease: Duration = .seconds(30)) async throws -> any BuildStore {
+        let url = store ?? ProcessInfo.processInfo.environment["BRIGANTINE_STORE"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            guard let url else { return try SQLiteBuildStore(directory: dataDirectory) }
+            // Stable across restarts, so a gateway started again recovers what it left running.
+            let instance = "\(ProcessInfo.processInfo.hostName):\(dataDirectory.path)"
+            return try await PostgresBuildStore(url: url, instance: instance, leaseDuration: lease, logger: logger)
+        } catch {
+            throw CLIError("cannot open the build store: \(error)")
+        }
+    }
 
     var dataDirectory: URL {
         URL(fileURLWithPath: data ?? Self.defaultData())

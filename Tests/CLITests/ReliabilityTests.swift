@@ -33,23 +33,9 @@ import Testing
         let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
         let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
         let acknowledged = AcknowledgedBuilds()
-        let sender = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<400 {
-                    group.addTask {
-                        if let answer = try? await gateway.post("/events/webhook/durable", body), answer.status == 200,
-                           let id = answer.json["build"] as? String {
-                            await acknowledged.add(id)
-                        }
-                    }
-                }
-            }
-        }
+        let sender = acknowledged.post(400, to: "/events/webhook/durable", body: body) { _ in gateway }
         // Crash once a good part of the traffic was acknowledged, while the rest is in flight.
-        for _ in 0..<400 {
-            guard await acknowledged.count < 150 else { break }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await acknowledged.wait(for: 150)
         await gateway.crash()
         await sender.value
         let ids = await acknowledged.ids
@@ -357,8 +343,35 @@ actor HealthWatch {
     }
 }
 
+/// The builds named by 200 answers to webhooks sent all at once.
 actor AcknowledgedBuilds {
     private(set) var ids: [String] = []
     var count: Int { ids.count }
     func add(_ id: String) { ids.append(id) }
+
+    /// Posts `count` webhooks concurrently, the n-th to `target(n)`; the task ends when
+    /// every one has an answer or an error (a gateway killed meanwhile gives errors).
+    nonisolated func post(_ count: Int, to path: String, body: Data,
+                          target: @escaping @Sendable (Int) -> GatewayProcess) -> Task<Void, Never> {
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                for n in 0..<count {
+                    group.addTask {
+                        if let answer = try? await target(n).post(path, body), answer.status == 200,
+                           let id = answer.json["build"] as? String {
+                            await self.add(id)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns once `enough` were acknowledged, or after 2 s.
+    func wait(for enough: Int) async throws {
+        for _ in 0..<400 {
+            if ids.count >= enough { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
 }

@@ -1,0 +1,131 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Gateways sharing one PostgreSQL store (`--store`): one queue, and a gateway's builds
+/// outlive it — the others take them over.
+@Suite(.enabled(if: PostgresServer.available, Comment(rawValue: PostgresServer.unavailableReason)))
+struct SharedStoreTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("shared-store-\(UUID().uuidString)")
+    var projects: URL { root.appendingPathComponent("projects") }
+
+    /// Two gateways take webhooks; one is killed (-9) in the middle and never comes back. The
+    /// other ends every build either acknowledged: the dead one's queued builds run there,
+    /// and those it was running fail with a reason once their lease runs out.
+    @Test func buildsOfAGatewayThatDiedAreTakenOverByAnother() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try await PostgresServer.with { try await takeOver($0, store: try await $0.makeDatabase()) }
+    }
+
+    /// The database goes away while builds run and comes back: what the builds did meanwhile
+    /// (their last log lines, their end) is stored once it is back, and the gateway serves on.
+    @Test func buildsThatEndWhileTheDatabaseIsAwayAreRecordedWhenItReturns() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try await PostgresServer.with { try await outage($0, store: try await $0.makeDatabase()) }
+    }
+
+    private func outage(_ postgres: PostgresServer, store: String) async throws {
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try """
+            const { events } = require('brigadier');
+            events.on('image_push', async () => {
+              console.log('started');
+              await new Promise((resolve) => setTimeout(resolve, 1500));
+              console.log('done waiting');
+            });
+            """.write(to: projects.appendingPathComponent("waits.js"), atomically: true, encoding: .utf8)
+        try "name: waits\ndefaultScriptFile: waits.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
+            .write(to: projects.appendingPathComponent("waits.yaml"), atomically: true, encoding: .utf8)
+        let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+        let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"),
+                                                     arguments: ["--store", store])
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let answer = try await gateway.post("/events/webhook/waits", body)
+            ids.append(try #require(answer.json["build"] as? String, "\(answer.status) \(answer.text)"))
+        }
+        for id in ids {
+            for _ in 0..<200 {
+                if try await gateway.get("/v1/build/\(id)").json["status"] as? String == "Running" { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+        }
+        await postgres.pause() // the builds end while it is away
+        // A webhook meanwhile is refused, soon (PostgresNIO's pool alone would hold it for a minute).
+        let started = ContinuousClock.now
+        let refused = try await gateway.post("/events/webhook/waits", body)
+        #expect(refused.status == 503, "\(refused.status) \(refused.text)")
+        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(try await gateway.get("/healthz").status == 200)
+        try await postgres.restart()
+
+        for id in ids {
+            let build = try await gateway.finishedBuild(id, within: 60)
+            #expect(build["status"] as? String == "Succeeded", "\(build)")
+            let lines = try await gateway.logLines(id)
+            #expect(lines.contains { $0.contains("started") } && lines.contains { $0.contains("done waiting") }, "\(lines)")
+        }
+        let after = try await gateway.post("/events/webhook/waits", body)
+        let next = try #require(after.json["build"] as? String, "\(after.status) \(after.text)")
+        #expect(try await gateway.finishedBuild(next)["status"] as? String == "Succeeded")
+        await gateway.stop()
+    }
+
+    private func takeOver(_ postgres: PostgresServer, store: String) async throws {
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try ReliabilityTests.pushHandler.write(to: projects.appendingPathComponent("shared.js"), atomically: true, encoding: .utf8)
+        try "name: shared\ndefaultScriptFile: shared.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
+            .write(to: projects.appendingPathComponent("shared.yaml"), atomically: true, encoding: .utf8)
+        let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+        func gateway(_ name: String) async throws -> GatewayProcess {
+            try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent(name),
+                                           arguments: ["--store", store, "--store-lease", "2", "--lanes", "1"])
+        }
+        let doomed = try await gateway("a")
+        let survivor = try await gateway("b")
+
+        let acknowledged = AcknowledgedBuilds()
+        let sender = acknowledged.post(300, to: "/events/webhook/shared", body: body) { n in
+            n.isMultiple(of: 3) ? survivor : doomed
+        }
+        try await acknowledged.wait(for: 120)
+        await doomed.crash()
+        await sender.value
+        let ids = await acknowledged.ids
+        #expect(ids.count >= 120)
+
+        var interrupted = 0
+        for id in ids {
+            let build = try await survivor.finishedBuild(id, within: 60)
+            let status = build["status"] as? String
+            #expect(status == "Succeeded" || (status == "Failed" && (build["reason"] as? String)?.isEmpty == false), "\(build)")
+            if status == "Failed" { interrupted += 1 }
+        }
+        // Nothing stays pending or running, acknowledged or not.
+        func ended(_ build: [String: Any]) -> Bool { ["Succeeded", "Failed"].contains(build["status"] as? String ?? "") }
+        var all: [[String: Any]] = []
+        for _ in 0..<300 {
+            all = try JSONSerialization.jsonObject(with: try await survivor.get("/v1/builds?limit=1000").body) as? [[String: Any]] ?? []
+            guard !all.allSatisfy(ended) else { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(all.count >= ids.count)
+        // Only what the dead gateway was running fails; the survivor's own running builds are
+        // not taken for interrupted ones.
+        let failed = try await postgres.query(store, """
+            SELECT count(*) FILTER (WHERE claimed_by LIKE '%/a'), count(*) FILTER (WHERE coalesce(claimed_by, '') NOT LIKE '%/a')
+            FROM builds WHERE status = 'Failed'
+            """)
+        let allFailed = all.filter { $0["status"] as? String == "Failed" }.count
+        #expect(failed == "\(allFailed)|0", "failed builds claimed by the dead gateway | by others: \(failed)")
+        #expect(all.allSatisfy(ended))
+        // The command line reads the same store.
+        let listed = try await Brig.run(["build", "list", "--store", store, "--limit", "1000"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(Set(ids).isSubset(of: Set(listed.stdoutLines.map { String($0.prefix { $0 != "\t" }) })))
+        let shown = try await Brig.run(["build", "get", ids[0], "--store", store])
+        #expect(shown.status == 0 && shown.stdout.contains("build: \(ids[0])"), "\(shown.stdout) \(shown.stderr)")
+        print("shared store: \(ids.count) of 300 webhooks acknowledged, all ended on the surviving gateway (\(interrupted) failed as interrupted)")
+        await survivor.stop()
+    }
+}
