@@ -3,7 +3,7 @@
 # saturation (wrk), ack latency at 500 requests/s (steady Poisson arrivals from
 # `brig-bench --paced`, and hey's bursts), time from ack to build done, and the gateway's
 # CPU time and peak RSS. Installs wrk, hey and sqlite3 if missing.
-#   bench/gateway-load.sh [SECONDS]
+#   [STORE=postgres] bench/gateway-load.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -14,8 +14,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 ticks=$(getconf CLK_TCK)
 # Milliseconds from acknowledgement to build done, p50 and p99, for builds created since $1.
 done_times() {
-  sqlite3 "$root/data/brigantine.sqlite" \
-    "select (finished_at - created_at) * 1000 from builds where created_at >= $1 order by 1" |
+  sql "select (finished_at - created_at) * 1000 from builds where created_at >= $1 order by 1" |
     awk '{v[NR]=$1} END {printf "%.0f %.0f\n", v[int(NR*0.5)+1], v[int(NR*0.99)+1]}'
 }
 
@@ -27,7 +26,7 @@ rate=$(awk '/Requests\/sec/ {print $2}' "$root/wrk.txt")
 errors=$(awk '/Non-2xx/ {print $5}' "$root/wrk.txt"); errors=${errors:-0}
 until [ "$(pending)" = 0 ]; do sleep 0.5; done
 # How fast the lanes ran that backlog: builds finished per second of running.
-ran=$(sqlite3 "$root/data/brigantine.sqlite" "select printf('%.0f', count(*) / (max(finished_at) - min(started_at))) from builds")
+ran=$(sql "select cast(count(*) / (max(finished_at) - min(started_at)) as integer) from builds")
 
 # 2. A steady 500 requests/s, Poisson arrivals (brig-bench --paced): acknowledgement latency,
 #    then the time from ack to build done once the lanes have run the queue that builds up.
@@ -50,9 +49,9 @@ since=$(date +%s.%N)
 paced 100 > "$root/paced-100.txt"
 until [ "$(pending)" = 0 ]; do sleep 0.5; done
 read -r done50 done99 < <(done_times "$since")
-failed=$(sqlite3 "$root/data/brigantine.sqlite" "select count(*) from builds where status = 'Failed'")
+failed=$(sql "select count(*) from builds where status = 'Failed'")
 rss=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
 cpus=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$ticks" -v s="$seconds" 'BEGIN {printf "%.2f", (b - a) / t / s}')
 
-echo "# $(date -u +%Y-%m-%d), $(nproc) cores; wrk -t2 -c32, then 500/s steady, 500/s in bursts (hey), 100/s steady, ${seconds}s each"
+echo "# $(date -u +%Y-%m-%d), $(nproc) cores, store ${STORE:-sqlite}; wrk -t2 -c32, then 500/s steady, 500/s in bursts (hey), 100/s steady, ${seconds}s each"
 echo "gateway: ${rate} acknowledged webhooks/s at saturation (${errors} non-2xx, ${cpus} CPUs busy), backlog run at ${ran} builds/s; ack latency at 500/s p50 ${p50} ms p99 ${p99} ms (bursts of 20: p50 ${burst50} ms p99 ${burst99} ms); ack to build done at 100/s p50 ${done50} ms p99 ${done99} ms (at 500/s, queued: p50 ${queued50} ms p99 ${queued99} ms); ${failed} builds failed; peak RSS ${rss} MiB"

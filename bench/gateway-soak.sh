@@ -2,7 +2,7 @@
 # The gateway kept at saturation: wrk posts webhooks flat out for SECONDS, then the
 # backlog runs for up to DRAIN seconds. Reports whether the gateway survived, and how
 # many builds ended. Installs wrk and sqlite3 if missing.
-#   bench/gateway-soak.sh [SECONDS] [DRAIN]
+#   [STORE=postgres] bench/gateway-soak.sh [SECONDS] [DRAIN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -18,7 +18,7 @@ for _ in $(seq 1 "$drain"); do
   sleep 1
 done
 kill -0 "$pid" 2>/dev/null || state=died
-counts=$(sqlite3 "$root/data/brigantine.sqlite" "select group_concat(status || ' ' || n, ', ') from (select status, count(*) n from builds group by status)")
+counts=$(sql "select status, count(*) from builds group by status order by status" | tr '|' ' ' | paste -sd, | sed 's/,/, /g')
 echo "# $(date -u +%Y-%m-%d), $(nproc) cores; wrk -t2 -c32 for ${seconds}s, then up to ${drain}s of backlog"
 echo "soak: ${rate} webhooks/s acknowledged; gateway ${state}; builds: ${counts}"
 if [ "$state" = died ]; then tail -40 "$root/gateway.log" >&2; exit 1; fi
