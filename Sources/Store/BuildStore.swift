@@ -94,9 +94,12 @@ public protocol BuildStore: Sendable {
     func create(_ build: NewBuild) async throws -> StoredBuild
     /// Takes the oldest pending build whose project is not in `busyProjects` and marks it running.
     func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild?
+    /// Adds lines to the log of a build this store claimed and still holds (a shared store
+    /// drops the lines of a claim it lost: the build was recovered, maybe run again elsewhere).
     func appendLog(buildID: String, lines: [LogLine]) async throws
-    /// Records the build's end together with its last log lines and its jobs, in one write:
-    /// one commit instead of three, and a build seen ended has all of them.
+    /// Records the end of a build this store claimed, together with its last log lines and its
+    /// jobs, in one write: one commit instead of three, and a build seen ended has all of them.
+    /// A shared store records nothing for a claim it lost: a build has one recorded end.
     func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
                 lastLines: [LogLine], jobs: [StoredJob]) async throws
     /// Builds whose gateway is gone (after a crash) are failed with `reason`, or put back in

@@ -191,27 +191,53 @@ public final class PostgresBuildStore: BuildStore {
 
     public func appendLog(buildID: String, lines: [LogLine]) async throws {
         guard !lines.isEmpty else { return }
-        try await withConnection { try await self.append(lines, of: buildID, on: $0) }
+        if try await withConnection({ try await self.append(lines, of: buildID, on: $0) }) == 0 {
+            logger.notice("dropped \(lines.count) log line(s) of build \(buildID): it was recovered after this gateway's lease on it ran out")
+        }
     }
 
-    /// One statement: the lines are numbered after the build's last one.
-    private func append(_ lines: [LogLine], of buildID: String, on connection: PostgresConnection) async throws {
-        guard !lines.isEmpty else { return }
-        try await connection.query("""
+    /// One statement: the lines, numbered after the build's last one, are taken only while
+    /// this opening of the store holds its claim on the build. A gateway cut off from the
+    /// database for longer than its lease has lost the build (failed, or queued again and
+    /// maybe run by another gateway, whose log must not get this one's lines). The claim's
+    /// row is share-locked for the insert, so recovery (which skips locked rows) cannot take
+    /// the build halfway. Returns how many lines were taken.
+    private func append(_ lines: [LogLine], of buildID: String, on connection: PostgresConnection) async throws -> Int {
+        guard !lines.isEmpty else { return 0 }
+        return try await connection.query("""
+            WITH held AS (
+                SELECT id FROM builds WHERE id = \(buildID) AND status = 'Running' AND claim_session = \(session) FOR SHARE
+            )
             INSERT INTO log_lines (build_id, seq, stream, text)
-            SELECT \(buildID), last.seq + line.n, line.stream, line.text
-            FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM log_lines WHERE build_id = \(buildID)) last,
+            SELECT held.id, last.seq + line.n, line.stream, line.text
+            FROM held, (SELECT COALESCE(MAX(seq), 0) AS seq FROM log_lines WHERE build_id = \(buildID)) last,
                  unnest(\(lines.map(\.stream.rawValue))::text[], \(lines.map(\.text))::text[])
                      WITH ORDINALITY AS line (stream, text, n)
-            """, logger: logger)
+            RETURNING 1
+            """, logger: logger).collect().count
     }
 
-    /// Only while this instance holds the build: one that was recovered after its lease ran
-    /// out (this gateway lost the database for that long) keeps the outcome recovery gave it.
+    /// Whether this opening of the store still holds its claim on the build; the row stays
+    /// locked until the transaction ends.
+    private func holdsClaim(on buildID: String, _ connection: PostgresConnection) async throws -> Bool {
+        let held = try await connection.query("""
+            SELECT 1 FROM builds WHERE id = \(buildID) AND status = 'Running' AND claim_session = \(session)
+            FOR UPDATE
+            """, logger: logger).collect()
+        return !held.isEmpty
+    }
+
+    /// Only while this opening holds the build: one that was recovered after its lease ran
+    /// out (this gateway lost the database for that long) keeps the outcome recovery gave it,
+    /// and gets none of this run's lines or jobs.
     public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
                        lastLines: [LogLine], jobs: [StoredJob]) async throws {
         try await withTransaction { connection in
-            try await self.append(lastLines, of: buildID, on: connection)
+            guard try await self.holdsClaim(on: buildID, connection) else {
+                self.logger.notice("dropped the end of build \(buildID) (\(status.rawValue)): it was recovered after this gateway's lease on it ran out")
+                return
+            }
+            _ = try await self.append(lastLines, of: buildID, on: connection)
             for job in jobs {
                 // A later record with the same pod name (a job run twice) replaces the earlier one.
                 try await connection.query("""
@@ -226,7 +252,7 @@ public final class PostgresBuildStore: BuildStore {
             try await connection.query("""
                 UPDATE builds SET status = \(status.rawValue), exit_code = \(exitCode), reason = \(reason),
                     finished_at = \(Self.now()), lease_until = NULL
-                WHERE id = \(buildID) AND (status = 'Pending' OR (status = 'Running' AND claim_session = \(self.session)))
+                WHERE id = \(buildID)
                 """, logger: self.logger)
         }
     }

@@ -44,6 +44,7 @@ enum BuildStoreContract {
 
     static func logsJobsAndOutcome(_ store: any BuildStore) async throws {
         let build = try await store.create(newBuild("acme/web"))
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == build.id) // logs and ends come from a claim
         try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "one"), LogLine(.stderr, "two")])
         try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "three ü")])
         let all = try await store.logs(buildID: build.id, after: 0, limit: 100)

@@ -122,6 +122,41 @@ struct PostgresBuildStoreTests {
         }
     }
 
+    /// A gateway that lost its claim (its lease ran out while it could not reach the
+    /// database) writes nothing more to the build: not its log lines, jobs or end, which
+    /// belong to the build's next run, here already under way on another gateway.
+    @Test func aLostClaimWritesNothingToTheBuildsNextRun() async throws {
+        try await PostgresServer.with { server in
+            let url = try await server.makeDatabase()
+            let first = try await store(url, instance: "gateway-a")
+            let other = try await store(url, instance: "gateway-b")
+            defer { first.close(); other.close() }
+            let build = try await first.create(BuildStoreContract.newBuild("acme/web"))
+            _ = try await first.claimNextPending(busyProjects: [])
+            try await first.appendLog(buildID: build.id, lines: [LogLine(.stdout, "first run")])
+            // As when `first`'s lease ran out: the build goes back to the queue and runs on `other`.
+            _ = try await server.query(url, "UPDATE builds SET lease_until = 0")
+            #expect(try await other.recoverInterrupted(reason: "its gateway stopped") { _ in true } == 1)
+            #expect(try await other.claimNextPending(busyProjects: [])?.attempts == 2)
+            try await other.appendLog(buildID: build.id, lines: [LogLine(.stdout, "second run")])
+
+            try await first.appendLog(buildID: build.id, lines: [LogLine(.stdout, "first run, late")])
+            let lateJob = StoredJob(buildID: build.id, id: "test-\(build.id)", name: "test", image: "alpine",
+                                    status: "succeeded", exitCode: 0, startedAt: Date(), finishedAt: Date(),
+                                    failure: nil, output: "late\n")
+            try await first.finish(buildID: build.id, status: .failed, exitCode: 1, reason: "late",
+                                   lastLines: [LogLine(.stderr, "first run's end")], jobs: [lateJob])
+            #expect(try await other.build(id: build.id)?.status == .running)
+            #expect(try await other.jobs(buildID: build.id).isEmpty)
+            #expect(try await other.logs(buildID: build.id, after: 0, limit: 10).map(\.line.text) == ["second run"])
+
+            try await other.finish(buildID: build.id, status: .succeeded, exitCode: 0, reason: nil,
+                                   lastLines: [LogLine(.stdout, "second run's end")], jobs: [])
+            #expect(try await other.build(id: build.id)?.status == .succeeded)
+            #expect(try await other.logs(buildID: build.id, after: 0, limit: 10).map(\.line.text) == ["second run", "second run's end"])
+        }
+    }
+
     /// A gateway looking for interrupted builds while it serves (as it does every lease) does
     /// not take its own running builds for interrupted ones, and records their end.
     @Test func aLiveGatewayKeepsItsOwnRunningBuilds() async throws {
