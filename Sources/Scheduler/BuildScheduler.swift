@@ -103,6 +103,8 @@ public final class BuildScheduler: Sendable {
         if !full { wakeup.yield() }
     }
 
+    static let shutdownReason = "the gateway is shutting down"
+
     /// Takes and runs builds until the task is cancelled; running builds are then stopped.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
@@ -121,7 +123,7 @@ public final class BuildScheduler: Sendable {
             group.cancelAll()
             state.withLock { state in
                 state.stopping = true
-                for worker in state.workers.values { worker.cancel(reason: "the gateway is shutting down") }
+                for worker in state.workers.values { worker.cancel(reason: Self.shutdownReason) }
             }
         }
         for lane in lanes { lane.close() }
@@ -198,7 +200,13 @@ public final class BuildScheduler: Sendable {
             // The lane with the fewest live builds; a project's own time limit applies per context.
             let lane = lanes.min { $0.liveBuilds < $1.liveBuilds }!
             let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: lane.runtime)
-            state.withLock { $0.workers[build.id] = worker }
+            // A build claimed just before shutdown began is told to stop as soon as it has a
+            // worker; else shutdown would wait for it to finish (a timer of an hour, say).
+            let stopping = state.withLock { state in
+                state.workers[build.id] = worker
+                return state.stopping
+            }
+            if stopping { worker.cancel(reason: Self.shutdownReason) }
             // Logs reach the store every 200 ms while the build runs. The flusher is not the
             // worker's sibling in a group: at shutdown the worker still ends (it is cancelled
             // through `cancel(reason:)`) and its outcome is recorded.

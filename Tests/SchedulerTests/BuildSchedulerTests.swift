@@ -70,6 +70,39 @@ import Worker
         #expect(jobs.first?.output == "job saw ***\n", "stored job output is masked too")
     }
 
+    /// A build claimed just before shutdown, whose worker comes after the live builds were
+    /// told to stop, is stopped too: shutdown does not wait for its hour-long timer.
+    @Test func aBuildStartingAsShutdownBeginsIsStoppedToo() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
+        let web = try project("acme/web", script: """
+            require('brigadier').events.on('image_push', () => new Promise((resolve) => setTimeout(resolve, 3600 * 1000)));
+            """)
+        let runnerAsked = ExitSignal(), release = ExitSignal()
+        let scheduler = BuildScheduler(
+            store: store, projects: { $0 == web.id ? web : nil },
+            runners: { _ in
+                runnerAsked.signal()
+                await release.wait() // the build has no worker yet while shutdown begins
+                return SimulateRunner()
+            },
+            settings: .init(lanes: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work"))))
+        let id = try await store.create(NewBuild(projectID: web.id, projectName: web.name, eventType: "image_push",
+                                                 provider: "dockerhub", payload: Data("{}".utf8))).id
+        let running = Task { await scheduler.run() }
+        scheduler.wake()
+        await runnerAsked.wait()
+        running.cancel()
+        try await Task.sleep(for: .milliseconds(300)) // the scheduler stops its live builds (none has a worker)
+        release.signal()
+        let ended = SettledOnce<Bool>()
+        Task { await running.value; ended.settle(true) }
+        Task { try await Task.sleep(for: .seconds(20)); ended.settle(false) }
+        #expect(await ended.value, "the scheduler waited for a build that began as it stopped")
+        let build = try #require(try await store.build(id: id))
+        #expect(build.status == .failed && build.reason?.contains("the gateway is shutting down") == true, "\(build)")
+    }
+
     /// One lane runs as many live builds as `maxBuilds` allows, no more: builds waiting
     /// on their jobs do not hold the lane. (Their jobs wait until 8 run at once: with fewer
     /// live builds they would never finish.)
