@@ -109,11 +109,29 @@ public protocol BuildStore: Sendable {
     /// one that died; nil when only a start can find any (a store of one gateway).
     var recoveryInterval: Duration? { get }
 
+    /// Asks for a build to be stopped, from any process that opens the store: a pending
+    /// build ends at once (Failed with `reason`) and never runs; a running one is marked,
+    /// and the gateway running it stops it when it next reads `cancelRequests()`.
+    func requestCancel(buildID: String, reason: String) async throws -> CancelRequest
+    /// The builds this store's gateway runs that were asked to stop: build ID → reason.
+    func cancelRequests() async throws -> [String: String]
+
     func build(id: String) async throws -> StoredBuild?
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild]
     func jobs(buildID: String) async throws -> [StoredJob]
     func job(id: String) async throws -> StoredJob?
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine]
+}
+
+/// What asking to stop a build did.
+public enum CancelRequest: Sendable, Equatable {
+    /// It was pending: it has ended, Failed with the reason.
+    case ended
+    /// It is running: its gateway stops it (within a poll, about a second).
+    case requested
+    /// It had already ended, with this status.
+    case alreadyEnded(BuildStatus)
+    case notFound
 }
 
 extension BuildStatus {

@@ -120,6 +120,9 @@ public final class PostgresBuildStore: BuildStore {
         "CREATE INDEX IF NOT EXISTS builds_by_project ON builds (project_id, id)",
         "CREATE INDEX IF NOT EXISTS pending_by_project ON builds (project_id, id) WHERE status = 'Pending'",
         "CREATE INDEX IF NOT EXISTS running_by_lease ON builds (lease_until) WHERE status = 'Running'",
+        // Why a build was asked to stop (`brig build cancel`, the API), read by the gateway running it.
+        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS cancel_reason TEXT",
+        "CREATE INDEX IF NOT EXISTS cancel_requested ON builds (claim_session) WHERE status = 'Running' AND cancel_reason IS NOT NULL",
         """
         CREATE TABLE IF NOT EXISTS jobs (
             id TEXT PRIMARY KEY,
@@ -257,8 +260,48 @@ public final class PostgresBuildStore: BuildStore {
         }
     }
 
+    public func requestCancel(buildID: String, reason: String) async throws -> CancelRequest {
+        try await withTransaction { connection in
+            let rows = try await connection.query(
+                "SELECT status FROM builds WHERE id = \(buildID) FOR UPDATE", logger: self.logger).collect()
+            guard let row = rows.first else { return .notFound }
+            let status = BuildStatus(rawValue: try row.decode(String.self)) ?? .failed
+            switch status {
+            case .pending:
+                try await connection.query("""
+                    UPDATE builds SET status = 'Failed', exit_code = 1, reason = \(reason), cancel_reason = \(reason),
+                        finished_at = \(Self.now())
+                    WHERE id = \(buildID)
+                    """, logger: self.logger)
+                return .ended
+            case .running:
+                // The first request's reason is the one the build ends with.
+                try await connection.query("""
+                    UPDATE builds SET cancel_reason = COALESCE(cancel_reason, \(reason)) WHERE id = \(buildID)
+                    """, logger: self.logger)
+                return .requested
+            case .succeeded, .failed:
+                return .alreadyEnded(status)
+            }
+        }
+    }
+
+    /// Those of the builds this opening of the store claimed.
+    public func cancelRequests() async throws -> [String: String] {
+        var requests: [String: String] = [:]
+        for row in try await rows("""
+            SELECT id, cancel_reason FROM builds
+            WHERE status = 'Running' AND claim_session = \(session) AND cancel_reason IS NOT NULL
+            """) {
+            let (id, reason) = try row.decode((String, String).self)
+            requests[id] = reason
+        }
+        return requests
+    }
+
     /// Builds whose gateway is gone: left running by an earlier run of this instance, or by
-    /// any gateway whose lease on them ran out.
+    /// any gateway whose lease on them ran out. One that was asked to stop is failed with
+    /// that reason rather than run again.
     public func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
         // The transaction has ended when `withTransaction` returns: `requeue` is not kept.
         try await withoutActuallyEscaping(requeue) { requeue in try await recover(reason: reason, requeue: requeue) }
@@ -267,15 +310,15 @@ public final class PostgresBuildStore: BuildStore {
     private func recover(reason: String, requeue: @escaping @Sendable (String) -> Bool) async throws -> Int {
         try await withTransaction { connection in
             let rows = try await connection.query("""
-                SELECT id, project_id FROM builds
+                SELECT id, project_id, cancel_reason FROM builds
                 WHERE status = 'Running' AND claim_session <> \(self.session)
                     AND (claimed_by = \(self.instance) OR lease_until < \(unescaped: Self.databaseNow))
                 FOR UPDATE SKIP LOCKED
                 """, logger: self.logger)
-            var interrupted: [(id: String, project: String)] = []
-            for try await (id, project) in rows.decode((String, String).self) { interrupted.append((id, project)) }
-            for (id, project) in interrupted {
-                if requeue(project) {
+            var interrupted: [(id: String, project: String, cancelled: String?)] = []
+            for try await build in rows.decode((String, String, String?).self) { interrupted.append(build) }
+            for (id, project, cancelled) in interrupted {
+                if cancelled == nil, requeue(project) {
                     try await connection.query("""
                         UPDATE builds SET status = 'Pending', started_at = NULL, claimed_by = NULL, claim_session = NULL,
                             lease_until = NULL
@@ -285,7 +328,7 @@ public final class PostgresBuildStore: BuildStore {
                     try await connection.query("DELETE FROM jobs WHERE build_id = \(id)", logger: self.logger)
                 } else {
                     try await connection.query("""
-                        UPDATE builds SET status = 'Failed', exit_code = 1, reason = \(reason), finished_at = \(Self.now()),
+                        UPDATE builds SET status = 'Failed', exit_code = 1, reason = \(cancelled ?? reason), finished_at = \(Self.now()),
                             lease_until = NULL
                         WHERE id = \(id)
                         """, logger: self.logger)

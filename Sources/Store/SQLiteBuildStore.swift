@@ -126,6 +126,10 @@ public final class SQLiteBuildStore: BuildStore {
         migrator.registerMigration("pending builds by project") { db in
             try db.execute(sql: "CREATE INDEX pending_by_project ON builds(project_id, id) WHERE status = 'Pending'")
         }
+        // Why a build was asked to stop (`brig build cancel`, the API), read by the gateway running it.
+        migrator.registerMigration("cancel requests") { db in
+            try db.execute(sql: "ALTER TABLE builds ADD COLUMN cancel_reason TEXT")
+        }
         return migrator
     }
 
@@ -222,13 +226,46 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
+    public func requestCancel(buildID: String, reason: String) async throws -> CancelRequest {
+        try await commits.write { db in
+            guard let status = try String.fetchOne(db, sql: "SELECT status FROM builds WHERE id = ?", arguments: [buildID])
+                .map({ BuildStatus(rawValue: $0) ?? .failed }) else { return .notFound }
+            switch status {
+            case .pending:
+                try db.execute(sql: """
+                    UPDATE builds SET status = ?, exit_code = 1, reason = ?, cancel_reason = ?, finished_at = ? WHERE id = ?
+                    """, arguments: [BuildStatus.failed.rawValue, reason, reason, Date().timeIntervalSince1970, buildID])
+                return .ended
+            case .running:
+                // The first request's reason is the one the build ends with.
+                try db.execute(sql: "UPDATE builds SET cancel_reason = COALESCE(cancel_reason, ?) WHERE id = ?",
+                               arguments: [reason, buildID])
+                return .requested
+            case .succeeded, .failed:
+                return .alreadyEnded(status)
+            }
+        }
+    }
+
+    /// One gateway uses this store: every running build is its own.
+    public func cancelRequests() async throws -> [String: String] {
+        try await database.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, cancel_reason FROM builds WHERE status = 'Running' AND cancel_reason IS NOT NULL
+                """)
+            return Dictionary(rows.map { ($0["id"], $0["cancel_reason"]) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    /// A build that was asked to stop is failed with that reason rather than run again.
     public func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
         try await database.write { db in
-            let running = try Row.fetchAll(db, sql: "SELECT id, project_id FROM builds WHERE status = ?",
+            let running = try Row.fetchAll(db, sql: "SELECT id, project_id, cancel_reason FROM builds WHERE status = ?",
                                            arguments: [BuildStatus.running.rawValue])
             for row in running {
                 let id: String = row["id"]
-                if requeue(row["project_id"]) {
+                let cancelled: String? = row["cancel_reason"]
+                if cancelled == nil, requeue(row["project_id"]) {
                     try db.execute(sql: "UPDATE builds SET status = ?, started_at = NULL WHERE id = ?",
                                    arguments: [BuildStatus.pending.rawValue, id])
                     try db.execute(sql: "DELETE FROM log_lines WHERE build_id = ?", arguments: [id])
@@ -236,7 +273,7 @@ public final class SQLiteBuildStore: BuildStore {
                 } else {
                     try db.execute(sql: """
                         UPDATE builds SET status = ?, exit_code = 1, reason = ?, finished_at = ? WHERE id = ?
-                        """, arguments: [BuildStatus.failed.rawValue, reason, Date().timeIntervalSince1970, id])
+                        """, arguments: [BuildStatus.failed.rawValue, cancelled ?? reason, Date().timeIntervalSince1970, id])
                 }
             }
             return running.count

@@ -17,6 +17,8 @@ final class FailingStore: BuildStore {
     func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
                 lastLines: [LogLine], jobs: [StoredJob]) async throws { throw DiskGone() }
     func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int { 0 }
+    func requestCancel(buildID: String, reason: String) async throws -> CancelRequest { throw DiskGone() }
+    func cancelRequests() async throws -> [String: String] { [:] }
     func build(id: String) async throws -> StoredBuild? { nil }
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { [] }
     func jobs(buildID: String) async throws -> [StoredJob] { [] }

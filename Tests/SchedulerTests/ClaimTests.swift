@@ -155,6 +155,10 @@ final class CountingStore: BuildStore {
     func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
         try await store.recoverInterrupted(reason: reason, requeue: requeue)
     }
+    func requestCancel(buildID: String, reason: String) async throws -> CancelRequest {
+        try await store.requestCancel(buildID: buildID, reason: reason)
+    }
+    func cancelRequests() async throws -> [String: String] { try await store.cancelRequests() }
     func build(id: String) async throws -> StoredBuild? { try await store.build(id: id) }
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { try await store.builds(projectID: projectID, limit: limit) }
     func jobs(buildID: String) async throws -> [StoredJob] { try await store.jobs(buildID: buildID) }

@@ -99,4 +99,40 @@ enum BuildStoreContract {
         #expect(try await store.builds(projectID: nil, limit: 10).map(\.id) == [waiting.id, rerun.id, failing.id])
         #expect(try await store.builds(projectID: api, limit: 10).map(\.id) == [rerun.id])
     }
+
+    /// A pending build asked to stop ends at once and is never claimed; a running one is
+    /// marked, listed for its gateway (with the first reason given) until it ends, and
+    /// failed with that reason, not run again, if its gateway stopped meanwhile.
+    static func cancelEndsPendingBuildsAndMarksRunningOnes(
+        _ before: any BuildStore, restart: () async throws -> any BuildStore
+    ) async throws {
+        let running = try await before.create(newBuild("acme/web"))
+        let interrupted = try await before.create(newBuild("acme/api"))
+        let done = try await before.create(newBuild("acme/site"))
+        for _ in 0..<3 { _ = try await before.claimNextPending(busyProjects: []) }
+        try await before.finish(buildID: done.id, status: .succeeded, exitCode: 0, reason: nil)
+        let pending = try await before.create(newBuild("acme/web"))
+
+        #expect(try await before.requestCancel(buildID: pending.id, reason: "not wanted") == .ended)
+        let ended = try #require(try await before.build(id: pending.id))
+        #expect(ended.status == .failed && ended.reason == "not wanted" && ended.startedAt == nil && ended.finishedAt != nil)
+        #expect(try await before.claimNextPending(busyProjects: []) == nil)
+
+        #expect(try await before.requestCancel(buildID: running.id, reason: "first") == .requested)
+        #expect(try await before.requestCancel(buildID: running.id, reason: "second") == .requested)
+        #expect(try await before.requestCancel(buildID: interrupted.id, reason: "stop it") == .requested)
+        #expect(try await before.cancelRequests() == [running.id: "first", interrupted.id: "stop it"])
+        #expect(try await before.build(id: running.id)?.status == .running) // until its gateway stops it
+        #expect(try await before.requestCancel(buildID: done.id, reason: "late") == .alreadyEnded(.succeeded))
+        #expect(try await before.requestCancel(buildID: "no-such-build", reason: "none") == .notFound)
+
+        try await before.finish(buildID: running.id, status: .failed, exitCode: 1, reason: "the build was stopped: first")
+        #expect(try await before.cancelRequests() == [interrupted.id: "stop it"])
+
+        let store = try await restart()
+        #expect(try await store.recoverInterrupted(reason: "the gateway stopped") { _ in true } == 1)
+        let recovered = try #require(try await store.build(id: interrupted.id))
+        #expect(recovered.status == .failed && recovered.reason == "stop it")
+        #expect(try await store.cancelRequests().isEmpty)
+    }
 }

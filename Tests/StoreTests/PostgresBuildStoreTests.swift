@@ -69,6 +69,33 @@ struct PostgresBuildStoreTests {
         }
     }
 
+    @Test func cancelEndsPendingBuildsAndMarksRunningOnes() async throws {
+        try await withDatabase { url in
+            let before = try await store(url)
+            var restarted: PostgresBuildStore?
+            defer { restarted?.close() }
+            try await BuildStoreContract.cancelEndsPendingBuildsAndMarksRunningOnes(before) {
+                before.close()
+                restarted = try await store(url)
+                return restarted!
+            }
+        }
+    }
+
+    /// Only the gateway running a build is told it was asked to stop.
+    @Test func cancelRequestsGoToTheGatewayRunningTheBuild() async throws {
+        try await withDatabase { url in
+            let a = try await store(url, instance: "gateway-a")
+            let b = try await store(url, instance: "gateway-b")
+            defer { a.close(); b.close() }
+            let build = try await a.create(BuildStoreContract.newBuild("acme/web"))
+            _ = try await a.claimNextPending(busyProjects: [])
+            #expect(try await b.requestCancel(buildID: build.id, reason: "from b") == .requested)
+            #expect(try await b.cancelRequests().isEmpty)
+            #expect(try await a.cancelRequests() == [build.id: "from b"])
+        }
+    }
+
     /// Two gateways taking from one queue at once: every build is taken, none twice.
     @Test func gatewaysSharingTheQueueTakeEachBuildOnce() async throws {
         try await withDatabase { url in

@@ -107,6 +107,13 @@ import Testing
         try await BuildStoreContract.logsJobsAndOutcome(SQLiteBuildStore(directory: directory))
     }
 
+    @Test func cancelEndsPendingBuildsAndMarksRunningOnes() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await BuildStoreContract.cancelEndsPendingBuildsAndMarksRunningOnes(SQLiteBuildStore(directory: directory)) {
+            try SQLiteBuildStore(directory: directory)
+        }
+    }
+
     @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds(SQLiteBuildStore(directory: directory)) {
