@@ -27,10 +27,12 @@ public final class GatewayServer: Sendable {
         public var scriptMemoryLimit: Int
         /// The container engine's socket (nil: Docker's, then Podman's).
         public var engineSocket: String?
+        /// The bearer token the API under `/v1` asks for (nil: reads are open, changes refused).
+        public var apiToken: String?
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
-                    scriptMemoryLimit: Int = 512 << 20, engineSocket: String? = nil) {
+                    scriptMemoryLimit: Int = 512 << 20, engineSocket: String? = nil, apiToken: String? = nil) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
@@ -42,6 +44,7 @@ public final class GatewayServer: Sendable {
             self.buildTimeout = buildTimeout
             self.scriptMemoryLimit = scriptMemoryLimit
             self.engineSocket = engineSocket
+            self.apiToken = apiToken
         }
     }
 
@@ -98,7 +101,9 @@ public final class GatewayServer: Sendable {
         router.add(middleware: RequestLog(logger: logger))
         WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake(for: $0) },
                       maxBodySize: options.maxBodySize).add(to: router)
-        ReadAPI(registry: registry, store: store).add(to: router)
+        let api = router.group("v1").add(middleware: APIAccess(token: options.apiToken))
+        ReadAPI(registry: registry, store: store).add(to: router, api: api)
+        BuildControl(store: store, scheduler: scheduler).add(to: api)
         let application = Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000))),
@@ -149,7 +154,16 @@ public final class GatewayServer: Sendable {
                 logger.warning("project \(project.name) has no webhookSecret: its registry webhooks will be refused")
             }
         }
+        if options.apiToken == nil, !Self.isLoopback(options.host) {
+            logger.warning("the API under /v1 has no token (--api-token-file): anyone who can reach \(options.host):\(options.port) can read builds and their logs")
+        }
         logger.info("serving \(registry.projects.count) project(s) from \(registry.directory)")
+    }
+}
+
+extension GatewayServer {
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
 

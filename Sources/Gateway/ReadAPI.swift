@@ -8,36 +8,37 @@ struct ReadAPI: Sendable {
     let registry: ProjectRegistry
     let store: any BuildStore
 
-    func add(to router: Router<BasicRequestContext>) {
+    /// `/healthz` on `router`, the rest under `/v1` in `api`.
+    func add(to router: Router<BasicRequestContext>, api: RouterGroup<BasicRequestContext>) {
         router.get("healthz") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: "OK")))
         }
-        router.get("v1/projects") { _, _ in
+        api.get("projects") { _, _ in
             Reply.json(.ok, registry.projects.map(Self.json(project:)))
         }
-        router.get("v1/project/:id") { _, context in
+        api.get("project/:id") { _, context in
             guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
             return Reply.json(.ok, Self.json(project: project))
         }
-        router.get("v1/project/:id/builds") { request, context in
+        api.get("project/:id/builds") { request, context in
             guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
             let builds = try await store.builds(projectID: project.id, limit: limit(request))
             return Reply.json(.ok, builds.map(Self.json(build:)))
         }
-        router.get("v1/builds") { request, _ in
+        api.get("builds") { request, _ in
             Reply.json(.ok, try await store.builds(projectID: nil, limit: limit(request)).map(Self.json(build:)))
         }
-        router.get("v1/build/:id") { _, context in
+        api.get("build/:id") { _, context in
             guard let build = try await store.build(id: try context.parameters.require("id")) else { return notFound("build") }
             return Reply.json(.ok, Self.json(build: build))
         }
-        router.get("v1/build/:id/jobs") { _, context in
+        api.get("build/:id/jobs") { _, context in
             let id = try context.parameters.require("id")
             guard try await store.build(id: id) != nil else { return notFound("build") }
             return Reply.json(.ok, try await store.jobs(buildID: id).map(Self.json(job:)))
         }
-        router.get("v1/build/:id/logs") { request, context in
+        api.get("build/:id/logs") { request, context in
             let id = try context.parameters.require("id")
             guard try await store.build(id: id) != nil else { return notFound("build") }
             let follow = request.uri.queryParameters["stream"] == "true"
@@ -46,11 +47,11 @@ struct ReadAPI: Sendable {
                                 try await Self.writeLogs(of: id, follow: follow, store: store, to: &writer)
                             })
         }
-        router.get("v1/job/:id") { _, context in
+        api.get("job/:id") { _, context in
             guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
             return Reply.json(.ok, Self.json(job: job))
         }
-        router.get("v1/job/:id/logs") { _, context in
+        api.get("job/:id/logs") { _, context in
             guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: job.output)))

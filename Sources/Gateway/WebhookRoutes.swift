@@ -78,9 +78,8 @@ struct WebhookRoutes: Sendable {
         if let token = request.uri.queryParameters["token"], WebhookSecrets.matches(String(token), digest: entry.tokenDigest) {
             return entry
         }
-        if let authorization = request.headers[.authorization] {
-            let secret = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : authorization
-            if WebhookSecrets.matches(secret, digest: entry.webhookSecretDigest) { return entry }
+        if let secret = request.bearerCredential, WebhookSecrets.matches(secret, digest: entry.webhookSecretDigest) {
+            return entry
         }
         return nil
     }

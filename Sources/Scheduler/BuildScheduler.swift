@@ -57,6 +57,7 @@ public final class BuildScheduler: Sendable {
     private struct State {
         var running: [String: Int] = [:] // project ID → builds running
         var workers: [String: BuildWorker] = [:] // build ID → its worker, for cancellation
+        var cancelled: Set<String> = [] // live builds already told to stop
         var total = 0
         /// The projects that may have pending builds, when known: those a claim that found
         /// nothing had skipped as busy, and those with builds added since (nil: unknown).
@@ -114,6 +115,12 @@ public final class BuildScheduler: Sendable {
                     wake()
                 }
             }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: settings.pollInterval)
+                    await stopBuildsAskedToStop()
+                }
+            }
             for await _ in wakeups {
                 if Task.isCancelled { break }
                 while let build = await claim() {
@@ -127,6 +134,33 @@ public final class BuildScheduler: Sendable {
             }
         }
         for lane in lanes { lane.close() }
+    }
+
+    /// Stops a build live here at once; false if none of that ID is live here.
+    @discardableResult
+    public func cancel(buildID: String, reason: String) -> Bool {
+        let (worker, first) = state.withLock { state in
+            (state.workers[buildID], state.workers[buildID] != nil && state.cancelled.insert(buildID).inserted)
+        }
+        guard let worker else { return false }
+        if first {
+            logger.notice("stopping build \(buildID): \(reason)")
+            worker.cancel(reason: reason)
+        }
+        return true
+    }
+
+    /// Stops the live builds that were asked to stop through the store (`brig build cancel`,
+    /// or the API of another gateway sharing it). The store is read only while builds live.
+    private func stopBuildsAskedToStop() async {
+        guard !state.withLock({ $0.workers.isEmpty }) else { return }
+        let requests: [String: String]
+        do {
+            requests = try await store.cancelRequests()
+        } catch {
+            return // the store is out of reach: the next poll asks again
+        }
+        for (id, reason) in requests { cancel(buildID: id, reason: reason) }
     }
 
     /// The next build there is room for, marked running; nil when none can start now.
@@ -167,6 +201,7 @@ public final class BuildScheduler: Sendable {
             if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
             state.total -= 1
             state.workers[build.id] = nil
+            state.cancelled.remove(build.id)
         }
         wakeup.yield()
         await persist("the end of build \(build.id)") { store in

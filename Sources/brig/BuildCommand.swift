@@ -8,7 +8,7 @@ import Store
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "List builds, show one, or print (and follow) its log.",
-        subcommands: [List.self, Get.self, Logs.self])
+        subcommands: [List.self, Get.self, Logs.self, Cancel.self])
 
     static func open(_ places: Places) async throws -> any BuildStore {
         try await places.openStore(logger: Logger(label: "brig.build") { _ in SwiftLogNoOpLogHandler() })
@@ -66,6 +66,23 @@ struct BuildCommand: AsyncParsableCommand {
             _ = try await BuildCommand.find(id, in: store)
             try await store.forEachLogBatch(of: id, follow: follow, pollInterval: .milliseconds(250)) { lines in
                 for line in lines { print(line.line.text) }
+            }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a build: a pending one ends at once; a running one is stopped by its gateway within about a second.")
+        @OptionGroup var places: Places
+        @Argument var id: String
+
+        func run() async throws {
+            let store = try await BuildCommand.open(places)
+            switch try await store.requestCancel(buildID: id, reason: "cancelled with brig build cancel") {
+            case .ended: print("\(id): cancelled before it ran (Failed)")
+            case .requested: print("\(id): asked its gateway to stop it")
+            case .alreadyEnded(let status): throw CLIError("build \(id) has already ended: \(status.rawValue)")
+            case .notFound: throw CLIError("no build \(id)")
             }
         }
     }

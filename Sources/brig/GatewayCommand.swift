@@ -46,6 +46,11 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Seconds a build claimed from a shared store stays this gateway's without renewal; if the gateway dies, others take its builds over after this.")
     var storeLease: Double = 30
 
+    @Option(name: .customLong("api-token-file"),
+            help: ArgumentHelp("A file holding the token the API under /v1 asks for (Authorization: Bearer …), or set BRIGANTINE_API_TOKEN. Without one, reads are open and cancelling through the API is off.",
+                               valueName: "file"))
+    var apiTokenFile: String?
+
     @Flag(name: .customLong("print-urls"),
           help: "Once listening, print each project's webhook URL and a curl command to try it (the URLs carry secrets).")
     var printURLs = false
@@ -58,7 +63,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
-            engineSocket: engineSocket)
+            engineSocket: engineSocket, apiToken: try apiToken())
         let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
         let server: GatewayServer
         do {
@@ -78,6 +83,23 @@ struct GatewayCommand: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data(text.utf8))
         }
+    }
+}
+
+extension GatewayCommand {
+    /// The token from --api-token-file (its first line), else BRIGANTINE_API_TOKEN; nil when neither is set.
+    func apiToken() throws -> String? {
+        guard let apiTokenFile else {
+            return ProcessInfo.processInfo.environment["BRIGANTINE_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let text: String
+        do { text = try String(contentsOfFile: apiTokenFile, encoding: .utf8) } catch {
+            throw CLIError("cannot read --api-token-file \(apiTokenFile): \(error.localizedDescription)")
+        }
+        let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        // A short token can be guessed over the network; 16 characters is the least we take.
+        guard token.count >= 16 else { throw CLIError("the token in \(apiTokenFile) is shorter than 16 characters") }
+        return token
     }
 }
 

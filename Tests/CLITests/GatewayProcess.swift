@@ -15,6 +15,8 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
     private let exited = ExitSignal()
     private let output: URL
     private(set) var port = 0
+    /// Sent as `Authorization: Bearer …` with every request that has no Authorization of its own.
+    private(set) var apiToken: String?
 
     private init(projects: URL, data: URL) {
         self.projects = projects
@@ -22,9 +24,17 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         output = data.deletingLastPathComponent().appendingPathComponent("gateway-\(UUID().uuidString).out")
     }
 
-    /// Starts the gateway and returns once it listens.
-    static func start(projects: URL, data: URL, arguments: [String] = []) async throws -> GatewayProcess {
+    /// Starts the gateway and returns once it listens; with `apiToken`, the gateway gets it
+    /// in an `--api-token-file` and requests carry it.
+    static func start(projects: URL, data: URL, arguments: [String] = [], apiToken: String? = nil) async throws -> GatewayProcess {
         let gateway = GatewayProcess(projects: projects, data: data)
+        var arguments = arguments
+        if let apiToken {
+            let file = gateway.output.appendingPathExtension("token")
+            try "\(apiToken)\n".write(to: file, atomically: true, encoding: .utf8)
+            arguments += ["--api-token-file", file.path]
+            gateway.apiToken = apiToken
+        }
         try gateway.launch(arguments)
         for _ in 0..<400 {
             if let port = gateway.listeningPort() {
@@ -57,6 +67,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: output)
+        try? FileManager.default.removeItem(at: output.appendingPathExtension("token"))
     }
 
     /// Everything the gateway wrote to stdout and stderr.
@@ -86,7 +97,9 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         request.httpMethod = method
         request.httpBody = body
         request.timeoutInterval = 30
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        if let apiToken { request.setValue("Bearer \(apiToken)", forHTTPHeaderField: "Authorization") }
+        // An empty value sends no such header at all.
+        for (name, value) in headers { request.setValue(value.isEmpty ? nil : value, forHTTPHeaderField: name) }
         let (data, response) = try await URLSession.shared.data(for: request)
         return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
     }

@@ -24,18 +24,51 @@ struct SharedStoreTests {
         try await PostgresServer.with { try await outage($0, store: try await $0.makeDatabase()) }
     }
 
-    private func outage(_ postgres: PostgresServer, store: String) async throws {
+    /// A build running on one gateway is stopped through the API of another.
+    @Test func aBuildIsStoppedThroughAnyGatewaysAPI() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try await PostgresServer.with { postgres in
+            let store = try await postgres.makeDatabase()
+            try writeWaitingProject(waiting: 60_000)
+            let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+            let token = "shared-api-token-0123456789"
+            let runs = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("a"),
+                                                      arguments: ["--store", store], apiToken: token)
+            let id = try #require(try await runs.post("/events/webhook/waits", body).json["build"] as? String)
+            for _ in 0..<400 {
+                if try await runs.logLines(id).contains("started") { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            // Started only now, so the build is the first gateway's.
+            let other = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("b"),
+                                                       arguments: ["--store", store], apiToken: token)
+            let asked = try await other.post("/v1/build/\(id)/cancel", Data())
+            #expect(asked.status == 202, "\(asked.status) \(asked.text)")
+            let build = try await other.finishedBuild(id, within: 15)
+            #expect(build["reason"] as? String == "the build was stopped: cancelled through the API", "\(build)")
+            #expect(!(try await other.logLines(id)).contains("done waiting"))
+            await other.stop()
+            await runs.stop()
+        }
+    }
+
+    /// A project `waits` whose handler logs `started`, waits `waiting` ms, logs `done waiting`.
+    private func writeWaitingProject(waiting: Int) throws {
         try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
         try """
             const { events } = require('brigadier');
             events.on('image_push', async () => {
               console.log('started');
-              await new Promise((resolve) => setTimeout(resolve, 1500));
+              await new Promise((resolve) => setTimeout(resolve, \(waiting)));
               console.log('done waiting');
             });
             """.write(to: projects.appendingPathComponent("waits.js"), atomically: true, encoding: .utf8)
         try "name: waits\ndefaultScriptFile: waits.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
             .write(to: projects.appendingPathComponent("waits.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    private func outage(_ postgres: PostgresServer, store: String) async throws {
+        try writeWaitingProject(waiting: 1500)
         let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
         let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"),
                                                      arguments: ["--store", store])

@@ -1,0 +1,115 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The API under `/v1` as operators use it: its token, and stopping builds.
+@Suite struct APITests {
+    static let token = "api-token-for-tests-0123456789"
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("api-test-\(UUID().uuidString)")
+    var projects: URL { root.appendingPathComponent("projects") }
+    var data: URL { root.appendingPathComponent("data") }
+
+    /// One insecure project whose builds wait a minute on a timer, one build at a time.
+    func writeWaitingProject() throws {
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try """
+            const { events } = require('brigadier');
+            events.on('image_push', async () => {
+              console.log('waiting');
+              await new Promise((resolve) => setTimeout(resolve, 60000));
+              console.log('the wait ended');
+            });
+            """.write(to: projects.appendingPathComponent("waits.js"), atomically: true, encoding: .utf8)
+        try "name: waits\ndefaultScriptFile: waits.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
+            .write(to: projects.appendingPathComponent("waits.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    var payload: Data {
+        get throws { try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json")) }
+    }
+
+    @Test func aTokenGuardsTheAPIButNotWebhooksOrHealthChecks() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeWaitingProject()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, apiToken: Self.token)
+        let noToken = ["Authorization": ""]
+        #expect(try await gateway.request("GET", "/healthz", headers: noToken).status == 200)
+        let refused = try await gateway.request("GET", "/v1/builds", headers: noToken)
+        #expect(refused.status == 401 && refused.json["status"] as? String == "unauthorized", "\(refused.status) \(refused.text)")
+        #expect(try await gateway.request("GET", "/v1/builds", headers: ["Authorization": "Bearer not-the-token"]).status == 401)
+        #expect(try await gateway.request("GET", "/v1/projects", headers: ["Authorization": "Bearer \(Self.token)x"]).status == 401)
+        #expect(try await gateway.request("POST", "/v1/build/x/cancel", headers: noToken).status == 401)
+        // Webhooks authenticate by their project's own secrets, not the API's token.
+        let accepted = try await gateway.request("POST", "/events/webhook/waits", body: try payload, headers: noToken)
+        let id = try #require(accepted.json["build"] as? String, "\(accepted.status) \(accepted.text)")
+        let shown = try await gateway.get("/v1/build/\(id)")
+        #expect(shown.status == 200 && shown.json["id"] as? String == id, "\(shown.status) \(shown.text)")
+        #expect([200, 202].contains(try await gateway.post("/v1/build/\(id)/cancel", Data()).status))
+        await gateway.stop()
+        #expect(!gateway.log.contains(Self.token))
+    }
+
+    @Test func withoutATokenReadsAreOpenAndChangesRefused() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeWaitingProject()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        #expect(try await gateway.get("/v1/builds").status == 200)
+        let id = try #require(try await gateway.post("/events/webhook/waits", try payload).json["build"] as? String)
+        let refused = try await gateway.post("/v1/build/\(id)/cancel", Data())
+        #expect(refused.status == 403 && refused.text.contains("--api-token-file"), "\(refused.status) \(refused.text)")
+        await gateway.stop()
+    }
+
+    /// A pending build ends at once without running; a running one is stopped (its script
+    /// is not entered again), from the API or from `brig build cancel` in another process.
+    @Test func buildsAreStoppedThroughTheAPIOrTheCommandLine() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeWaitingProject()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--per-project", "1"],
+                                                     apiToken: Self.token)
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let answer = try await gateway.post("/events/webhook/waits", try payload)
+            ids.append(try #require(answer.json["build"] as? String, "\(answer.status) \(answer.text)"))
+        }
+        let (running, waiting, last) = (ids[0], ids[1], ids[2])
+        try await waitUntilRunning(running, on: gateway)
+
+        let ended = try await gateway.post("/v1/build/\(waiting)/cancel", Data())
+        #expect(ended.status == 200 && ended.json["status"] as? String == "Failed", "\(ended.status) \(ended.text)")
+        let never = try await gateway.finishedBuild(waiting, within: 5)
+        #expect(never["reason"] as? String == "cancelled through the API" && never["startedAt"] is NSNull, "\(never)")
+
+        let stopping = try await gateway.post("/v1/build/\(running)/cancel", Data())
+        #expect(stopping.status == 202 && stopping.json["status"] as? String == "Cancelling", "\(stopping.status) \(stopping.text)")
+        let stopped = try await gateway.finishedBuild(running, within: 10)
+        #expect(stopped["status"] as? String == "Failed" && stopped["reason"] as? String == "the build was stopped: cancelled through the API", "\(stopped)")
+        let lines = try await gateway.logLines(running)
+        #expect(lines.contains("waiting") && !lines.contains("the wait ended"), "\(lines)")
+
+        // The last one runs once the first is gone; another process asks through the store.
+        try await waitUntilRunning(last, on: gateway)
+        let cancelled = try await Brig.run(["build", "cancel", last, "--data", data.path])
+        #expect(cancelled.status == 0 && cancelled.stdout.contains("asked its gateway to stop it"), "\(cancelled.stdout) \(cancelled.stderr)")
+        let byCommand = try await gateway.finishedBuild(last, within: 10)
+        #expect(byCommand["status"] as? String == "Failed" && byCommand["reason"] as? String == "the build was stopped: cancelled with brig build cancel",
+                "\(byCommand)")
+
+        let again = try await gateway.post("/v1/build/\(running)/cancel", Data())
+        #expect(again.status == 409 && again.text.contains("already ended: Failed"), "\(again.status) \(again.text)")
+        #expect(try await gateway.post("/v1/build/no-such-build/cancel", Data()).status == 404)
+        let twice = try await Brig.run(["build", "cancel", last, "--data", data.path])
+        #expect(twice.status != 0 && twice.stderr.contains("has already ended: Failed"), "\(twice.stderr)")
+        await gateway.stop()
+    }
+
+    /// Until the build's script has started (its first line is in the log).
+    func waitUntilRunning(_ id: String, on gateway: GatewayProcess) async throws {
+        for _ in 0..<400 {
+            if try await gateway.get("/v1/build/\(id)").json["status"] as? String == "Running",
+               try await gateway.logLines(id).contains("waiting") { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw TestFailure("build \(id) did not start")
+    }
+}
