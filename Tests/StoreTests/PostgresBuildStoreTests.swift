@@ -56,12 +56,15 @@ struct PostgresBuildStoreTests {
         try await withStore(BuildStoreContract.logsJobsAndOutcome)
     }
 
-    @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
+    /// A contract that restarts its store: the first is closed and another opened on the same database.
+    func withRestartableStore(
+        _ contract: (any BuildStore, () async throws -> any BuildStore) async throws -> Void
+    ) async throws {
         try await withDatabase { url in
             let before = try await store(url)
             var restarted: PostgresBuildStore?
             defer { restarted?.close() }
-            try await BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds(before) {
+            try await contract(before) {
                 before.close()
                 restarted = try await store(url)
                 return restarted!
@@ -69,17 +72,12 @@ struct PostgresBuildStoreTests {
         }
     }
 
+    @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
+        try await withRestartableStore(BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds)
+    }
+
     @Test func cancelEndsPendingBuildsAndMarksRunningOnes() async throws {
-        try await withDatabase { url in
-            let before = try await store(url)
-            var restarted: PostgresBuildStore?
-            defer { restarted?.close() }
-            try await BuildStoreContract.cancelEndsPendingBuildsAndMarksRunningOnes(before) {
-                before.close()
-                restarted = try await store(url)
-                return restarted!
-            }
-        }
+        try await withRestartableStore(BuildStoreContract.cancelEndsPendingBuildsAndMarksRunningOnes)
     }
 
     /// Only the gateway running a build is told it was asked to stop.
