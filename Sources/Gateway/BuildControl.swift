@@ -2,8 +2,10 @@ import Hummingbird
 import Scheduler
 import Store
 
-/// Requests under `/v1` that change a build: `POST /v1/build/<id>/cancel` stops it.
+/// Requests under `/v1` that change builds: `POST /v1/build/<id>/cancel` stops one,
+/// `POST /v1/build/<id>/rerun` queues a new build of the same event.
 struct BuildControl: Sendable {
+    let registry: ProjectRegistry
     let store: any BuildStore
     let scheduler: BuildScheduler
 
@@ -30,6 +32,22 @@ struct BuildControl: Sendable {
             case .notFound:
                 return Reply.status(.notFound, "build not found")
             }
+        }
+        api.post("build/:id/rerun") { _, context in
+            let id = try context.parameters.require("id")
+            let again: StoredBuild?
+            do {
+                guard let first = try await store.build(id: id) else { return Reply.status(.notFound, "build not found") }
+                guard registry.project(named: first.build.projectID) != nil else {
+                    return Reply.status(.conflict, "project \(first.build.projectName) no longer exists")
+                }
+                again = try await store.rerun(buildID: id)
+            } catch {
+                return Reply.status(.serviceUnavailable, "the build could not be stored; nothing was accepted, try again")
+            }
+            guard let again else { return Reply.status(.notFound, "build not found") }
+            scheduler.wake(for: again.build.projectID)
+            return Reply.json(.ok, ["build": again.id, "rerunOf": id, "status": BuildStatus.pending.rawValue])
         }
     }
 }

@@ -103,7 +103,7 @@ public final class GatewayServer: Sendable {
                       maxBodySize: options.maxBodySize).add(to: router)
         let api = router.group("v1").add(middleware: APIAccess(token: options.apiToken))
         ReadAPI(registry: registry, store: store).add(to: router, api: api)
-        BuildControl(store: store, scheduler: scheduler).add(to: api)
+        BuildControl(registry: registry, store: store, scheduler: scheduler).add(to: api)
         let application = Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000))),

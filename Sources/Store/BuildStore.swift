@@ -146,6 +146,16 @@ extension BuildStore {
         try await finish(buildID: buildID, status: status, exitCode: exitCode, reason: reason, lastLines: [], jobs: [])
     }
 
+    /// A new build of the same event (project, type, revision, payload) as build `id`, queued
+    /// to run; nil when there is no such build. Whatever became of the first is left as it is.
+    public func rerun(buildID id: String) async throws -> StoredBuild? {
+        guard let first = try await build(id: id)?.build else { return nil }
+        return try await create(NewBuild(
+            projectID: first.projectID, projectName: first.projectName, eventType: first.eventType,
+            provider: first.provider, commit: first.commit, ref: first.ref, payload: first.payload,
+            cloneURL: first.cloneURL, logLevel: first.logLevel))
+    }
+
     /// Hands the build's log to `emit` in order, in batches. With `follow`, goes on until
     /// the build has ended (lines written before it was seen ended are all included).
     public func forEachLogBatch(

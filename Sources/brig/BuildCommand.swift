@@ -8,7 +8,7 @@ import Store
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "List builds, show one, or print (and follow) its log.",
-        subcommands: [List.self, Get.self, Logs.self, Cancel.self])
+        subcommands: [List.self, Get.self, Logs.self, Cancel.self, Rerun.self])
 
     static func open(_ places: Places) async throws -> any BuildStore {
         try await places.openStore(logger: Logger(label: "brig.build") { _ in SwiftLogNoOpLogHandler() })
@@ -84,6 +84,19 @@ struct BuildCommand: AsyncParsableCommand {
             case .alreadyEnded(let status): throw CLIError("build \(id) has already ended: \(status.rawValue)")
             case .notFound: throw CLIError("no build \(id)")
             }
+        }
+    }
+
+    struct Rerun: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Queue a new build of a build's event (same project, revision and payload); prints its ID.")
+        @OptionGroup var places: Places
+        @Argument var id: String
+
+        func run() async throws {
+            let store = try await BuildCommand.open(places)
+            guard let again = try await store.rerun(buildID: id) else { throw CLIError("no build \(id)") }
+            print(again.id)
         }
     }
 }

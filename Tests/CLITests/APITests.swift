@@ -103,6 +103,43 @@ import Testing
         await gateway.stop()
     }
 
+    /// A rerun is a new build of the same event, run again; the first is left as it was.
+    @Test func buildsAreRunAgainThroughTheAPIOrTheCommandLine() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try """
+            require('brigadier').events.on('image_push', (e) => {
+              console.log('pushed ' + JSON.parse(e.payload).repository.repo_name + ' (' + e.payload.length + ' bytes)');
+            });
+            """.write(to: projects.appendingPathComponent("echo.js"), atomically: true, encoding: .utf8)
+        try "name: echo\ndefaultScriptFile: echo.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
+            .write(to: projects.appendingPathComponent("echo.yaml"), atomically: true, encoding: .utf8)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, apiToken: Self.token)
+        let first = try #require(try await gateway.post("/events/webhook/echo", try payload).json["build"] as? String)
+        let firstBuild = try await gateway.finishedBuild(first)
+        let printed = try await gateway.logLines(first).filter { $0.hasPrefix("pushed ") }
+        #expect(printed.count == 1, "\(printed)")
+
+        let answer = try await gateway.post("/v1/build/\(first)/rerun", Data())
+        #expect(answer.status == 200 && answer.json["rerunOf"] as? String == first, "\(answer.status) \(answer.text)")
+        let again = try #require(answer.json["build"] as? String)
+        let viaCommand = try await Brig.run(["build", "rerun", first, "--data", data.path])
+        #expect(viaCommand.status == 0, "\(viaCommand.stderr)")
+        let third = viaCommand.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for id in [again, third] {
+            let build = try await gateway.finishedBuild(id)
+            #expect(build["status"] as? String == "Succeeded" && build["payloadBytes"] as? Int == firstBuild["payloadBytes"] as? Int,
+                    "\(build)")
+            #expect(try await gateway.logLines(id).filter { $0.hasPrefix("pushed ") } == printed)
+        }
+        #expect(Set([first, again, third]).count == 3)
+        #expect(try await gateway.get("/v1/build/\(first)").json["finishedAt"] as? String == firstBuild["finishedAt"] as? String)
+        #expect(try await gateway.post("/v1/build/no-such-build/rerun", Data()).status == 404)
+        let missing = try await Brig.run(["build", "rerun", "no-such-build", "--data", data.path])
+        #expect(missing.status != 0 && missing.stderr.contains("no build no-such-build"), "\(missing.stderr)")
+        await gateway.stop()
+    }
+
     /// Until the build's script has started (its first line is in the log).
     func waitUntilRunning(_ id: String, on gateway: GatewayProcess) async throws {
         for _ in 0..<400 {
