@@ -30,7 +30,7 @@ ran=$(sql "select cast(count(*) / (max(finished_at) - min(started_at)) as intege
 
 # 2. A steady 500 requests/s, Poisson arrivals (brig-bench --paced): acknowledgement latency,
 #    then the time from ack to build done once the lanes have run the queue that builds up.
-paced() { .build/release/brig-bench --paced "$url" --body samples/dockerhub/payload.json --rate "$1" --seconds "$seconds"; }
+paced() { .build/release/brig-bench --paced "$url" --body samples/dockerhub/payload.json --rate "$1" --seconds "$seconds" --latencies "$root/paced-$1.latencies"; }
 since=$(date +%s.%N)
 paced 500 > "$root/paced-500.txt"
 read -r p50 p99 < <(awk '{for (i = 1; i < NF; i++) {if ($i == "p50") a = $(i + 1); if ($i == "p99") b = $(i + 1)}} END {print a, b}' "$root/paced-500.txt")
