@@ -22,7 +22,8 @@ public final class BuildScheduler: Sendable {
         public var maxBuilds: Int
         public var perProjectLimit: Int
         public var worker: WorkerSettings
-        /// How often the queue is looked at when nobody says a build was added.
+        /// How often the queue is looked at when nobody says a build was added, and the
+        /// store asked whether live builds were asked to stop.
         public var pollInterval: Duration
         /// Where mirrors of projects' git repositories are kept.
         public var repositories: URL
@@ -113,11 +114,6 @@ public final class BuildScheduler: Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: settings.pollInterval)
                     wake()
-                }
-            }
-            group.addTask { [self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: settings.pollInterval)
                     await stopBuildsAskedToStop()
                 }
             }
@@ -139,8 +135,9 @@ public final class BuildScheduler: Sendable {
     /// Stops a build live here at once; false if none of that ID is live here.
     @discardableResult
     public func cancel(buildID: String, reason: String) -> Bool {
-        let (worker, first) = state.withLock { state in
-            (state.workers[buildID], state.workers[buildID] != nil && state.cancelled.insert(buildID).inserted)
+        let (worker, first): (BuildWorker?, Bool) = state.withLock { state in
+            guard let worker = state.workers[buildID] else { return (nil, false) }
+            return (worker, state.cancelled.insert(buildID).inserted)
         }
         guard let worker else { return false }
         if first {

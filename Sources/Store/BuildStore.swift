@@ -132,6 +132,17 @@ public enum CancelRequest: Sendable, Equatable {
     /// It had already ended, with this status.
     case alreadyEnded(BuildStatus)
     case notFound
+
+    /// What a request to stop does to a build in `status` (nil: no such build); the stores
+    /// then end a pending build or mark a running one.
+    public init(status: BuildStatus?) {
+        switch status {
+        case .pending?: self = .ended
+        case .running?: self = .requested
+        case let ended?: self = .alreadyEnded(ended)
+        case nil: self = .notFound
+        }
+    }
 }
 
 extension BuildStatus {

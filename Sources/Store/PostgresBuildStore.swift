@@ -264,25 +264,24 @@ public final class PostgresBuildStore: BuildStore {
         try await withTransaction { connection in
             let rows = try await connection.query(
                 "SELECT status FROM builds WHERE id = \(buildID) FOR UPDATE", logger: self.logger).collect()
-            guard let row = rows.first else { return .notFound }
-            let status = BuildStatus(rawValue: try row.decode(String.self)) ?? .failed
-            switch status {
-            case .pending:
+            let status = try rows.first.map { BuildStatus(rawValue: try $0.decode(String.self)) ?? .failed }
+            let request = CancelRequest(status: status)
+            switch request {
+            case .ended:
                 try await connection.query("""
                     UPDATE builds SET status = 'Failed', exit_code = 1, reason = \(reason), cancel_reason = \(reason),
                         finished_at = \(Self.now())
                     WHERE id = \(buildID)
                     """, logger: self.logger)
-                return .ended
-            case .running:
+            case .requested:
                 // The first request's reason is the one the build ends with.
                 try await connection.query("""
                     UPDATE builds SET cancel_reason = COALESCE(cancel_reason, \(reason)) WHERE id = \(buildID)
                     """, logger: self.logger)
-                return .requested
-            case .succeeded, .failed:
-                return .alreadyEnded(status)
+            case .alreadyEnded, .notFound:
+                break
             }
+            return request
         }
     }
 

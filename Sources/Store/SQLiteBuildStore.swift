@@ -228,22 +228,22 @@ public final class SQLiteBuildStore: BuildStore {
 
     public func requestCancel(buildID: String, reason: String) async throws -> CancelRequest {
         try await commits.write { db in
-            guard let status = try String.fetchOne(db, sql: "SELECT status FROM builds WHERE id = ?", arguments: [buildID])
-                .map({ BuildStatus(rawValue: $0) ?? .failed }) else { return .notFound }
-            switch status {
-            case .pending:
+            let status = try String.fetchOne(db, sql: "SELECT status FROM builds WHERE id = ?", arguments: [buildID])
+                .map { BuildStatus(rawValue: $0) ?? .failed }
+            let request = CancelRequest(status: status)
+            switch request {
+            case .ended:
                 try db.execute(sql: """
                     UPDATE builds SET status = ?, exit_code = 1, reason = ?, cancel_reason = ?, finished_at = ? WHERE id = ?
                     """, arguments: [BuildStatus.failed.rawValue, reason, reason, Date().timeIntervalSince1970, buildID])
-                return .ended
-            case .running:
+            case .requested:
                 // The first request's reason is the one the build ends with.
                 try db.execute(sql: "UPDATE builds SET cancel_reason = COALESCE(cancel_reason, ?) WHERE id = ?",
                                arguments: [reason, buildID])
-                return .requested
-            case .succeeded, .failed:
-                return .alreadyEnded(status)
+            case .alreadyEnded, .notFound:
+                break
             }
+            return request
         }
     }
 
