@@ -22,9 +22,13 @@ public struct NewBuild: Sendable, Equatable {
     public var payload: Data
     public var cloneURL: String?
     public var logLevel: String
+    /// Names the delivery of the webhook this build came from: a project keeps one build per
+    /// key, so a delivery sent again finds the first one's build (nil: never deduplicated).
+    public var deliveryKey: String?
 
     public init(id: String = ULID.make(), projectID: String, projectName: String, eventType: String, provider: String,
-                commit: String = "", ref: String = "", payload: Data, cloneURL: String? = nil, logLevel: String = "log") {
+                commit: String = "", ref: String = "", payload: Data, cloneURL: String? = nil, logLevel: String = "log",
+                deliveryKey: String? = nil) {
         self.id = id
         self.projectID = projectID
         self.projectName = projectName
@@ -35,6 +39,7 @@ public struct NewBuild: Sendable, Equatable {
         self.payload = payload
         self.cloneURL = cloneURL
         self.logLevel = logLevel
+        self.deliveryKey = deliveryKey
     }
 }
 
@@ -91,6 +96,8 @@ public struct StoredLogLine: Sendable, Equatable {
 ///
 /// `create` returns only once the build is durable: a gateway answers 200 after it.
 public protocol BuildStore: Sendable {
+    /// Stores a new pending build; when its project already has a build of the same
+    /// `deliveryKey`, stores nothing and returns that one (its ID tells them apart).
     func create(_ build: NewBuild) async throws -> StoredBuild
     /// Takes the oldest pending build whose project is not in `busyProjects` and marks it running.
     func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild?

@@ -123,6 +123,9 @@ public final class PostgresBuildStore: BuildStore {
         // Why a build was asked to stop (`brig build cancel`, the API), read by the gateway running it.
         "ALTER TABLE builds ADD COLUMN IF NOT EXISTS cancel_reason TEXT",
         "CREATE INDEX IF NOT EXISTS cancel_requested ON builds (claim_session) WHERE status = 'Running' AND cancel_reason IS NOT NULL",
+        // One build per delivery of a webhook, for projects that deduplicate.
+        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS delivery_key TEXT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS delivery_once ON builds (project_id, delivery_key) WHERE delivery_key IS NOT NULL",
         """
         CREATE TABLE IF NOT EXISTS jobs (
             id TEXT PRIMARY KEY,
@@ -153,13 +156,22 @@ public final class PostgresBuildStore: BuildStore {
 
     public func create(_ build: NewBuild) async throws -> StoredBuild {
         let now = Self.now()
-        _ = try await rows("""
+        let inserted = try await rows("""
             INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
-                                clone_url, log_level, status, created_at)
+                                clone_url, log_level, delivery_key, status, created_at)
             VALUES (\(build.id), \(build.projectID), \(build.projectName), \(build.eventType), \(build.provider),
                     \(build.commit), \(build.ref), \(build.payload), \(build.cloneURL), \(build.logLevel),
-                    'Pending', \(now))
+                    \(build.deliveryKey), 'Pending', \(now))
+            ON CONFLICT (project_id, delivery_key) WHERE delivery_key IS NOT NULL DO NOTHING
+            RETURNING id
             """)
+        // Taken: a concurrent insert of the same key has committed by now (it waited for it).
+        if inserted.isEmpty, let key = build.deliveryKey,
+           let first = try await Self.builds(from: rows("""
+               SELECT \(unescaped: Self.buildColumns) FROM builds WHERE project_id = \(build.projectID) AND delivery_key = \(key)
+               """)).first {
+            return first
+        }
         return StoredBuild(build: build, status: .pending, createdAt: Date(timeIntervalSince1970: now), attempts: 0)
     }
 
@@ -436,7 +448,7 @@ public final class PostgresBuildStore: BuildStore {
 
     private static let buildColumns = """
         builds.id, project_id, project_name, event_type, provider, commit_id, ref, payload, clone_url, log_level,
-        status, reason, exit_code, created_at, started_at, finished_at, attempts
+        status, reason, exit_code, created_at, started_at, finished_at, attempts, delivery_key
         """
 
     private static func builds(from rows: [PostgresRow]) throws -> [StoredBuild] {
@@ -448,7 +460,7 @@ public final class PostgresBuildStore: BuildStore {
             builds.append(StoredBuild(
                 build: NewBuild(id: id, projectID: projectID, projectName: projectName, eventType: eventType,
                                 provider: provider, commit: commit, ref: ref, payload: payload, cloneURL: cloneURL,
-                                logLevel: logLevel),
+                                logLevel: logLevel, deliveryKey: try columns[17].decode(String?.self)),
                 status: BuildStatus(rawValue: try columns[10].decode(String.self)) ?? .failed,
                 reason: try columns[11].decode(String?.self),
                 exitCode: try columns[12].decode(Int?.self),

@@ -130,6 +130,13 @@ public final class SQLiteBuildStore: BuildStore {
         migrator.registerMigration("cancel requests") { db in
             try db.execute(sql: "ALTER TABLE builds ADD COLUMN cancel_reason TEXT")
         }
+        // One build per delivery of a webhook, for projects that deduplicate.
+        migrator.registerMigration("delivery keys") { db in
+            try db.execute(sql: """
+                ALTER TABLE builds ADD COLUMN delivery_key TEXT;
+                CREATE UNIQUE INDEX delivery_once ON builds(project_id, delivery_key) WHERE delivery_key IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -137,16 +144,22 @@ public final class SQLiteBuildStore: BuildStore {
 
     public func create(_ build: NewBuild) async throws -> StoredBuild {
         let now = Date()
-        try await commits.write { db in
+        return try await commits.write { db in
             try db.execute(sql: """
                 INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
-                                    clone_url, log_level, status, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    clone_url, log_level, delivery_key, status, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (project_id, delivery_key) WHERE delivery_key IS NOT NULL DO NOTHING
                 """, arguments: [build.id, build.projectID, build.projectName, build.eventType, build.provider,
                                  build.commit, build.ref, build.payload, build.cloneURL, build.logLevel,
-                                 BuildStatus.pending.rawValue, now.timeIntervalSince1970])
+                                 build.deliveryKey, BuildStatus.pending.rawValue, now.timeIntervalSince1970])
+            if db.changesCount == 0, let key = build.deliveryKey,
+               let first = try Row.fetchOne(db, sql: "SELECT * FROM builds WHERE project_id = ? AND delivery_key = ?",
+                                            arguments: [build.projectID, key]) {
+                return Self.build(from: first)
+            }
+            return StoredBuild(build: build, status: .pending, createdAt: now, attempts: 0)
         }
-        return StoredBuild(build: build, status: .pending, createdAt: now, attempts: 0)
     }
 
     public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
@@ -334,7 +347,8 @@ public final class SQLiteBuildStore: BuildStore {
             build: NewBuild(
                 id: row["id"], projectID: row["project_id"], projectName: row["project_name"],
                 eventType: row["event_type"], provider: row["provider"], commit: row["commit_id"], ref: row["ref"],
-                payload: row["payload"], cloneURL: row["clone_url"], logLevel: row["log_level"]),
+                payload: row["payload"], cloneURL: row["clone_url"], logLevel: row["log_level"],
+                deliveryKey: row["delivery_key"]),
             status: BuildStatus(rawValue: row["status"]) ?? .failed, reason: row["reason"], exitCode: row["exit_code"],
             createdAt: date(row, "created_at") ?? Date(timeIntervalSince1970: 0), startedAt: date(row, "started_at"),
             finishedAt: date(row, "finished_at"), attempts: row["attempts"])

@@ -135,4 +135,30 @@ enum BuildStoreContract {
         #expect(recovered.status == .failed && recovered.reason == "stop it")
         #expect(try await store.cancelRequests().isEmpty)
     }
+
+    /// A project keeps one build per delivery key: the same key again returns the first build
+    /// and stores nothing; another project, or no key, is never a duplicate; a rerun has no key.
+    static func deliveryKeysKeepOneBuildPerDelivery(_ store: any BuildStore) async throws {
+        func keyed(_ project: String, _ key: String?) -> NewBuild {
+            var build = newBuild(project)
+            build.deliveryKey = key
+            return build
+        }
+        let first = try await store.create(keyed("acme/web", "delivery-1"))
+        let again = keyed("acme/web", "delivery-1")
+        let found = try await store.create(again)
+        #expect(found.id == first.id && found.build.deliveryKey == "delivery-1")
+        #expect(try await store.build(id: again.id) == nil)
+        #expect(try await store.build(id: first.id)?.build.deliveryKey == "delivery-1")
+        let otherProject = try await store.create(keyed("acme/api", "delivery-1"))
+        #expect(otherProject.id != first.id)
+        let unkeyed = [try await store.create(keyed("acme/web", nil)), try await store.create(keyed("acme/web", nil))]
+        #expect(Set(unkeyed.map(\.id)).count == 2)
+        var sameID = keyed("acme/web", "delivery-2")
+        sameID.id = first.id
+        await #expect(throws: (any Error).self, "a duplicate ID is refused whatever its key") { try await store.create(sameID) }
+        let rerun = try #require(try await store.rerun(buildID: first.id))
+        #expect(rerun.id != first.id && rerun.build.deliveryKey == nil && rerun.build.payload == first.build.payload)
+        #expect(try await store.builds(projectID: ProjectID.of("acme/web"), limit: 10).count == 4)
+    }
 }

@@ -72,6 +72,10 @@ struct PostgresBuildStoreTests {
         }
     }
 
+    @Test func deliveryKeysKeepOneBuildPerDelivery() async throws {
+        try await withStore(BuildStoreContract.deliveryKeysKeepOneBuildPerDelivery)
+    }
+
     @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
         try await withRestartableStore(BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds)
     }

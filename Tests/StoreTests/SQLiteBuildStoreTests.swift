@@ -114,6 +114,11 @@ import Testing
         }
     }
 
+    @Test func deliveryKeysKeepOneBuildPerDelivery() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await BuildStoreContract.deliveryKeysKeepOneBuildPerDelivery(SQLiteBuildStore(directory: directory))
+    }
+
     @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds(SQLiteBuildStore(directory: directory)) {
