@@ -63,6 +63,9 @@ public struct Project: Sendable, Equatable {
     public var rerunInterrupted: Bool
     /// Give job containers the engine's network (off: they run with none).
     public var allowJobNetwork: Bool
+    /// A webhook delivered again (same registry event ID, or Docker Hub's same push) gets the
+    /// first delivery's build instead of a new one.
+    public var deduplicate: Bool
     /// The directory of the project file: relative paths and `require` resolve from here.
     public var directory: String
 
@@ -80,6 +83,7 @@ public struct Project: Sendable, Equatable {
         kubernetes = Kubernetes()
         rerunInterrupted = false
         allowJobNetwork = false
+        deduplicate = false
     }
 
     /// A project for `brig run` without a project file: no secrets, nothing allowed.
@@ -101,7 +105,7 @@ extension Project {
         case name, repo, defaultScript, defaultScriptFile, defaultConfig, defaultConfigFile, secrets
         case genericGatewaySecret, webhookSecret, insecure, gateways, runner
         case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
-        case rerunInterrupted, allowJobNetwork
+        case rerunInterrupted, allowJobNetwork, deduplicate
     }
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
@@ -133,6 +137,7 @@ extension Project {
             project.scriptTimeLimit = try file.decodeIfPresent(Double.self, forKey: .scriptTimeLimit)
             project.rerunInterrupted = try file.decodeIfPresent(Bool.self, forKey: .rerunInterrupted) ?? false
             project.allowJobNetwork = try file.decodeIfPresent(Bool.self, forKey: .allowJobNetwork) ?? false
+            project.deduplicate = try file.decodeIfPresent(Bool.self, forKey: .deduplicate) ?? false
             self.project = project
             defaultConfigFile = try file.decodeIfPresent(String.self, forKey: .defaultConfigFile)
         }

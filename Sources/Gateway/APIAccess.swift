@@ -28,6 +28,11 @@ struct APIAccess: RouterMiddleware {
 }
 
 extension Request {
+    /// The first value of a header that has no name of its own in HTTPTypes (`name` in lower case).
+    func header(named name: String) -> String? {
+        headers.first { $0.name.canonicalName == name }?.value
+    }
+
     /// What `Authorization` carries: the credential of `Bearer <credential>`, else the whole value.
     var bearerCredential: String? {
         guard let authorization = headers[.authorization] else { return nil }

@@ -60,7 +60,8 @@ struct WebhookRoutes: Sendable {
         let build = NewBuild(
             projectID: entry.project.id, projectName: entry.project.name,
             eventType: legacy ? "imagePush" : "image_push", provider: Self.registryProvider(of: payload),
-            commit: legacy ? commitish : "", ref: legacy ? "" : commitish, payload: payload)
+            commit: legacy ? commitish : "", ref: legacy ? "" : commitish, payload: payload,
+            deliveryKey: deliveryKey(request, payload, entry.project))
         return await store(build, answer: "Success")
     }
 
@@ -121,17 +122,27 @@ struct WebhookRoutes: Sendable {
                 projectID: entry.project.id, projectName: entry.project.name,
                 eventType: kind == .simpleEvent ? "simpleevent" : "cloudevent", provider: "GenericWebhook",
                 commit: revision.commit, ref: revision.commit.isEmpty && revision.ref.isEmpty ? "master" : revision.ref,
-                payload: payload)
+                payload: payload, deliveryKey: deliveryKey(request, payload, entry.project))
             return await store(build, answer: kind == .simpleEvent ? "Success. Build created" : "Success")
         }
     }
 
     // MARK: Storing
 
+    private func deliveryKey(_ request: Request, _ payload: Data, _ project: Project) -> String? {
+        DeliveryKey.of(idempotencyKey: request.header(named: "idempotency-key"),
+                       gitHubDelivery: request.header(named: "x-github-delivery"),
+                       payload: payload, fromBody: project.deduplicate)
+    }
+
     /// 200 with the build's ID once the build is durable; 503 when it could not be stored.
+    /// A delivery sent again gets the first one's build, marked `"duplicate": true`.
     private func store(_ build: NewBuild, answer: String) async -> Response {
         do {
             let stored = try await store.create(build)
+            guard stored.id == build.id else {
+                return Reply.json(.ok, ["status": answer, "build": stored.id, "duplicate": true])
+            }
             accepted(build.projectID)
             return Reply.json(.ok, ["status": answer, "build": stored.id])
         } catch {
