@@ -13,10 +13,24 @@ let mainEvent;
 let project;
 const handlerResults = []; // { type, settled } for each promise a handler returned
 
-/** The main event, keys in Brigade's order; `payload` is the raw body, never parsed. */
+/**
+ * The main event, keys in Brigade's order; `payload` is the raw body, never parsed. `image`
+ * (ours) is not among the keys, so `Object.keys(e)` and `JSON.stringify(e)` stay Brigade's:
+ * it parses the payload the first time a script reads it (see image.js).
+ */
 function makeEvent(buildID, workerID, type, provider, commit, ref, cloneURL, logLevel, payload) {
   const e = { buildID, workerID, type, provider, cloneURL, revision: { commit, ref }, logLevel };
   if (payload !== undefined) e.payload = payload;
+  const settle = (value) => {
+    Object.defineProperty(e, 'image', { value, writable: true, configurable: true, enumerable: false });
+    return value;
+  };
+  Object.defineProperty(e, 'image', {
+    configurable: true,
+    enumerable: false,
+    get: () => settle(payload === undefined ? null : require('./image').describe(payload)),
+    set: settle,
+  });
   return e;
 }
 
