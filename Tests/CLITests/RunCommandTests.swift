@@ -27,6 +27,26 @@ import TestSupport
         #expect(delete.printed == ["ignoring ACR delete of hello-world@sha256:80f0d5c8786bb9e621a45ece0db56d11cdc624ad20da9fe62e9d25490f331d7d"])
     }
 
+    @Test func anyRegistrySample() async throws {
+        func run(_ payload: String) async throws -> [String] {
+            let result = try await Brig.run(["run", "-f", "samples/any-registry/brigade.js", "-e", "image_push",
+                                             "-p", "samples/any-registry/\(payload)"])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.printed
+        }
+        #expect(try await run("harbor-push.json") == [
+            "harbor push of hub.harbor.com/test-webhook/debian:latest by admin",
+            "smoke test: hub.harbor.com/test-webhook/debian:latest answers",
+        ])
+        #expect(try await run("quay-push.json") == [
+            "quay push of quay.io/dgangaia/test:latest",
+            "smoke test: quay.io/dgangaia/test:latest answers",
+        ])
+        #expect(try await run("harbor-pulled.json") == [
+            "ignoring cloudevent pull of harbor.dev/library/busybox@sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c",
+        ])
+    }
+
     @Test func pipelineSample() async throws {
         let result = try await Brig.run(["run", "-f", "samples/pipeline/brigade.js", "-e", "image_push", "-p", "samples/pipeline/payload.json"])
         #expect(result.status == 0, "\(result.stderr)")
