@@ -125,6 +125,8 @@ public protocol BuildStore: Sendable {
 
     func build(id: String) async throws -> StoredBuild?
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild]
+    /// How many builds wait in the queue (of every gateway, for a shared store).
+    func pendingCount() async throws -> Int
     func jobs(buildID: String) async throws -> [StoredJob]
     func job(id: String) async throws -> StoredJob?
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine]

@@ -366,6 +366,10 @@ public final class PostgresBuildStore: BuildStore {
             "SELECT \(unescaped: Self.buildColumns) FROM builds ORDER BY id DESC LIMIT \(limit)"))
     }
 
+    public func pendingCount() async throws -> Int {
+        try await rows("SELECT count(*) FROM builds WHERE status = 'Pending'").first?.decode(Int.self) ?? 0
+    }
+
     public func jobs(buildID: String) async throws -> [StoredJob] {
         try await Self.jobs(from: rows("""
             SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE build_id = \(buildID) ORDER BY started_at, id

@@ -312,6 +312,12 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
+    public func pendingCount() async throws -> Int {
+        try await database.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM builds INDEXED BY pending_by_project WHERE status = 'Pending'") ?? 0
+        }
+    }
+
     public func jobs(buildID: String) async throws -> [StoredJob] {
         try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE build_id = ? ORDER BY started_at, id", arguments: [buildID])

@@ -21,6 +21,7 @@ final class FailingStore: BuildStore {
     func cancelRequests() async throws -> [String: String] { [:] }
     func build(id: String) async throws -> StoredBuild? { nil }
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { [] }
+    func pendingCount() async throws -> Int { throw DiskGone() }
     func jobs(buildID: String) async throws -> [StoredJob] { [] }
     func job(id: String) async throws -> StoredJob? { nil }
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] { [] }

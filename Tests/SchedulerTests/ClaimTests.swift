@@ -161,6 +161,7 @@ final class CountingStore: BuildStore {
     func cancelRequests() async throws -> [String: String] { try await store.cancelRequests() }
     func build(id: String) async throws -> StoredBuild? { try await store.build(id: id) }
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { try await store.builds(projectID: projectID, limit: limit) }
+    func pendingCount() async throws -> Int { try await store.pendingCount() }
     func jobs(buildID: String) async throws -> [StoredJob] { try await store.jobs(buildID: buildID) }
     func job(id: String) async throws -> StoredJob? { try await store.job(id: id) }
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
