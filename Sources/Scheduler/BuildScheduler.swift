@@ -39,6 +39,17 @@ public final class BuildScheduler: Sendable {
         }
     }
 
+    /// What the scheduler tells whoever counts (the gateway's metrics); each is called on
+    /// the scheduler's tasks and must return at once.
+    public struct Observer: Sendable {
+        /// A build ended: its status, how long it waited to start, and how long it ran.
+        public var buildEnded: @Sendable (_ status: BuildStatus, _ queued: Duration, _ ran: Duration) -> Void = { _, _, _ in }
+        /// A write to the store failed; it is tried again.
+        public var storeWriteFailed: @Sendable () -> Void = {}
+
+        public init() {}
+    }
+
     /// The project a build belongs to, by Brigade ID (nil: it no longer exists).
     public typealias ProjectLookup = @Sendable (String) -> Project?
     /// The runner for a project's jobs.
@@ -52,6 +63,7 @@ public final class BuildScheduler: Sendable {
     private let lanes: [BuildLane]
     private let state = Mutex(State())
     private let logger: Logger
+    private let observer: Observer
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
@@ -72,9 +84,10 @@ public final class BuildScheduler: Sendable {
     }
 
     public init(store: any BuildStore, projects: @escaping ProjectLookup, runners: @escaping RunnerFactory, settings: Settings,
-                logger: Logger = Logger(label: "brigantine.scheduler")) {
+                logger: Logger = Logger(label: "brigantine.scheduler"), observer: Observer = Observer()) {
         self.store = store
         self.logger = logger
+        self.observer = observer
         self.projects = projects
         makeRunner = runners
         self.settings = settings
@@ -131,6 +144,9 @@ public final class BuildScheduler: Sendable {
         }
         for lane in lanes { lane.close() }
     }
+
+    /// Builds live here now (running, or waiting for their jobs and timers).
+    public var liveBuilds: Int { state.withLock { $0.total } }
 
     /// Stops a build live here at once; false if none of that ID is live here.
     @discardableResult
@@ -192,7 +208,10 @@ public final class BuildScheduler: Sendable {
     /// done, before that record is committed: the next build need not wait for the disk.
     private func execute(_ stored: StoredBuild) async {
         let build = stored.build
+        let started = stored.startedAt ?? Date()
         let ending = await run(build)
+        observer.buildEnded(ending.status, .seconds(max(0, started.timeIntervalSince(stored.createdAt))),
+                            .seconds(max(0, Date().timeIntervalSince(started))))
         state.withLock { state in
             state.running[build.projectID, default: 1] -= 1
             if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
@@ -283,6 +302,7 @@ public final class BuildScheduler: Sendable {
                     return
                 } catch {
                     failures += 1
+                    observer.storeWriteFailed()
                     if state.withLock({ $0.stopping }) {
                         logger.error("could not store \(what) before stopping: \(error)")
                         return
