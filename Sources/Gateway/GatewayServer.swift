@@ -54,6 +54,7 @@ public final class GatewayServer: Sendable {
     private let dataDirectory: URL
     private let logger: Logger
     private let scheduler: BuildScheduler
+    private let metrics = GatewayMetrics()
 
     /// - Parameter store: where builds are kept; nil: the embedded SQLite store in `dataDirectory`.
     public init(projectsDirectory: String, dataDirectory: URL, options: Options, logger: Logger,
@@ -81,7 +82,7 @@ public final class GatewayServer: Sendable {
                                        workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true),
                                        threadNiceness: 10),
                 repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)),
-            logger: logger)
+            logger: logger, observer: metrics.schedulerObserver)
     }
 
     static func runner(named name: String, cacheRoot: URL) throws -> any JobRunner {
@@ -98,12 +99,18 @@ public final class GatewayServer: Sendable {
         warnAboutProjects()
 
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: RequestLog(logger: logger))
+        router.add(middleware: RequestLog(logger: logger, metrics: metrics))
         WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake(for: $0) },
                       maxBodySize: options.maxBodySize).add(to: router)
         let api = router.group("v1").add(middleware: APIAccess(token: options.apiToken))
         ReadAPI(registry: registry, store: store).add(to: router, api: api)
         BuildControl(registry: registry, store: store, scheduler: scheduler).add(to: api)
+        router.group("metrics").add(middleware: APIAccess(token: options.apiToken)).get { [metrics, scheduler, store] _, _ in
+            let pending = try? await store.pendingCount()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(
+                                liveBuilds: scheduler.liveBuilds, pendingBuilds: pending))))
+        }
         let application = Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000))),
@@ -190,10 +197,12 @@ struct SchedulerSetupError: Error, CustomStringConvertible {
 }
 
 /// One line per request: method, the matched route's pattern (never the URL itself,
-/// which can carry a webhook token or a generic gateway secret), status and duration.
+/// which can carry a webhook token or a generic gateway secret), status and duration; the
+/// same go to the metrics.
 struct RequestLog: RouterMiddleware {
     typealias Context = BasicRequestContext
     let logger: Logger
+    let metrics: GatewayMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
@@ -201,10 +210,12 @@ struct RequestLog: RouterMiddleware {
         defer {
             let elapsed = started.duration(to: .now)
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let route = context.endpointPath ?? "none"
             logger.info("request", metadata: [
-                "method": "\(request.method)", "route": "\(context.endpointPath ?? "none")",
+                "method": "\(request.method)", "route": "\(route)",
                 "status": "\(status.code)", "ms": "\(String(format: "%.1f", milliseconds))",
             ])
+            metrics.requestServed(method: "\(request.method)", route: route, status: status.code, duration: elapsed)
         }
         do {
             let response = try await next(request, context)

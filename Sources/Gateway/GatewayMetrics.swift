@@ -1,0 +1,63 @@
+import Prometheus
+import Scheduler
+import Store
+
+/// What the gateway counts, in Prometheus' text format at `GET /metrics`: requests by
+/// route and status, builds by outcome with their time in the queue and running, writes
+/// to the store that had to be tried again, and, read when scraped, the live builds and
+/// the queue. Labels are route patterns and statuses only: no URL (tokens ride in some), no
+/// project names (their number is the operator's, not ours to multiply series by).
+final class GatewayMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    private let storeWriteFailures: Counter
+    private let liveBuilds: Gauge
+    private let pendingBuilds: Gauge
+
+    /// Seconds, from what answering a webhook takes to what a long build takes.
+    private static let requestBuckets: [Duration] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5].map { .seconds($0) }
+    private static let buildBuckets: [Duration] = [0.01, 0.1, 1, 5, 15, 60, 300, 900, 3600].map { .seconds($0) }
+
+    init() {
+        storeWriteFailures = registry.makeCounter(
+            name: "brigantine_store_write_retries_total",
+            help: "Writes of build logs and outcomes that the store refused and that were tried again.")
+        liveBuilds = registry.makeGauge(name: "brigantine_builds_live", help: "Builds live on this gateway.")
+        pendingBuilds = registry.makeGauge(name: "brigantine_builds_pending", help: "Builds waiting in the queue.")
+    }
+
+    /// Only requests that matched a route get here (Hummingbird runs router middleware on
+    /// them alone), so methods and routes are the few the gateway serves: a client sending
+    /// made-up paths or methods cannot make series without end.
+    func requestServed(method: String, route: String, status: Int, duration: Duration) {
+        registry.makeCounter(name: "brigantine_http_requests_total",
+                             labels: [("method", method), ("route", route), ("status", String(status))],
+                             help: "HTTP requests answered, by route pattern and status.").increment()
+        registry.makeDurationHistogram(name: "brigantine_http_request_duration_seconds", labels: [("route", route)],
+                                       buckets: Self.requestBuckets, help: "Time to answer, by route pattern.")
+            .record(duration)
+    }
+
+    /// What the scheduler reports to these metrics.
+    var schedulerObserver: BuildScheduler.Observer {
+        var observer = BuildScheduler.Observer()
+        observer.buildEnded = { [self] status, queued, ran in
+            registry.makeCounter(name: "brigantine_builds_ended_total", labels: [("status", status.rawValue)],
+                                 help: "Builds ended on this gateway, by status.").increment()
+            registry.makeDurationHistogram(name: "brigantine_build_queue_seconds", buckets: Self.buildBuckets,
+                                           help: "Time from a webhook's acknowledgement to its build's start.")
+                .record(queued)
+            registry.makeDurationHistogram(name: "brigantine_build_run_seconds", labels: [("status", status.rawValue)],
+                                           buckets: Self.buildBuckets, help: "Time a build ran, by status.")
+                .record(ran)
+        }
+        observer.storeWriteFailed = { [storeWriteFailures] in storeWriteFailures.increment() }
+        return observer
+    }
+
+    /// The text a scrape gets; the queue's length is NaN when the store did not answer.
+    func exposition(liveBuilds live: Int, pendingBuilds pending: Int?) -> [UInt8] {
+        liveBuilds.set(Int64(live))
+        pendingBuilds.set(pending.map(Double.init) ?? .nan)
+        return registry.emitToBuffer()
+    }
+}
