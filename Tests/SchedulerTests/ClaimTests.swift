@@ -45,8 +45,12 @@ import Worker
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
         let web = try project("acme/web", script: "require('brigadier').events.on('image_push', () => { console.log('ran'); });")
+        let heard = Mutex((retries: 0, ended: [BuildStatus]()))
+        var observer = BuildScheduler.Observer()
+        observer.storeWriteFailed = { heard.withLock { $0.retries += 1 } }
+        observer.buildEnded = { status, _, _ in heard.withLock { $0.ended.append(status) } }
         let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
-                                       settings: settings())
+                                       settings: settings(), observer: observer)
         let id = try await store.create(newBuild(of: web)).id
         store.failWrites(4)
         let running = Task { await scheduler.run() }
@@ -54,6 +58,7 @@ import Worker
         scheduler.wake()
         #expect(try await waitUntil { try await store.build(id: id)!.status.isFinished })
         #expect(store.failedWrites == 4)
+        #expect(heard.withLock { $0.retries } == 4 && heard.withLock { $0.ended } == [.succeeded], "the observer hears of them")
         #expect(try await store.build(id: id)?.status == .succeeded)
         #expect(try await store.logs(buildID: id, after: 0, limit: 100).contains { $0.line.text.contains("ran") })
     }
