@@ -1,6 +1,6 @@
 import Hummingbird
 
-/// Who may use the API under `/v1`. With a token (`--api-token-file`), only requests that
+/// Who may use the API under `/v1`, and `/metrics`. With a token (`--api-token-file`), only requests that
 /// carry it as `Authorization: Bearer <token>`. Without one, reads stay open, as Brigade's
 /// API was, and requests that change something (stopping a build) are refused: anyone who
 /// can reach the port could make them.

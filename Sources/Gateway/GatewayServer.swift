@@ -102,10 +102,11 @@ public final class GatewayServer: Sendable {
         router.add(middleware: RequestLog(logger: logger, metrics: metrics))
         WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake(for: $0) },
                       maxBodySize: options.maxBodySize).add(to: router)
-        let api = router.group("v1").add(middleware: APIAccess(token: options.apiToken))
+        let access = APIAccess(token: options.apiToken)
+        let api = router.group("v1").add(middleware: access)
         ReadAPI(registry: registry, store: store).add(to: router, api: api)
         BuildControl(registry: registry, store: store, scheduler: scheduler).add(to: api)
-        router.group("metrics").add(middleware: APIAccess(token: options.apiToken)).get { [metrics, scheduler, store] _, _ in
+        router.group("metrics").add(middleware: access).get { [metrics, scheduler, store] _, _ in
             let pending = try? await store.pendingCount()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(
