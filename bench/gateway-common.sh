@@ -29,9 +29,14 @@ start_gateway() {
   .build/release/brig gateway --projects "$root/projects" --data "$root/data" --host 127.0.0.1 --port "$port" \
     "${store[@]}" "$@" >"$root/gateway.out" 2>"$root/gateway.log" &
   pid=$!
-  # KEEP=1 keeps the data and logs for a look afterwards.
-  trap 'kill $pid 2>/dev/null || true; stop_postgres; [ -n "${KEEP:-}" ] || rm -rf "$root"' EXIT
-  until grep -q listening "$root/gateway.out" 2>/dev/null; do sleep 0.1; done
+  # KEEP=1 keeps the data and logs for a look afterwards. The gateway's exit and the removal
+  # of its files (a few hundred MB) are over before the script ends, so they do not land
+  # in the middle of a run started right after, and the port is free again for it.
+  trap 'kill $pid 2>/dev/null && wait $pid 2>/dev/null; stop_postgres; [ -n "${KEEP:-}" ] || { rm -rf "$root"; sync; }' EXIT
+  until grep -q listening "$root/gateway.out" 2>/dev/null; do
+    kill -0 $pid 2>/dev/null || { echo "the gateway did not start:" >&2; cat "$root/gateway.log" >&2; exit 1; }
+    sleep 0.1
+  done
   url="http://127.0.0.1:$port/events/webhook/bench"
 }
 
