@@ -73,24 +73,64 @@ public final class PostgresBuildStore: BuildStore {
         background.cancel()
     }
 
-    /// Checks that the database answers and creates the tables if needed, on a connection
-    /// of its own.
+    /// Checks that the database answers and brings its tables up to `schema`, on a
+    /// connection of its own.
+    ///
+    /// How many of `schema`'s statements a database has had is recorded in it, and only the
+    /// newer ones run: even `IF NOT EXISTS` DDL locks its table (`ALTER TABLE` exclusively),
+    /// and a gateway starting beside live ones on a current schema must not lock their
+    /// tables — that deadlocked against a running gateway's writes. When there is something
+    /// to change while gateways run, PostgreSQL may still pick the migration as a
+    /// deadlock's victim: it is rolled back whole and tried again.
     private static func migrate(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws {
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         do {
-            try await connection.withTransaction(logger: logger) { connection in
-                // Gateways starting together create the tables once.
-                try await connection.query("SELECT pg_advisory_xact_lock(7744)", logger: logger)
-                for statement in schema {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
-            }
+            try await applySchema(on: connection, logger: logger)
         } catch {
             try? await connection.close()
             throw error
         }
         try await connection.close()
     }
+
+    private static func applySchema(on connection: PostgresConnection, logger: Logger) async throws {
+        var attempt = 1
+        while true {
+            do {
+                try await connection.withTransaction(logger: logger) { connection in
+                    // Gateways starting together bring the schema up once.
+                    try await connection.query("SELECT pg_advisory_xact_lock(7744)", logger: logger)
+                    try await connection.query(
+                        "CREATE TABLE IF NOT EXISTS brigantine_schema (applied BIGINT NOT NULL)", logger: logger)
+                    var applied = 0
+                    for try await count in try await connection.query(
+                        "SELECT applied FROM brigantine_schema", logger: logger).decode(Int.self) {
+                        applied = max(applied, count)
+                    }
+                    // A database made by a newer Brigantine has more; it is left as it is.
+                    guard applied < schema.count else { return }
+                    for statement in schema.dropFirst(applied) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("DELETE FROM brigantine_schema", logger: logger)
+                    try await connection.query(
+                        "INSERT INTO brigantine_schema (applied) VALUES (\(schema.count))", logger: logger)
+                }
+                return
+            } catch let error as PostgresTransactionError where attempt < 5 && isDeadlock(error.closureError) {
+                logger.notice("the store's schema change was a deadlock's victim; trying it again (\(attempt) of 4)")
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(100 * attempt))
+            }
+        }
+    }
+
+    private static func isDeadlock(_ error: (any Error)?) -> Bool {
+        (error as? PSQLError)?.serverInfo?[.sqlState] == "40P01"
+    }
+
+    /// How many statements make the current schema (for tests).
+    static var schemaStatements: Int { schema.count }
 
     private static let schema = [
         """

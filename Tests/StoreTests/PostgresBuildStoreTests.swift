@@ -222,6 +222,53 @@ struct PostgresBuildStoreTests {
     }
 
     /// A database that cannot be reached or does not exist is said plainly, without the password.
+    /// A gateway starting beside a live one (whose writes hold locks on the tables) opens the
+    /// store without waiting for them: on a current schema, opening changes no table. (It
+    /// used to run every `IF NOT EXISTS` statement, whose locks waited for the live
+    /// gateway's transactions and, in CI, deadlocked with them.)
+    @Test func openingBesideALiveGatewayTakesNoLockOnItsTables() async throws {
+        try await PostgresServer.with { server in
+            let url = try await server.makeDatabase()
+            let live = try await store(url, instance: "gateway-a")
+            defer { live.close() }
+            // A transaction of the live gateway's kind, held open: it has written to builds.
+            let holder = Task {
+                try await server.query(url + "&application_name=lock-holder",
+                                       "BEGIN; UPDATE builds SET attempts = attempts WHERE false; SELECT pg_sleep(60); COMMIT")
+            }
+            defer { holder.cancel() }
+            let holding = """
+                SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                WHERE c.relname = 'builds' AND l.mode = 'RowExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid()
+                """
+            for _ in 0..<100 where try await server.query(url, holding) == "0" {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await server.query(url, holding) == "1")
+
+            let stopHolder = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock-holder'"
+            let holderLives = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lock-holder'"
+            // If opening waited on that lock, it would end only once this stops the holder.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(20))
+                _ = try await server.query(url, stopHolder)
+            }
+            let other = try await store(url, instance: "gateway-b")
+            defer { other.close() }
+            watchdog.cancel()
+            #expect(try await server.query(url, holderLives) == "1", "opening the store waited for another gateway's transaction")
+            _ = try await server.query(url, stopHolder)
+            #expect(try await server.query(url, "SELECT applied FROM brigantine_schema") == "\(PostgresBuildStore.schemaStatements)")
+
+            // A database made before the schema's count was recorded is brought up to date.
+            _ = try await server.query(url, "DROP TABLE brigantine_schema")
+            let upgraded = try await store(url, instance: "gateway-c")
+            defer { upgraded.close() }
+            _ = try await upgraded.create(BuildStoreContract.newBuild("acme/web"))
+            #expect(try await server.query(url, "SELECT applied FROM brigantine_schema") == "\(PostgresBuildStore.schemaStatements)")
+        }
+    }
+
     @Test func openingFailuresAreClearAndHideThePassword() async throws {
         try await PostgresServer.with { server in
             let url = "postgres://postgres:s3cret-pw@/no_such_database?host=\(server.directory.path)"
