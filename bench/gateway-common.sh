@@ -32,7 +32,7 @@ start_gateway() {
   # KEEP=1 keeps the data and logs for a look afterwards. The gateway's exit and the removal
   # of its files (a few hundred MB) are over before the script ends, so they do not land
   # in the middle of a run started right after, and the port is free again for it.
-  trap 'kill $pid 2>/dev/null && wait $pid 2>/dev/null; stop_postgres; [ -n "${KEEP:-}" ] || { rm -rf "$root"; sync; }' EXIT
+  trap 'kill $pid 2>/dev/null && { wait $pid 2>/dev/null || true; }; stop_postgres; [ -n "${KEEP:-}" ] || { rm -rf "$root"; sync; }' EXIT
   until grep -q listening "$root/gateway.out" 2>/dev/null; do
     kill -0 $pid 2>/dev/null || { echo "the gateway did not start:" >&2; cat "$root/gateway.log" >&2; exit 1; }
     sleep 0.1

@@ -221,7 +221,6 @@ struct PostgresBuildStoreTests {
         }
     }
 
-    /// A database that cannot be reached or does not exist is said plainly, without the password.
     /// A gateway starting beside a live one (whose writes hold locks on the tables) opens the
     /// store without waiting for them: on a current schema, opening changes no table. (It
     /// used to run every `IF NOT EXISTS` statement, whose locks waited for the live
@@ -269,6 +268,7 @@ struct PostgresBuildStoreTests {
         }
     }
 
+    /// A database that cannot be reached or does not exist is said plainly, without the password.
     @Test func openingFailuresAreClearAndHideThePassword() async throws {
         try await PostgresServer.with { server in
             let url = "postgres://postgres:s3cret-pw@/no_such_database?host=\(server.directory.path)"
