@@ -16,22 +16,26 @@ public enum DeliveryKey {
     /// The key, hashed (SHA-256, hex) so that its length is fixed; nil when nothing names
     /// the delivery.
     public static func of(idempotencyKey: String?, gitHubDelivery: String?, payload: Data, fromBody: Bool) -> String? {
+        of(idempotencyKey: idempotencyKey, gitHubDelivery: gitHubDelivery,
+           body: fromBody ? (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] : nil)
+    }
+
+    /// The same, for a caller that has parsed the body already: `body` is nil when the body
+    /// does not count (the project does not deduplicate) or is not a JSON object.
+    static func of(idempotencyKey: String?, gitHubDelivery: String?, body: [String: Any]?) -> String? {
         let named: String?
         if let key = nonEmpty(idempotencyKey) {
             named = "idempotency-key\n\(key)"
         } else if let delivery = nonEmpty(gitHubDelivery) {
             named = "github\n\(delivery)"
-        } else if fromBody {
-            named = eventName(in: payload)
         } else {
-            named = nil
+            named = body.flatMap(eventName(in:))
         }
         return named.map { Hex.encode(SHA256.hash(data: Array($0.utf8))) }
     }
 
     /// What the body's own format says of its event, prefixed by the format.
-    static func eventName(in payload: Data) -> String? {
-        guard let body = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] else { return nil }
+    static func eventName(in body: [String: Any]) -> String? {
         if let id = nonEmpty(body["id"] as? String) {
             // CloudEvents: `id` is unique per `source`. ACR: `id` is the event's.
             if body["specversion"] != nil, let source = body["source"] as? String { return "cloudevent\n\(source)\n\(id)" }

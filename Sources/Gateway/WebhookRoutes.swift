@@ -56,12 +56,14 @@ struct WebhookRoutes: Sendable {
         }
         let body = try await request.body.collect(upTo: maxBodySize)
         let payload = Data(buffer: body)
+        // Parsed once, for the provider and the delivery key (the payload itself is kept as sent).
+        let object = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any]
         // Brigade put the commitish in revision.ref; its 0.x route had a commit instead.
         let build = NewBuild(
             projectID: entry.project.id, projectName: entry.project.name,
-            eventType: legacy ? "imagePush" : "image_push", provider: Self.registryProvider(of: payload),
+            eventType: legacy ? "imagePush" : "image_push", provider: Self.registryProvider(of: object),
             commit: legacy ? commitish : "", ref: legacy ? "" : commitish, payload: payload,
-            deliveryKey: deliveryKey(request, payload, entry.project))
+            deliveryKey: deliveryKey(request, entry.project, body: object))
         return await store(build, answer: "Success")
     }
 
@@ -86,8 +88,8 @@ struct WebhookRoutes: Sendable {
     }
 
     /// `acr` for Azure Container Registry's bodies (which Brigade also called `dockerhub`).
-    static func registryProvider(of payload: Data) -> String {
-        guard let body = try? JSONSerialization.jsonObject(with: payload) as? [String: Any] else { return "dockerhub" }
+    static func registryProvider(of body: [String: Any]?) -> String {
+        guard let body else { return "dockerhub" }
         return body["action"] is String && body["target"] is [String: Any] ? "acr" : "dockerhub"
     }
 
@@ -122,17 +124,19 @@ struct WebhookRoutes: Sendable {
                 projectID: entry.project.id, projectName: entry.project.name,
                 eventType: kind == .simpleEvent ? "simpleevent" : "cloudevent", provider: "GenericWebhook",
                 commit: revision.commit, ref: revision.commit.isEmpty && revision.ref.isEmpty ? "master" : revision.ref,
-                payload: payload, deliveryKey: deliveryKey(request, payload, entry.project))
+                payload: payload,
+                deliveryKey: deliveryKey(request, entry.project, body: (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any]))
             return await store(build, answer: kind == .simpleEvent ? "Success. Build created" : "Success")
         }
     }
 
     // MARK: Storing
 
-    private func deliveryKey(_ request: Request, _ payload: Data, _ project: Project) -> String? {
+    /// The body is parsed (when the caller has not) only for a project that deduplicates.
+    private func deliveryKey(_ request: Request, _ project: Project, body: @autoclosure () -> [String: Any]?) -> String? {
         DeliveryKey.of(idempotencyKey: request.header(named: "idempotency-key"),
                        gitHubDelivery: request.header(named: "x-github-delivery"),
-                       payload: payload, fromBody: project.deduplicate)
+                       body: project.deduplicate ? body() : nil)
     }
 
     /// 200 with the build's ID once the build is durable; 503 when it could not be stored.
