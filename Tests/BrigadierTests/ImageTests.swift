@@ -33,6 +33,8 @@ import Testing
          "harbor.dev/library/busybox@sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c",
          "robot$library+scanner-Trivy-51fe4548-bbe5-11ed-9217-0242ac14000d"),
         ("quay-push.json", "quay", "push", "quay.io/dgangaia/test:latest", nil),
+        // Quay's early shape: `updated_tags` maps each tag to its image id.
+        ("quay-push-legacy-2013.json", "quay", "push", "quay.io/devtable/ubuntu:latest", nil),
         ("artifactory-docker-pushed.json", "artifactory", "push", "example.jfrog.io/library/ubuntu:latest", nil),
         // Its second event is a manifest by its URL (as the Jenkins plugin tells them apart).
         ("jenkins-dockerhub-plugin-private-registry-payload-blob-1-repository.json", "distribution", "push",

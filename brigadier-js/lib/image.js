@@ -106,9 +106,13 @@ function cloudEvent(body) {
   return null;
 }
 
+/** Quay's push: `updated_tags` is a list of tags, or (in its early shape) an object of tag → image id. */
 function quay(body) {
-  if (typeof body.docker_url !== 'string' || !Array.isArray(body.updated_tags)) return null;
-  return image('quay', 'push', host(body.docker_url), body.repository, body.updated_tags[0], null, null, null);
+  if (typeof body.docker_url !== 'string') return null;
+  const byTag = object(body.updated_tags);
+  const tags = Array.isArray(body.updated_tags) ? body.updated_tags : byTag === null ? null : Object.keys(byTag);
+  if (tags === null) return null;
+  return image('quay', 'push', host(body.docker_url), body.repository, tags[0], null, null, null);
 }
 
 function artifactory(body) {
