@@ -66,6 +66,9 @@ public struct Project: Sendable, Equatable {
     /// A webhook delivered again (same registry event ID, or Docker Hub's same push) gets the
     /// first delivery's build instead of a new one.
     public var deduplicate: Bool
+    /// Builds of this project a gateway runs at the same time (nil: the gateway's
+    /// `--per-project`); 1 runs them one after another, in the order they came.
+    public var maxConcurrentBuilds: Int?
     /// The directory of the project file: relative paths and `require` resolve from here.
     public var directory: String
 
@@ -105,7 +108,7 @@ extension Project {
         case name, repo, defaultScript, defaultScriptFile, defaultConfig, defaultConfigFile, secrets
         case genericGatewaySecret, webhookSecret, insecure, gateways, runner
         case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
-        case rerunInterrupted, allowJobNetwork, deduplicate
+        case rerunInterrupted, allowJobNetwork, deduplicate, maxConcurrentBuilds
     }
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
@@ -138,6 +141,7 @@ extension Project {
             project.rerunInterrupted = try file.decodeIfPresent(Bool.self, forKey: .rerunInterrupted) ?? false
             project.allowJobNetwork = try file.decodeIfPresent(Bool.self, forKey: .allowJobNetwork) ?? false
             project.deduplicate = try file.decodeIfPresent(Bool.self, forKey: .deduplicate) ?? false
+            project.maxConcurrentBuilds = try file.decodeIfPresent(Int.self, forKey: .maxConcurrentBuilds)
             self.project = project
             defaultConfigFile = try file.decodeIfPresent(String.self, forKey: .defaultConfigFile)
         }
@@ -202,6 +206,9 @@ extension Project {
         }
         for (key, limit) in [("buildTimeout", project.buildTimeout), ("scriptTimeLimit", project.scriptTimeLimit)] {
             if let limit, !(limit > 0) { throw fail("'\(key)' must be a positive number of seconds") }
+        }
+        if let limit = project.maxConcurrentBuilds, limit < 1 {
+            throw fail("'maxConcurrentBuilds' must be at least 1, not \(limit)")
         }
         return project
     }

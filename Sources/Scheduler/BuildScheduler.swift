@@ -13,13 +13,15 @@ import Worker
 ///
 /// Builds run on `lanes` threads, each with a VM of its own and a fresh context per build
 /// inside it; a lane runs many live builds (most of a build's life is waiting for jobs).
-/// At most `maxBuilds` builds are live at once, and at most `perProjectLimit` of one project.
+/// At most `maxBuilds` builds are live at once, and of one project at most its
+/// `maxConcurrentBuilds`, else `perProjectLimit`.
 public final class BuildScheduler: Sendable {
     public struct Settings: Sendable {
         /// Threads running builds' JavaScript (about one per core is plenty).
         public var lanes: Int
         /// Builds live at once, over all lanes.
         public var maxBuilds: Int
+        /// Builds of one project live at once, for projects that do not set their own.
         public var perProjectLimit: Int
         public var worker: WorkerSettings
         /// How often the queue is looked at when nobody says a build was added, and the
@@ -106,7 +108,7 @@ public final class BuildScheduler: Sendable {
     /// - Parameter projectID: the build's project (nil: unknown, look anyway).
     public func wake(for projectID: String? = nil) {
         let full = state.withLock { state in
-            guard let projectID, state.running[projectID, default: 0] >= settings.perProjectLimit else {
+            guard let projectID, state.running[projectID, default: 0] >= limit(of: projectID) else {
                 state.mayHavePending = nil
                 state.addedDuringClaim = nil
                 return false
@@ -116,6 +118,11 @@ public final class BuildScheduler: Sendable {
             return true
         }
         if !full { wakeup.yield() }
+    }
+
+    /// How many builds of a project may be live at once.
+    private func limit(of projectID: String) -> Int {
+        projects(projectID)?.maxConcurrentBuilds ?? settings.perProjectLimit
     }
 
     static let shutdownReason = "the gateway is shutting down"
@@ -184,7 +191,7 @@ public final class BuildScheduler: Sendable {
     private func claim() async -> StoredBuild? {
         let busy: Set<String>? = state.withLock { state in
             guard state.total < settings.maxBuilds else { return nil }
-            let busy = Set(state.running.filter { $0.value >= settings.perProjectLimit }.keys)
+            let busy = Set(state.running.filter { $0.value >= limit(of: $0.key) }.keys)
             if let candidates = state.mayHavePending, candidates.isSubset(of: busy) { return nil }
             state.addedDuringClaim = []
             return busy

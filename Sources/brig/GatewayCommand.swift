@@ -24,7 +24,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-builds"), help: "Builds running at the same time (most of them waiting for their jobs).")
     var maxBuilds = 100
 
-    @Option(name: .customLong("per-project"), help: "Builds of one project running at the same time.")
+    @Option(name: .customLong("per-project"), help: "Builds of one project running at the same time, unless its file sets maxConcurrentBuilds.")
     var perProject = 4
 
     @Option(name: .customLong("max-body"), help: "Largest webhook body accepted, in bytes.")

@@ -108,6 +108,7 @@ import Testing
             kubernetes: {namespace: ci, buildStorageSize: 1Gi}
             buildTimeout: 120
             scriptTimeLimit: 2.5
+            maxConcurrentBuilds: 1
             """, file: "web.yaml", directory: directory)
         #expect(project.name == "acme/web" && project.id == ProjectID.of("acme/web"))
         #expect(project.repo?.cloneURL == "https://github.com/acme/web.git")
@@ -116,6 +117,7 @@ import Testing
         #expect(project.gateways == [.containerRegistry, .generic])
         #expect(project.runner == "simulate" && project.allowPrivilegedJobs && project.allowHostMounts && project.allowSecretKeyRef)
         #expect(project.kubernetes.namespace == "ci" && project.buildTimeout == 120 && project.scriptTimeLimit == 2.5)
+        #expect(project.maxConcurrentBuilds == 1)
         #expect(project.redactor.redact("abc123 hook-secret generic 8080") == "*** *** *** ***")
         #expect(project.unmaskableSecretNames == [])
     }
@@ -123,7 +125,7 @@ import Testing
     @Test func secureDefaults() throws {
         let project = try Project.parse("name: minimal", file: "m.yaml", directory: directory)
         #expect(!project.allowPrivilegedJobs && !project.allowHostMounts && !project.allowSecretKeyRef && !project.insecure)
-        #expect(project.gateways.isEmpty && project.secrets.isEmpty && project.runner == nil)
+        #expect(project.gateways.isEmpty && project.secrets.isEmpty && project.runner == nil && project.maxConcurrentBuilds == nil)
     }
 
     @Test(arguments: [
@@ -135,6 +137,8 @@ import Testing
         ("name: x\ndefaultScriptFile: missing.js", "m.yaml: 'defaultScriptFile' "),
         ("name: x\ngateways: [github]", "m.yaml: 'gateways[0]': "),
         ("name: x\nbuildTimeout: -1", "m.yaml: 'buildTimeout' must be a positive number of seconds"),
+        ("name: x\nmaxConcurrentBuilds: 0", "m.yaml: 'maxConcurrentBuilds' must be at least 1, not 0"),
+        ("name: x\nmaxConcurrentBuilds: two", "m.yaml: 'maxConcurrentBuilds': "),
         ("name: [unclosed", "m.yaml: is not valid YAML"),
         ("name: x\nallowHostMounts: maybe", "m.yaml: 'allowHostMounts': "),
     ])

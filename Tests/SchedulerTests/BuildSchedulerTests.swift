@@ -130,6 +130,42 @@ import Worker
         #expect(runner.mostAtOnce == 8)
     }
 
+    /// A project's `maxConcurrentBuilds` replaces the gateway's per-project limit, lower
+    /// or higher: at 1 its builds run one after another in the order they came; at 3 three
+    /// run at once where the gateway allows one (the runner holds them until three do).
+    @Test func aProjectsOwnLimitOnItsBuildsRunningAtOnce() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
+        let script = "require('brigadier').events.on('image_push', () => new (require('brigadier').Job)('j', 'alpine', ['true']).run());"
+        var deploy = try project("acme/deploy", script: script)
+        deploy.maxConcurrentBuilds = 1
+        var tests = try project("acme/tests", script: script)
+        tests.maxConcurrentBuilds = 3
+        let serial = OrderRunner(), together = InFlightRunner(openAt: 3)
+        let projects = [deploy.id: deploy, tests.id: tests]
+        let scheduler = BuildScheduler(
+            store: store, projects: { projects[$0] }, runners: { [deployID = deploy.id] in $0.id == deployID ? serial as any JobRunner : together },
+            settings: .init(lanes: 1, perProjectLimit: 2,
+                            worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)))
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        var deployIDs: [String] = [], testIDs: [String] = []
+        for index in 0..<6 {
+            let build = { (project: Project) in
+                NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push", provider: "dockerhub",
+                         ref: "v\(index)", payload: Data("{}".utf8))
+            }
+            deployIDs.append(try await store.create(build(deploy)).id)
+            if index < 3 { testIDs.append(try await store.create(build(tests)).id) }
+        }
+        scheduler.wake()
+        let builds = try await waitForAll(store, ids: deployIDs + testIDs)
+        #expect(builds.allSatisfy { $0.status == .succeeded }, "\(builds.map(\.reason))")
+        #expect(serial.mostAtOnce == 1)
+        #expect(serial.buildsInOrder == deployIDs)
+        #expect(together.mostAtOnce == 3)
+    }
+
     @Test func buildsOfMissingProjectsOrWithoutScriptsFail() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
@@ -265,6 +301,27 @@ final class InFlightRunner: JobRunner {
             }
             for waiter in release { waiter.resume() }
         }
+        state.withLock { $0.now -= 1 }
+        return JobOutput(output: "", exitCode: 0)
+    }
+}
+
+/// A runner that takes 30 ms a job and records the builds its jobs came from, in the order
+/// they started, and the most that ran at once.
+final class OrderRunner: JobRunner {
+    let name = "order"
+    private let state = Mutex<(now: Int, most: Int, builds: [String])>((0, 0, []))
+
+    var mostAtOnce: Int { state.withLock { $0.most } }
+    var buildsInOrder: [String] { state.withLock { $0.builds } }
+
+    func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
+        state.withLock { state in
+            state.now += 1
+            state.most = max(state.most, state.now)
+            state.builds.append(context.buildID)
+        }
+        try await Task.sleep(for: .milliseconds(30))
         state.withLock { $0.now -= 1 }
         return JobOutput(output: "", exitCode: 0)
     }
