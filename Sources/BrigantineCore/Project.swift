@@ -66,8 +66,9 @@ public struct Project: Sendable, Equatable {
     /// A webhook delivered again (same registry event ID, or Docker Hub's same push) gets the
     /// first delivery's build instead of a new one.
     public var deduplicate: Bool
-    /// Builds of this project a gateway runs at the same time (nil: the gateway's
-    /// `--per-project`); 1 runs them one after another, in the order they came.
+    /// Builds of this project running at the same time, over every gateway of a shared store
+    /// (nil: the gateway's `--per-project`, per gateway); 1 runs them one after another, in
+    /// the order they came.
     public var maxConcurrentBuilds: Int?
     /// The directory of the project file: relative paths and `require` resolve from here.
     public var directory: String

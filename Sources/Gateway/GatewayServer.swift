@@ -82,6 +82,7 @@ public final class GatewayServer: Sendable {
                                        workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true),
                                        threadNiceness: 10),
                 repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)),
+            limits: { [registry] in registry.concurrencyLimits },
             logger: logger, observer: metrics.schedulerObserver)
     }
 

@@ -20,6 +20,7 @@ public final class ProjectRegistry: Sendable {
     private struct Snapshot: Sendable {
         var byID: [String: Entry] = [:]
         var byToken: [String: Entry] = [:]
+        var concurrencyLimits: [String: Int] = [:]
         var fingerprint: [String: Date] = [:]
     }
 
@@ -37,6 +38,11 @@ public final class ProjectRegistry: Sendable {
 
     public var projects: [Project] {
         snapshot.withLock { $0.byID.values.map(\.project) }.sorted { $0.name < $1.name }
+    }
+
+    /// Project ID → `maxConcurrentBuilds`, for the projects that set it.
+    public var concurrencyLimits: [String: Int] {
+        snapshot.withLock { $0.concurrencyLimits }
     }
 
     /// The project with this name or Brigade ID.
@@ -90,6 +96,7 @@ public final class ProjectRegistry: Sendable {
                 token: token, tokenDigest: token.map(WebhookSecrets.digest))
             snapshot.byID[project.id] = entry
             if let token = entry.token { snapshot.byToken[token] = entry }
+            if let limit = project.maxConcurrentBuilds { snapshot.concurrencyLimits[project.id] = limit }
         }
         return snapshot
     }

@@ -56,10 +56,14 @@ public final class BuildScheduler: Sendable {
     public typealias ProjectLookup = @Sendable (String) -> Project?
     /// The runner for a project's jobs.
     public typealias RunnerFactory = @Sendable (Project) async throws -> any JobRunner
+    /// Project ID → `maxConcurrentBuilds`, for the projects that set it: a shared store
+    /// counts those over all its gateways.
+    public typealias ConcurrencyLimits = @Sendable () -> [String: Int]
 
     private let store: any BuildStore
     private let projects: ProjectLookup
     private let makeRunner: RunnerFactory
+    private let limits: ConcurrencyLimits
     private let settings: Settings
     private let checkouts: RepositoryCheckout
     private let lanes: [BuildLane]
@@ -86,8 +90,10 @@ public final class BuildScheduler: Sendable {
     }
 
     public init(store: any BuildStore, projects: @escaping ProjectLookup, runners: @escaping RunnerFactory, settings: Settings,
+                limits: @escaping ConcurrencyLimits = { [:] },
                 logger: Logger = Logger(label: "brigantine.scheduler"), observer: Observer = Observer()) {
         self.store = store
+        self.limits = limits
         self.logger = logger
         self.observer = observer
         self.projects = projects
@@ -198,7 +204,7 @@ public final class BuildScheduler: Sendable {
         }
         guard let busy else { return nil }
         let claimed: Result<StoredBuild?, any Error>
-        do { claimed = .success(try await store.claimNextPending(busyProjects: busy)) } catch { claimed = .failure(error) }
+        do { claimed = .success(try await store.claimNextPending(busyProjects: busy, limits: limits())) } catch { claimed = .failure(error) }
         return state.withLock { state in
             guard case .success(let build?) = claimed else {
                 // Found nothing: pending builds are all of busy projects. (A failed claim tells nothing.)

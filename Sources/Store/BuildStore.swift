@@ -100,7 +100,11 @@ public protocol BuildStore: Sendable {
     /// `deliveryKey`, stores nothing and returns that one (its ID tells them apart).
     func create(_ build: NewBuild) async throws -> StoredBuild
     /// Takes the oldest pending build whose project is not in `busyProjects` and marks it running.
-    func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild?
+    ///
+    /// `limits` (project ID → most builds running) are counted over every gateway of a
+    /// shared store: a project at its limit anywhere gets no build here. A store of one
+    /// gateway may leave them to its scheduler, which counts its own builds (`busyProjects`).
+    func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild?
     /// Adds lines to the log of a build this store claimed and still holds (a shared store
     /// drops the lines of a claim it lost: the build was recovered, maybe run again elsewhere).
     func appendLog(buildID: String, lines: [LogLine]) async throws
@@ -161,6 +165,11 @@ extension BuildStatus {
 
 extension BuildStore {
     public var recoveryInterval: Duration? { nil }
+
+    /// Takes the oldest pending build whose project is not in `busyProjects`, with no limits.
+    public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
+        try await claimNextPending(busyProjects: busyProjects, limits: [:])
+    }
 
     public func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?) async throws {
         try await finish(buildID: buildID, status: status, exitCode: exitCode, reason: reason, lastLines: [], jobs: [])

@@ -190,6 +190,8 @@ public final class PostgresBuildStore: BuildStore {
             PRIMARY KEY (build_id, seq)
         )
         """,
+        // Running builds by project, counted by claims for projects that limit theirs.
+        "CREATE INDEX IF NOT EXISTS running_by_project ON builds (project_id) WHERE status = 'Running'",
     ]
 
     // MARK: Writing
@@ -218,9 +220,26 @@ public final class PostgresBuildStore: BuildStore {
     /// The oldest pending build of a project not in `busyProjects`: the projects with pending
     /// builds are walked through the partial index one by one (a backlog of a busy project
     /// costs nothing to skip), and a build another gateway is claiming is passed over.
-    public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
+    /// One statement picks and marks the build. With `limits`, claims of every gateway take
+    /// turns (an advisory lock held to the commit), so the running builds a claim counts
+    /// include those another gateway has just claimed; without, claims run side by side.
+    public func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild? {
+        guard !limits.isEmpty else { return try Self.builds(from: try await rows(claim(busyProjects, limits))).first }
+        return try await withTransaction { [logger] connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.limitedClaimLock))", logger: logger)
+            // Built after the wait, so that the start it records is not before the lock.
+            let claim = self.claim(busyProjects, limits)
+            return try Self.builds(from: try await connection.query(claim, logger: logger).collect()).first
+        }
+    }
+
+    /// The advisory lock claims take when projects limit their running builds (7744 is the schema's).
+    static let limitedClaimLock = 7745
+
+    private func claim(_ busyProjects: Set<String>, _ limits: [String: Int]) -> PostgresQuery {
         let now = Self.now()
-        let claimed = try await rows("""
+        let limited = limits.sorted { $0.key < $1.key }
+        return """
             WITH RECURSIVE projects (project) AS (
                 (SELECT project_id FROM builds WHERE status = 'Pending' ORDER BY project_id LIMIT 1)
                 UNION ALL
@@ -228,20 +247,25 @@ public final class PostgresBuildStore: BuildStore {
                         ORDER BY project_id LIMIT 1)
                 FROM projects WHERE project IS NOT NULL
             ),
+            full_projects AS (
+                SELECT limited.project FROM unnest(\(limited.map(\.key))::text[], \(limited.map(\.value))::bigint[])
+                    AS limited (project, most)
+                WHERE (SELECT count(*) FROM builds WHERE project_id = limited.project AND status = 'Running') >= limited.most
+            ),
             next AS (
                 SELECT oldest.id FROM projects, LATERAL (
                     SELECT id FROM builds WHERE status = 'Pending' AND project_id = projects.project
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
                 ) oldest
                 WHERE projects.project IS NOT NULL AND projects.project <> ALL(\(Array(busyProjects)))
+                    AND projects.project NOT IN (SELECT project FROM full_projects)
                 ORDER BY oldest.id LIMIT 1
             )
             UPDATE builds SET status = 'Running', started_at = \(now), attempts = attempts + 1,
                 claimed_by = \(instance), claim_session = \(session), lease_until = \(unescaped: Self.databaseNow) + \(leaseDuration.seconds)
             FROM next WHERE builds.id = next.id
             RETURNING \(unescaped: Self.buildColumns)
-            """)
-        return try Self.builds(from: claimed).first
+            """
     }
 
     public func appendLog(buildID: String, lines: [LogLine]) async throws {

@@ -162,7 +162,9 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
-    public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
+    /// One gateway uses this store: its scheduler's count of its own builds (`busyProjects`)
+    /// is the whole count, so `limits` need no second look here.
+    public func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild? {
         try await commits.write { db in
             guard let id = try Self.oldestPending(skipping: busyProjects, in: db),
                   let row = try Row.fetchOne(db, sql: "SELECT * FROM builds WHERE id = ?", arguments: [id]) else { return nil }

@@ -52,6 +52,43 @@ struct SharedStoreTests {
         }
     }
 
+    /// A project with `maxConcurrentBuilds: 1` runs one build at a time over both gateways,
+    /// whichever took the webhook (the idle one looks for work every second meanwhile). Each
+    /// build's job holds a directory for 300 ms (`mkdir` fails if it is held): a build
+    /// running beside another fails.
+    @Test func aProjectsLimitHoldsAcrossGateways() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try await PostgresServer.with { postgres in
+            let store = try await postgres.makeDatabase()
+            try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+            let held = root.appendingPathComponent("held").path
+            try """
+                const { events, Job } = require('brigadier');
+                events.on('image_push', async () => {
+                  const hold = new Job('hold', 'alpine', ['mkdir "$HELD" || { echo another build holds it; exit 1; }', 'sleep 0.3', 'rmdir "$HELD"']);
+                  hold.env = { HELD: '\(held)' };
+                  await hold.run();
+                });
+                """.write(to: projects.appendingPathComponent("serial.js"), atomically: true, encoding: .utf8)
+            try "name: serial\ndefaultScriptFile: serial.js\ninsecure: true\ngateways: [container-registry]\nrunner: local\nmaxConcurrentBuilds: 1\n"
+                .write(to: projects.appendingPathComponent("serial.yaml"), atomically: true, encoding: .utf8)
+            let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+            let gateways = [
+                try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("a"), arguments: ["--store", store]),
+                try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("b"), arguments: ["--store", store]),
+            ]
+            var ids: [String] = []
+            for n in 0..<6 {
+                ids.append(try #require(try await gateways[n % 2].post("/events/webhook/serial", body).json["build"] as? String))
+            }
+            for id in ids {
+                let build = try await gateways[0].finishedBuild(id, within: 30)
+                #expect(build["status"] as? String == "Succeeded", "\(build)")
+            }
+            for gateway in gateways { await gateway.stop() }
+        }
+    }
+
     /// A project `waits` whose handler logs `started`, waits `waiting` ms, logs `done waiting`.
     private func writeWaitingProject(waiting: Int) throws {
         try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)

@@ -12,7 +12,7 @@ import FoundationNetworking
 final class FailingStore: BuildStore {
     struct DiskGone: Error {}
     func create(_ build: NewBuild) async throws -> StoredBuild { throw DiskGone() }
-    func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? { nil }
+    func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild? { nil }
     func appendLog(buildID: String, lines: [LogLine]) async throws { throw DiskGone() }
     func finish(buildID: String, status: BuildStatus, exitCode: Int, reason: String?,
                 lastLines: [LogLine], jobs: [StoredJob]) async throws { throw DiskGone() }

@@ -141,8 +141,8 @@ final class CountingStore: BuildStore {
         if fail { throw OutOfReach() }
     }
 
-    func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {
-        let build = try await store.claimNextPending(busyProjects: busyProjects)
+    func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild? {
+        let build = try await store.claimNextPending(busyProjects: busyProjects, limits: limits)
         counts.withLock { build == nil ? ($0.empty += 1) : ($0.successful += 1) }
         return build
     }

@@ -123,6 +123,43 @@ struct PostgresBuildStoreTests {
         }
     }
 
+    /// A project's limit on its running builds holds over every gateway of the store: at 1, a
+    /// gateway claims none of its builds while another runs one, even when they claim at once.
+    /// Other projects are not held back, and without limits claims count no one's builds.
+    @Test func aProjectsLimitCountsTheBuildsOfEveryGateway() async throws {
+        try await withDatabase { url in
+            let a = try await store(url, instance: "gateway-a")
+            let b = try await store(url, instance: "gateway-b")
+            defer { a.close(); b.close() }
+            let deploy = ProjectID.of("acme/deploy")
+            var ids: [String] = []
+            for _ in 0..<4 {
+                ids.append(try await a.create(BuildStoreContract.newBuild("acme/deploy")).id)
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            let web = try await a.create(BuildStoreContract.newBuild("acme/web"))
+            // Eight claims at once, four from each gateway.
+            let taken = try await withThrowingTaskGroup(of: (PostgresBuildStore, String)?.self) { group in
+                for store in [a, b, a, b, a, b, a, b] {
+                    group.addTask {
+                        try await store.claimNextPending(busyProjects: [], limits: [deploy: 1]).map { (store, $0.id) }
+                    }
+                }
+                return try await group.reduce(into: [(PostgresBuildStore, String)]()) { if let claim = $1 { $0.append(claim) } }
+            }
+            #expect(Set(taken.map(\.1)) == [ids[0], web.id] && taken.count == 2)
+            let holder = try #require(taken.first { $0.1 == ids[0] }?.0)
+            let other = holder === a ? b : a
+            #expect(try await other.claimNextPending(busyProjects: [], limits: [deploy: 1]) == nil)
+            // Once it ends, the next is taken by either gateway; at 2, two run.
+            try await holder.finish(buildID: ids[0], status: .succeeded, exitCode: 0, reason: nil)
+            #expect(try await other.claimNextPending(busyProjects: [], limits: [deploy: 1])?.id == ids[1])
+            #expect(try await holder.claimNextPending(busyProjects: [], limits: [deploy: 1]) == nil)
+            #expect(try await holder.claimNextPending(busyProjects: [], limits: [deploy: 2])?.id == ids[2])
+            #expect(try await other.claimNextPending(busyProjects: [])?.id == ids[3])
+        }
+    }
+
     /// A build is held by its gateway's lease: others leave it alone while the lease is renewed,
     /// recover it once renewals stop, and the first gateway's late outcome is not recorded.
     @Test func buildsOfAGatewayThatStoppedAreRecoveredWhenTheLeaseRunsOut() async throws {
