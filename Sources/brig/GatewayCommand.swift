@@ -51,6 +51,10 @@ struct GatewayCommand: AsyncParsableCommand {
                                valueName: "file"))
     var apiTokenFile: String?
 
+    @Option(name: .customLong("log-level"),
+            help: "Least severe lines the gateway logs: trace, debug, info (a line per request), notice, warning, error or critical.")
+    var logLevel = "info"
+
     @Flag(name: .customLong("print-urls"),
           help: "Once listening, print each project's webhook URL and a curl command to try it (the URLs carry secrets).")
     var printURLs = false
@@ -59,7 +63,11 @@ struct GatewayCommand: AsyncParsableCommand {
         guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0, storeLease >= 1 else {
             throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535), --store-lease at least 1")
         }
-        let logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
+        }
+        var logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
+        logger.logLevel = level
         let options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,

@@ -109,6 +109,21 @@ import Testing
         #expect(gateway.log.contains("project open is insecure"))
     }
 
+    /// `--log-level warning` drops the line per request and keeps the warnings.
+    @Test func theLogLevelLeavesOutTheRequestLines() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--log-level", "warning"])
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("acr-push.json"))
+        let answer = try await gateway.post("/events/webhook/open", body)
+        #expect(answer.status == 200, "\(answer.text)")
+        _ = try await gateway.finishedBuild(try #require(answer.json["build"] as? String))
+        #expect(gateway.log.contains("project open is insecure"))
+        #expect(!gateway.log.contains("route="), "\(gateway.log)")
+        let wrong = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--log-level", "loud"])
+        #expect(wrong.status == 1 && wrong.stderr.contains("--log-level must be one of trace, debug, info"), "\(wrong.stderr)")
+    }
+
     @Test func refusals() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
