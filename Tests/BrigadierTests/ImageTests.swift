@@ -75,6 +75,39 @@ import Testing
         #expect(try described(payload: blobOnly) == nil)
     }
 
+    /// `image.describeAll` of a payload: the references and actions of every image it names.
+    func everyImage(payload: String) throws -> [String] {
+        let context = try Harness.brigadierContext()
+        context.setProperty(context.globalObject, "payload", context.makeString(payload))
+        return try context.evaluate(
+            "image.describeAll(payload).map((i) => `${i.action} ${i.reference}`).join('\\n')", with: ["image": "image.js"])
+            .split(separator: "\n").map(String.init)
+    }
+
+    func fixtureText(_ name: String) throws -> String {
+        try String(contentsOf: Self.fixtures.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    /// An envelope of two repositories' pushes names both; one of a pull and a push names
+    /// both and is about the push; a Quay push of two tags names each; one image elsewhere.
+    @Test func webhooksNamingSeveralImagesListThemAll() throws {
+        let digest = "sha256:55d2be3e073109b6dfa68aa6ffbce9f5441ab8dd451834eaf0e81874a0b1b720"
+        #expect(try everyImage(payload: fixtureText("jenkins-dockerhub-plugin-private-registry-payload-2-repositories.json")) == [
+            "push registry:5000/jplock/zookeeper@\(digest)",
+            "push registry:5000/ubuntu@sha256:2dbe4abf311d67ec224f926d4b21b9be6f96dfba9be139e6936156a67b75a1ad",
+        ])
+        let pullThenPush = "jenkins-dockerhub-plugin-private-registry-payload-pull-1-repository.json"
+        #expect(try everyImage(payload: fixtureText(pullThenPush)) == [
+            "pull registry:5000/jplock/zookeeper@\(digest)", "push registry:5000/jplock/zookeeper@\(digest)",
+        ])
+        #expect(try described(pullThenPush)?["action"] as? String == "push")
+        let quay = try fixtureText("quay-push.json").replacingOccurrences(of: #""updated_tags": ["#, with: #""updated_tags": ["v2", "#)
+        #expect(quay.contains(#""v2", "#))
+        #expect(try everyImage(payload: quay) == ["push quay.io/dgangaia/test:v2", "push quay.io/dgangaia/test:latest"])
+        #expect(try everyImage(payload: fixtureText("acr-push.json")) == ["push myregistry.azurecr.io/hello-world:v1"])
+        #expect(try everyImage(payload: fixtureText("acr-ping.json")) == [])
+    }
+
     /// In a build: `e.image` is there for the reading, but not among the event's keys (which
     /// stay Brigade's), and a script may set it like any property.
     @Test func scriptsReadItWithoutItChangingTheEvent() async throws {
@@ -84,6 +117,7 @@ import Testing
             events.on('image_push', (e) => {
               console.log(e.image.reference, e.image === e.image);
               console.log(JSON.stringify(Object.keys(e)), 'image' in e, JSON.stringify(e).includes('"image"'));
+              console.log(e.images.length, e.images[0] === e.image, 'images' in e, JSON.stringify(e).includes('"images"'));
               e.image = 'mine';
               console.log(e.image);
             });
@@ -92,10 +126,11 @@ import Testing
         #expect(run.printed == [
             "hub.harbor.com/test-webhook/debian:latest true",
             #"["buildID","workerID","type","provider","cloneURL","revision","logLevel","payload"] true false"#,
+            "1 true true false",
             "mine",
         ], "\(run.text)")
-        let none = try await Harness.run("require('brigadier').events.on('exec', (e) => console.log(String(e.image)));",
+        let none = try await Harness.run("require('brigadier').events.on('exec', (e) => console.log(String(e.image), e.images.length));",
                                          payload: nil)
-        #expect(none.printed == ["null"], "\(none.text)")
+        #expect(none.printed == ["null 0"], "\(none.text)")
     }
 }

@@ -1,10 +1,14 @@
 'use strict';
-// What a registry webhook says of its image, whatever the registry: `e.image` (an addition
-// of Brigantine's; Brigade left every script to tell Docker Hub from ACR from Harbor). Loaded
-// the first time a script reads `e.image`, which parses `e.payload` then; `null` when the
-// payload is not a registry event this knows.
+// What a registry webhook says of its images, whatever the registry: `e.image` and `e.images`
+// (additions of Brigantine's; Brigade left every script to tell Docker Hub from ACR from
+// Harbor). Loaded the first time a script reads either, which parses `e.payload` then.
 //
 //   { format, action, registry, repository, tag, digest, mediaType, pusher, reference }
+//
+// `e.images` is every image the webhook names: a distribution registry's envelope may carry
+// several events, a Quay push several tags, a Harbor event several artifacts. `e.image` is
+// the first of them that was pushed, else the first; `null` (and `[]`) when the payload is
+// not a registry event this knows.
 //
 // `action` is `push`, `delete` or `pull` where the registry's word means one of them (ACR's
 // `chart_push` stays as it is); fields a format does not carry are null. `reference` is what
@@ -57,39 +61,43 @@ function host(reference) {
   return slash > 0 ? withoutScheme.slice(0, slash) : (withoutScheme || null);
 }
 
+// Each format gives the list of images its body names, or null when the body is not of it.
+
 function dockerHub(body) {
   const push = object(body.push_data);
   const repository = object(body.repository);
   if (push === null || repository === null) return null;
-  return image('dockerhub', 'push', 'docker.io', repository.repo_name, push.tag, null, push.media_type, push.pusher);
+  return [image('dockerhub', 'push', 'docker.io', repository.repo_name, push.tag, null, push.media_type, push.pusher)];
 }
 
-/** Docker's distribution envelope (also GitLab's registry): its first manifest push, else its first manifest. */
+/** Docker's distribution envelope (also GitLab's registry): the events of its manifests. */
 function distribution(body) {
   if (!Array.isArray(body.events)) return null;
   const events = body.events.map(object).filter((event) => event !== null && object(event.target) !== null);
   const isManifest = (event) => /manifest/.test(event.target.mediaType ?? '') || /\/manifests\//.test(event.target.url ?? '');
   // Blob uploads and downloads come in the same envelope: they are not images.
-  const event = events.find((candidate) => candidate.action === 'push' && isManifest(candidate)) ?? events.find(isManifest);
-  if (event === undefined) return null;
-  const { target } = event;
-  return image('distribution', action(event.action), object(event.request)?.host ?? host(target.url), target.repository,
-    target.tag, target.digest, target.mediaType, object(event.actor)?.name);
+  const images = events.filter(isManifest).map(({ action: word, target, request, actor }) =>
+    image('distribution', action(word), object(request)?.host ?? host(target.url), target.repository,
+      target.tag, target.digest, target.mediaType, object(actor)?.name));
+  return images.length === 0 ? null : images;
 }
 
 function acr(body) {
   const target = object(body.target);
   if (target === null || typeof body.action !== 'string') return null;
   // ACR's own words: push, delete, chart_push, chart_delete, quarantine.
-  return image('acr', body.action, object(body.request)?.host, target.repository, target.tag, target.digest,
-    target.mediaType, null);
+  return [image('acr', body.action, object(body.request)?.host, target.repository, target.tag, target.digest,
+    target.mediaType, null)];
 }
 
+/** Harbor's event (its own format, or a CloudEvent's data): an image per resource. */
 function harbor(format, type, data, operator) {
-  const resource = object((Array.isArray(data.resources) ? data.resources : [])[0]) ?? {};
-  const tag = typeof resource.tag === 'string' && resource.tag.startsWith('sha256:') ? null : resource.tag;
-  return image(format, action(type), host(resource.resource_url), object(data.repository)?.repo_full_name, tag,
-    resource.digest, null, operator);
+  const listed = (Array.isArray(data.resources) ? data.resources : []).map(object).filter((resource) => resource !== null);
+  return (listed.length === 0 ? [{}] : listed).map((resource) => {
+    const tag = typeof resource.tag === 'string' && resource.tag.startsWith('sha256:') ? null : resource.tag;
+    return image(format, action(type), host(resource.resource_url), object(data.repository)?.repo_full_name, tag,
+      resource.digest, null, operator);
+  });
 }
 
 function cloudEvent(body) {
@@ -100,8 +108,8 @@ function cloudEvent(body) {
     // source: urn:aws:ecr:<region>:<account>:repository/<name>
     const [, , , region, account] = String(body.source).split(':');
     const registry = region && account ? `${account}.dkr.ecr.${region}.amazonaws.com` : null;
-    return image('cloudevent', action(body.type), registry, data.repositoryName, data.imageTag, data.imageDigest,
-      null, null);
+    return [image('cloudevent', action(body.type), registry, data.repositoryName, data.imageTag, data.imageDigest,
+      null, null)];
   }
   return null;
 }
@@ -112,14 +120,15 @@ function quay(body) {
   const byTag = object(body.updated_tags);
   const tags = Array.isArray(body.updated_tags) ? body.updated_tags : byTag === null ? null : Object.keys(byTag);
   if (tags === null) return null;
-  return image('quay', 'push', host(body.docker_url), body.repository, tags[0], null, null, null);
+  return (tags.length === 0 ? [null] : tags).map((tag) =>
+    image('quay', 'push', host(body.docker_url), body.repository, tag, null, null, null));
 }
 
 function artifactory(body) {
   const data = object(body.data);
   if (body.domain !== 'docker' || data === null) return null;
-  return image('artifactory', action(body.event_type ?? data.event_type), host(body.jpd_origin), data.image_name,
-    data.tag, text(data.sha256) === null ? null : `sha256:${data.sha256}`, null, null);
+  return [image('artifactory', action(body.event_type ?? data.event_type), host(body.jpd_origin), data.image_name,
+    data.tag, text(data.sha256) === null ? null : `sha256:${data.sha256}`, null, null)];
 }
 
 /** GitHub's `package` and `registry_package` events for container images (GHCR). */
@@ -131,22 +140,22 @@ function ghcr(body) {
   const url = String(version.package_url ?? '');
   const name = url.includes(':') ? url.slice(0, url.lastIndexOf(':')) : url;
   const repository = name.slice(name.indexOf('/') + 1).toLowerCase() || null;
-  return image('ghcr', action(body.action), host(name) ?? 'ghcr.io', repository, object(metadata.tag)?.name,
+  return [image('ghcr', action(body.action), host(name) ?? 'ghcr.io', repository, object(metadata.tag)?.name,
     object(metadata.tag)?.digest ?? object(metadata.manifest)?.digest, object(metadata.manifest)?.media_type,
-    object(body.sender)?.login);
+    object(body.sender)?.login)];
 }
 
 const formats = [dockerHub, distribution, acr, cloudEvent, quay, artifactory, ghcr];
 
-/** The image a registry webhook's body is about, or null. */
-function describe(payload) {
+/** Every image a registry webhook's body names, in its order; [] when it names none. */
+function describeAll(payload) {
   let body;
   try {
     body = JSON.parse(payload);
   } catch (error) {
-    return null;
+    return [];
   }
-  if (object(body) === null) return null;
+  if (object(body) === null) return [];
   if (typeof body.type === 'string' && object(body.event_data) !== null) {
     return harbor('harbor', body.type, body.event_data, body.operator);
   }
@@ -154,7 +163,17 @@ function describe(payload) {
     const described = format(body);
     if (described !== null) return described;
   }
-  return null;
+  return [];
 }
 
-module.exports = { describe };
+/** Of a webhook's images, the one it is about: the first pushed, else the first; null if none. */
+function pick(images) {
+  return images.find((described) => described.action === 'push') ?? images[0] ?? null;
+}
+
+/** The image a registry webhook's body is about, or null. */
+function describe(payload) {
+  return pick(describeAll(payload));
+}
+
+module.exports = { describe, describeAll, pick };

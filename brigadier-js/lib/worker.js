@@ -15,23 +15,29 @@ const handlerResults = []; // { type, settled } for each promise a handler retur
 
 /**
  * The main event, keys in Brigade's order; `payload` is the raw body, never parsed. `image`
- * (ours) is not among the keys, so `Object.keys(e)` and `JSON.stringify(e)` stay Brigade's:
- * it parses the payload the first time a script reads it (see image.js).
+ * and `images` (ours) are not among the keys, so `Object.keys(e)` and `JSON.stringify(e)` stay
+ * Brigade's: the payload is parsed the first time a script reads either (see image.js).
  */
 function makeEvent(buildID, workerID, type, provider, commit, ref, cloneURL, logLevel, payload) {
   const e = { buildID, workerID, type, provider, cloneURL, revision: { commit, ref }, logLevel };
   if (payload !== undefined) e.payload = payload;
+  let images; // the payload's images, parsed once for both properties
+  const describeAll = () => {
+    if (images === undefined) images = payload === undefined ? [] : require('./image').describeAll(payload);
+    return images;
+  };
+  lazyProperty(e, 'image', () => require('./image').pick(describeAll()));
+  lazyProperty(e, 'images', describeAll);
+  return e;
+}
+
+/** A property that is not among the object's keys, computed when first read; a script may set it. */
+function lazyProperty(object, name, compute) {
   const settle = (value) => {
-    Object.defineProperty(e, 'image', { value, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(object, name, { value, writable: true, configurable: true, enumerable: false });
     return value;
   };
-  Object.defineProperty(e, 'image', {
-    configurable: true,
-    enumerable: false,
-    get: () => settle(payload === undefined ? null : require('./image').describe(payload)),
-    set: settle,
-  });
-  return e;
+  Object.defineProperty(object, name, { configurable: true, enumerable: false, get: () => settle(compute()), set: settle });
 }
 
 /** The project, keys in Brigade's order (spec 2.3). */
