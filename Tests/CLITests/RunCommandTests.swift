@@ -42,6 +42,12 @@ import TestSupport
             "quay push of quay.io/dgangaia/test:latest",
             "smoke test: quay.io/dgangaia/test:latest answers",
         ])
+        let zookeeper = "registry:5000/jplock/zookeeper@sha256:55d2be3e073109b6dfa68aa6ffbce9f5441ab8dd451834eaf0e81874a0b1b720"
+        let ubuntu = "registry:5000/ubuntu@sha256:2dbe4abf311d67ec224f926d4b21b9be6f96dfba9be139e6936156a67b75a1ad"
+        #expect(try await run("registry-envelope.json") == [
+            "distribution push of \(zookeeper)", "smoke test: \(zookeeper) answers",
+            "distribution push of \(ubuntu)", "smoke test: \(ubuntu) answers",
+        ])
         #expect(try await run("harbor-pulled.json") == [
             "ignoring cloudevent pull of harbor.dev/library/busybox@sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c",
         ])
