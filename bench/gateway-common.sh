@@ -5,6 +5,7 @@
 # With STORE=postgres the gateway's store is PostgreSQL instead of SQLite: a throwaway
 # cluster of Debian's `postgresql` (installed if missing) on a unix socket, with the
 # server's default durability (fsync and synchronous commits on), removed afterwards.
+# PROJECT_SETTINGS adds lines to the project's YAML (e.g. 'maxConcurrentBuilds: 100').
 install_tools() {
   for tool in "$@"; do
     command -v "$tool" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >/dev/null
@@ -24,8 +25,8 @@ start_gateway() {
   fi
   mkdir -p "$root/projects"
   cp "$handler" "$root/projects/handler.js"
-  printf 'name: bench\ndefaultScriptFile: handler.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n' \
-    > "$root/projects/bench.yaml"
+  printf 'name: bench\ndefaultScriptFile: handler.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n%s\n' \
+    "${PROJECT_SETTINGS:-}" > "$root/projects/bench.yaml"
   .build/release/brig gateway --projects "$root/projects" --data "$root/data" --host 127.0.0.1 --port "$port" \
     "${store[@]}" "$@" >"$root/gateway.out" 2>"$root/gateway.log" &
   pid=$!

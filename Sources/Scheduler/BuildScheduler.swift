@@ -194,7 +194,12 @@ public final class BuildScheduler: Sendable {
     /// Under load every build that ends asks for the next one. Once the store has found
     /// nothing outside the busy projects, it is not asked again (a write that would find
     /// nothing) until a build of another project arrives or a busy project has room.
+    ///
+    /// In a shared store, a project with a limit of its own may be at it through other
+    /// gateways' builds: a claim that found nothing leaves such projects as possibly
+    /// pending, so the next wake-up (one of theirs ending here, or the poll) asks again.
     private func claim() async -> StoredBuild? {
+        let limits = store.isShared ? self.limits() : [:]
         let busy: Set<String>? = state.withLock { state in
             guard state.total < settings.maxBuilds else { return nil }
             let busy = Set(state.running.filter { $0.value >= limit(of: $0.key) }.keys)
@@ -204,11 +209,13 @@ public final class BuildScheduler: Sendable {
         }
         guard let busy else { return nil }
         let claimed: Result<StoredBuild?, any Error>
-        do { claimed = .success(try await store.claimNextPending(busyProjects: busy, limits: limits())) } catch { claimed = .failure(error) }
+        do { claimed = .success(try await store.claimNextPending(busyProjects: busy, limits: limits)) } catch { claimed = .failure(error) }
         return state.withLock { state in
             guard case .success(let build?) = claimed else {
                 // Found nothing: pending builds are all of busy projects. (A failed claim tells nothing.)
-                if case .success = claimed { state.mayHavePending = state.addedDuringClaim.map { busy.union($0) } }
+                if case .success = claimed {
+                    state.mayHavePending = state.addedDuringClaim.map { busy.union($0).union(limits.keys) }
+                }
                 return nil
             }
             state.running[build.build.projectID, default: 0] += 1
@@ -237,6 +244,9 @@ public final class BuildScheduler: Sendable {
             try await store.finish(buildID: build.id, status: ending.status, exitCode: ending.exitCode,
                                    reason: ending.reason, lastLines: ending.lastLines, jobs: ending.jobs)
         }
+        // A shared store counts this build against its project's own limit until its end is
+        // stored: the claim made as it ended may have found the project still full.
+        if store.isShared, projects(build.projectID)?.maxConcurrentBuilds != nil { wakeup.yield() }
     }
 
     /// How a build ended, with what is still to be stored of it.

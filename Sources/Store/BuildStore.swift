@@ -119,6 +119,9 @@ public protocol BuildStore: Sendable {
     /// How often to recover while serving: a store shared by several gateways finds builds of
     /// one that died; nil when only a start can find any (a store of one gateway).
     var recoveryInterval: Duration? { get }
+    /// Whether several gateways may take builds from this store (then `claimNextPending`'s
+    /// `limits` are counted over all of them).
+    var isShared: Bool { get }
 
     /// Asks for a build to be stopped, from any process that opens the store: a pending
     /// build ends at once (Failed with `reason`) and never runs; a running one is marked,
@@ -165,6 +168,7 @@ extension BuildStatus {
 
 extension BuildStore {
     public var recoveryInterval: Duration? { nil }
+    public var isShared: Bool { false }
 
     /// Takes the oldest pending build whose project is not in `busyProjects`, with no limits.
     public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {

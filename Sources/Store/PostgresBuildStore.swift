@@ -23,6 +23,7 @@ public final class PostgresBuildStore: BuildStore {
     private let logger: Logger
 
     public var recoveryInterval: Duration? { leaseDuration }
+    public var isShared: Bool { true }
 
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, with
     /// `?host=/socket/directory` for a unix socket) and creates the tables if needed.

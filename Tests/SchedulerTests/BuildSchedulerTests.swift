@@ -1,6 +1,7 @@
 import BrigantineCore
 import Foundation
 import JobRunners
+import Logging
 @testable import Scheduler
 import Store
 import Synchronization
@@ -21,7 +22,7 @@ import Worker
     }
 
     /// Waits until every build is finished (or 20 s pass).
-    func waitForAll(_ store: SQLiteBuildStore, ids: [String]) async throws -> [StoredBuild] {
+    func waitForAll(_ store: any BuildStore, ids: [String]) async throws -> [StoredBuild] {
         for _ in 0..<400 {
             let builds = try await ids.asyncMap { try await store.build(id: $0)! }
             if builds.allSatisfy({ $0.status == .succeeded || $0.status == .failed }) { return builds }
@@ -182,6 +183,41 @@ import Worker
         scheduler.wake()
         let builds = try await waitForAll(store, ids: [gone.id, none.id])
         #expect(builds.map(\.reason) == ["project gone no longer exists", "project acme/none has no script: set defaultScript or defaultScriptFile"])
+    }
+}
+
+/// A project's own limit in a store that gateways share: the store counts a build as
+/// running until its end is stored, after the build has given its place back.
+@Suite(.enabled(if: PostgresServer.available, Comment(rawValue: PostgresServer.unavailableReason)))
+struct SharedStoreSchedulingTests {
+    /// With no poll to rescue it (an hour apart), each next build of a project limited to
+    /// one is claimed once the one before it is stored as ended: the claim made as it ended
+    /// found the project still full in the store.
+    @Test func aLimitedProjectsNextBuildStartsOnceTheLastOneIsStoredAsEnded() async throws {
+        let helper = BuildSchedulerTests()
+        defer { try? FileManager.default.removeItem(at: helper.directory) }
+        try await PostgresServer.with { postgres in
+            let store = try await PostgresBuildStore(url: try await postgres.makeDatabase(), instance: "gateway-a",
+                                                     logger: Logger(label: "test"))
+            defer { store.close() }
+            var serial = try helper.project("acme/serial", script: "require('brigadier').events.on('image_push', () => console.log('ran'));")
+            serial.maxConcurrentBuilds = 1
+            let scheduler = BuildScheduler(
+                store: store, projects: { [serial] in $0 == serial.id ? serial : nil }, runners: { _ in SimulateRunner() },
+                settings: .init(worker: WorkerSettings(workRoot: helper.directory.appendingPathComponent("work")), pollInterval: .seconds(3600)),
+                limits: { [serial] in [serial.id: 1] })
+            var ids: [String] = []
+            for _ in 0..<5 {
+                ids.append(try await store.create(NewBuild(projectID: serial.id, projectName: serial.name, eventType: "image_push",
+                                                           provider: "dockerhub", payload: Data("{}".utf8))).id)
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            let running = Task { await scheduler.run() }
+            defer { running.cancel() }
+            scheduler.wake()
+            let builds = try await helper.waitForAll(store, ids: ids)
+            #expect(builds.map(\.status) == Array(repeating: .succeeded, count: 5))
+        }
     }
 }
 
