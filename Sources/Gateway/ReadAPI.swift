@@ -93,6 +93,12 @@ struct ReadAPI: Sendable {
             "repo": ["cloneURL": orNull(project.repo?.cloneURL)],
             "runner": orNull(project.runner),
             "secrets": Dictionary(uniqueKeysWithValues: project.secrets.keys.map { ($0, "REDACTED") }),
+            "allowPrivilegedJobs": project.allowPrivilegedJobs, "allowHostMounts": project.allowHostMounts,
+            "allowSecretKeyRef": project.allowSecretKeyRef, "allowJobNetwork": project.allowJobNetwork,
+            "deduplicate": project.deduplicate, "rerunInterrupted": project.rerunInterrupted,
+            // null: the gateway's own setting applies.
+            "buildTimeout": orNull(project.buildTimeout), "scriptTimeLimit": orNull(project.scriptTimeLimit),
+            "maxConcurrentBuilds": orNull(project.maxConcurrentBuilds),
         ]
     }
 

@@ -46,7 +46,13 @@ struct ProjectCommand: ParsableCommand {
                 "script: \(project.defaultScriptFile ?? (project.defaultScript != nil ? "inline defaultScript" : "none"))",
                 "webhookSecret: \(project.webhookSecret == nil ? "none" : "REDACTED")",
                 "genericGatewaySecret: \(project.genericGatewaySecret == nil ? "none" : "REDACTED")",
+                "repo: \(project.repo?.cloneURL ?? "none")",
                 "allowPrivilegedJobs: \(project.allowPrivilegedJobs)", "allowHostMounts: \(project.allowHostMounts)",
+                "allowSecretKeyRef: \(project.allowSecretKeyRef)", "allowJobNetwork: \(project.allowJobNetwork)",
+                "deduplicate: \(project.deduplicate)", "rerunInterrupted: \(project.rerunInterrupted)",
+                "buildTimeout: \(project.buildTimeout.map { "\($0) s" } ?? "the gateway's --build-timeout")",
+                "scriptTimeLimit: \(project.scriptTimeLimit.map { "\($0) s" } ?? "the gateway's --script-time-limit")",
+                "maxConcurrentBuilds: \(project.maxConcurrentBuilds.map(String.init) ?? "the gateway's --per-project")",
             ]
             lines.append("secrets:" + (project.secrets.isEmpty ? " {}" : ""))
             lines += project.secrets.keys.sorted().map { "  \($0): REDACTED" }
