@@ -114,10 +114,64 @@ extension Project {
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
 
+    /// A secret as a project file gives it: the value itself, or where to read it, so that
+    /// the file can be kept (in git, say) without its secrets.
+    enum WrittenSecret: Decodable, Equatable {
+        case value(String)
+        /// `{fromEnv: NAME}`: the gateway's (or `brig`'s) environment variable.
+        case environment(String)
+        /// `{fromFile: PATH}`: a file's contents, without a final newline; relative to the project file.
+        case file(String)
+
+        private enum Source: String, CodingKey, CaseIterable { case fromEnv, fromFile }
+
+        init(from decoder: any Decoder) throws {
+            if let text = try? decoder.singleValueContainer().decode(String.self) {
+                self = .value(text)
+                return
+            }
+            let message = "a secret is a text, {fromEnv: NAME} or {fromFile: PATH}"
+            guard let source = try? decoder.container(keyedBy: Source.self), source.allKeys.count == 1,
+                  let key = source.allKeys.first, let from = try? source.decode(String.self, forKey: key), !from.isEmpty else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: message))
+            }
+            self = key == .fromEnv ? .environment(from) : .file(from)
+        }
+
+        /// The value; `what` names the secret in errors (which never hold a value).
+        func resolve(_ what: String, in directory: String) throws(SecretSourceError) -> String {
+            switch self {
+            case .value(let text):
+                return text
+            case .environment(let name):
+                guard let value = ProcessInfo.processInfo.environment[name] else {
+                    throw SecretSourceError("\(what): the environment variable \(name) is not set")
+                }
+                return value
+            case .file(let path):
+                let file = Project.absolute(path, in: directory)
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw SecretSourceError("\(what): \(file) cannot be read")
+                }
+                var text = String(decoding: data, as: UTF8.self)
+                if text.hasSuffix("\n") { text.removeLast() } // "\r\n" is one Character
+                return text
+            }
+        }
+    }
+
+    struct SecretSourceError: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+
     /// A project file as written, before paths are resolved and files read.
     private struct Written: Decodable {
         var project: Project
         var defaultConfigFile: String?
+        var secrets: [String: WrittenSecret]
+        var webhookSecret: WrittenSecret?
+        var genericGatewaySecret: WrittenSecret?
 
         init(from decoder: any Decoder) throws {
             let file = try decoder.container(keyedBy: FileKey.self)
@@ -127,9 +181,9 @@ extension Project {
             project.defaultScript = try file.decodeIfPresent(String.self, forKey: .defaultScript)
             project.defaultScriptFile = try file.decodeIfPresent(String.self, forKey: .defaultScriptFile)
             project.defaultConfig = try file.decodeIfPresent(String.self, forKey: .defaultConfig)
-            project.secrets = try file.decodeIfPresent([String: String].self, forKey: .secrets) ?? [:]
-            project.genericGatewaySecret = try file.decodeIfPresent(String.self, forKey: .genericGatewaySecret)
-            project.webhookSecret = try file.decodeIfPresent(String.self, forKey: .webhookSecret)
+            secrets = try file.decodeIfPresent([String: WrittenSecret].self, forKey: .secrets) ?? [:]
+            genericGatewaySecret = try file.decodeIfPresent(WrittenSecret.self, forKey: .genericGatewaySecret)
+            webhookSecret = try file.decodeIfPresent(WrittenSecret.self, forKey: .webhookSecret)
             project.insecure = try file.decodeIfPresent(Bool.self, forKey: .insecure) ?? false
             project.gateways = try file.decodeIfPresent([Gateway].self, forKey: .gateways) ?? []
             project.runner = try file.decodeIfPresent(String.self, forKey: .runner)
@@ -186,6 +240,15 @@ extension Project {
         var project = written.project
         project.directory = directory
         guard !project.name.isEmpty else { throw fail("'name' is required") }
+        do {
+            for (name, secret) in written.secrets {
+                project.secrets[name] = try secret.resolve("secret '\(name)'", in: directory)
+            }
+            project.webhookSecret = try written.webhookSecret?.resolve("'webhookSecret'", in: directory)
+            project.genericGatewaySecret = try written.genericGatewaySecret?.resolve("'genericGatewaySecret'", in: directory)
+        } catch {
+            throw fail(error.message)
+        }
         if project.defaultScript != nil, project.defaultScriptFile != nil {
             throw fail("set 'defaultScript' or 'defaultScriptFile', not both")
         }
@@ -222,7 +285,7 @@ extension Project {
         }
     }
 
-    private static func absolute(_ path: String, in directory: String) -> String {
+    static func absolute(_ path: String, in directory: String) -> String {
         let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
             : URL(fileURLWithPath: directory).appendingPathComponent(path)
         return url.standardizedFileURL.path

@@ -150,6 +150,44 @@ import Testing
         }
     }
 
+    /// Secrets kept out of the project file: from the environment and from files (relative to
+    /// the project file, without their final newline), for `secrets` and the gateway secrets.
+    @Test func secretsFromTheEnvironmentAndFromFiles() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try "deploy-key-value\n".write(to: root.appendingPathComponent("deploy.key"), atomically: true, encoding: .utf8)
+        try "hook-secret-value".write(to: root.appendingPathComponent("hook"), atomically: true, encoding: .utf8)
+        setenv("BRIGANTINE_TEST_CHAT_TOKEN", "chat-token-value", 1)
+        let project = try Project.parse("""
+            name: acme/web
+            secrets:
+              INLINE: inline-value
+              CHAT_TOKEN: {fromEnv: BRIGANTINE_TEST_CHAT_TOKEN}
+              DEPLOY_KEY: {fromFile: deploy.key}
+            webhookSecret: {fromFile: \(root.path)/hook}
+            genericGatewaySecret: {fromEnv: BRIGANTINE_TEST_CHAT_TOKEN}
+            """, file: "web.yaml", directory: root.path)
+        #expect(project.secrets == ["INLINE": "inline-value", "CHAT_TOKEN": "chat-token-value", "DEPLOY_KEY": "deploy-key-value"])
+        #expect(project.webhookSecret == "hook-secret-value" && project.genericGatewaySecret == "chat-token-value")
+        #expect(project.redactor.redact("deploy-key-value hook-secret-value") == "*** ***")
+    }
+
+    @Test(arguments: [
+        ("name: x\nsecrets: {A: {fromEnv: BRIGANTINE_TEST_NOT_SET}}",
+         "m.yaml: secret 'A': the environment variable BRIGANTINE_TEST_NOT_SET is not set"),
+        ("name: x\nwebhookSecret: {fromFile: /nonexistent/hook}", "m.yaml: 'webhookSecret': /nonexistent/hook cannot be read"),
+        ("name: x\nsecrets: {A: {fromVault: a}}", "m.yaml: 'secrets.A': a secret is a text, {fromEnv: NAME} or {fromFile: PATH}"),
+        ("name: x\nsecrets: {A: {fromEnv: X, fromFile: y}}", "m.yaml: 'secrets.A': a secret is a text"),
+    ])
+    func secretsThatCannotBeHad(yaml: String, message: String) {
+        #expect {
+            try Project.parse(yaml, file: "m.yaml", directory: directory)
+        } throws: { error in
+            "\(error)".hasPrefix(message)
+        }
+    }
+
     @Test func shortSecretsAreReported() throws {
         let project = try Project.parse("name: x\nsecrets: {PIN: '12', EMPTY: '', LONG: 'long-enough'}", file: "m.yaml", directory: directory)
         #expect(project.unmaskableSecretNames == ["PIN"])
