@@ -10,6 +10,16 @@ public enum ULID {
         return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), using: &generator)
     }
 
+    /// The smallest ULID of `date`'s millisecond: every ULID made earlier sorts before it.
+    public static func smallest(at date: Date) -> String {
+        var zeros = Zeros()
+        return make(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1000)), using: &zeros)
+    }
+
+    private struct Zeros: RandomNumberGenerator {
+        mutating func next() -> UInt64 { 0 }
+    }
+
     static func make(milliseconds: UInt64, using generator: inout some RandomNumberGenerator) -> String {
         var bytes: [UInt8] = (0..<6).map { UInt8(truncatingIfNeeded: milliseconds >> UInt64(8 * (5 - $0))) }
         bytes += (0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) }

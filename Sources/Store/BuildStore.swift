@@ -130,6 +130,11 @@ public protocol BuildStore: Sendable {
     /// The builds this store's gateway runs that were asked to stop: build ID → reason.
     func cancelRequests() async throws -> [String: String]
 
+    /// Deletes the builds that came before `cutoff` and have ended (Succeeded or Failed), with
+    /// their jobs and logs, a batch per transaction; returns how many. Pending and running
+    /// builds stay, however old.
+    func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int
+
     func build(id: String) async throws -> StoredBuild?
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild]
     /// How many builds wait in the queue (of every gateway, for a shared store).

@@ -337,6 +337,29 @@ public final class PostgresBuildStore: BuildStore {
         }
     }
 
+    /// Batches of `deletionBatch` (jobs and log lines go with their builds, by their foreign
+    /// keys); rows another gateway is deleting at the same time are skipped, not waited for.
+    public func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int {
+        let before = ULID.smallest(at: cutoff)
+        var deleted = 0
+        while true {
+            let rows = try await rows("""
+                WITH gone AS (
+                    DELETE FROM builds WHERE id IN (
+                        SELECT id FROM builds WHERE id < \(before) AND status IN ('Succeeded', 'Failed')
+                        ORDER BY id LIMIT \(Self.deletionBatch) FOR UPDATE SKIP LOCKED)
+                    RETURNING 1
+                )
+                SELECT count(*) FROM gone
+                """)
+            let batch = try rows.first?.decode(Int.self) ?? 0
+            deleted += batch
+            if batch < Self.deletionBatch { return deleted }
+        }
+    }
+
+    static let deletionBatch = 500
+
     public func requestCancel(buildID: String, reason: String) async throws -> CancelRequest {
         try await withTransaction { connection in
             let rows = try await connection.query(

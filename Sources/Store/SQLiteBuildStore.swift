@@ -262,6 +262,27 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
+    /// Batches of `deletionBatch`, each its own write: the webhooks whose writes share a
+    /// batch's commit wait for its deletes (jobs and log lines go with their builds).
+    public func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int {
+        let before = ULID.smallest(at: cutoff)
+        var deleted = 0
+        while true {
+            let batch = try await commits.write { db in
+                try db.execute(sql: """
+                    DELETE FROM builds WHERE id IN (
+                        SELECT id FROM builds INDEXED BY builds_by_status
+                        WHERE status IN ('Succeeded', 'Failed') AND id < ? LIMIT ?)
+                    """, arguments: [before, Self.deletionBatch])
+                return db.changesCount
+            }
+            deleted += batch
+            if batch < Self.deletionBatch { return deleted }
+        }
+    }
+
+    static let deletionBatch = 200
+
     /// One gateway uses this store: every running build is its own.
     public func cancelRequests() async throws -> [String: String] {
         try await database.read { db in

@@ -22,6 +22,7 @@ final class FailingStore: BuildStore {
     func build(id: String) async throws -> StoredBuild? { nil }
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { [] }
     func pendingCount() async throws -> Int { throw DiskGone() }
+    func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { throw DiskGone() }
     func jobs(buildID: String) async throws -> [StoredJob] { [] }
     func job(id: String) async throws -> StoredJob? { nil }
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] { [] }

@@ -167,6 +167,7 @@ final class CountingStore: BuildStore {
     func build(id: String) async throws -> StoredBuild? { try await store.build(id: id) }
     func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] { try await store.builds(projectID: projectID, limit: limit) }
     func pendingCount() async throws -> Int { try await store.pendingCount() }
+    func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { try await store.deleteEndedBuilds(createdBefore: cutoff) }
     func jobs(buildID: String) async throws -> [StoredJob] { try await store.jobs(buildID: buildID) }
     func job(id: String) async throws -> StoredJob? { try await store.job(id: id) }
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {

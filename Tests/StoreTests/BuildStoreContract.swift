@@ -75,6 +75,45 @@ enum BuildStoreContract {
         #expect(try await store.job(id: again.id) == again)
     }
 
+    /// Old ended builds go, with their jobs and logs; pending and running ones stay however
+    /// old, as do ended ones newer than the cutoff.
+    static func oldEndedBuildsAreDeleted(_ store: any BuildStore) async throws {
+        let longAgo = Date().addingTimeInterval(-40 * 86_400)
+        func build(_ project: String, at date: Date) -> NewBuild {
+            var build = newBuild(project)
+            build.id = ULID.make(at: date)
+            return build
+        }
+        // Claimed in this order (oldest first): the first three are old.
+        var ids: [String] = []
+        let now = Date()
+        for date in [longAgo, longAgo + 1, longAgo + 2, now, now + 1] {
+            ids.append(try await store.create(build("acme/web", at: date)).id)
+        }
+        let oldPending = try await store.create(build("acme/later", at: longAgo)).id
+        for id in ids {
+            #expect(try await store.claimNextPending(busyProjects: [ProjectID.of("acme/later")])?.id == id)
+        }
+        let job = StoredJob(buildID: ids[0], id: "test-\(ids[0])", name: "test", image: "alpine", status: "succeeded",
+                            exitCode: 0, startedAt: longAgo, finishedAt: longAgo, failure: nil, output: "ok\n")
+        try await store.appendLog(buildID: ids[0], lines: [LogLine(.stdout, "one")])
+        try await store.finish(buildID: ids[0], status: .succeeded, exitCode: 0, reason: nil, lastLines: [LogLine(.stdout, "two")], jobs: [job])
+        try await store.finish(buildID: ids[1], status: .failed, exitCode: 1, reason: "it failed")
+        // ids[2] stays running; ids[3] and ids[4] end, but are new.
+        try await store.finish(buildID: ids[3], status: .succeeded, exitCode: 0, reason: nil)
+        try await store.finish(buildID: ids[4], status: .failed, exitCode: 1, reason: "it failed")
+
+        #expect(try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-30 * 86_400)) == 2)
+        for gone in ids[0...1] { #expect(try await store.build(id: gone) == nil) }
+        #expect(try await store.logs(buildID: ids[0], after: 0, limit: 10).isEmpty)
+        #expect(try await store.jobs(buildID: ids[0]).isEmpty)
+        #expect(try await store.job(id: job.id) == nil)
+        #expect(try await store.build(id: ids[2])?.status == .running)
+        #expect(try await store.build(id: oldPending)?.status == .pending)
+        for kept in ids[3...4] { #expect(try await store.build(id: kept) != nil) }
+        #expect(try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-30 * 86_400)) == 0)
+    }
+
     /// `before` is the store of a gateway that stops with builds running; `restart` opens
     /// it again as the restarted gateway does.
     static func recoveryFailsOrRequeuesInterruptedBuilds(

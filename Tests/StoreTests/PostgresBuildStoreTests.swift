@@ -56,6 +56,10 @@ struct PostgresBuildStoreTests {
         try await withStore(BuildStoreContract.logsJobsAndOutcome)
     }
 
+    @Test func oldEndedBuildsAreDeleted() async throws {
+        try await withStore(BuildStoreContract.oldEndedBuildsAreDeleted)
+    }
+
     /// A contract that restarts its store: the first is closed and another opened on the same database.
     func withRestartableStore(
         _ contract: (any BuildStore, () async throws -> any BuildStore) async throws -> Void

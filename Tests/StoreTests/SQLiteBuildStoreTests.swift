@@ -107,6 +107,27 @@ import Testing
         try await BuildStoreContract.logsJobsAndOutcome(SQLiteBuildStore(directory: directory))
     }
 
+    @Test func oldEndedBuildsAreDeleted() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await BuildStoreContract.oldEndedBuildsAreDeleted(SQLiteBuildStore(directory: directory))
+    }
+
+    /// More than a batch: every batch is deleted, and counted.
+    @Test func deletionGoesOnPastOneBatch() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory)
+        let count = SQLiteBuildStore.deletionBatch * 2 + 7
+        for _ in 0..<count {
+            var build = BuildStoreContract.newBuild("acme/web")
+            build.id = ULID.make(at: Date().addingTimeInterval(-86_400))
+            _ = try await store.create(build)
+            let claimed = try #require(try await store.claimNextPending(busyProjects: []))
+            try await store.finish(buildID: claimed.id, status: .succeeded, exitCode: 0, reason: nil)
+        }
+        #expect(try await store.deleteEndedBuilds(createdBefore: Date()) == count)
+        #expect(try await store.builds(projectID: nil, limit: 10).isEmpty)
+    }
+
     @Test func cancelEndsPendingBuildsAndMarksRunningOnes() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await BuildStoreContract.cancelEndsPendingBuildsAndMarksRunningOnes(SQLiteBuildStore(directory: directory)) {
