@@ -29,10 +29,15 @@ public final class GatewayServer: Sendable {
         public var engineSocket: String?
         /// The bearer token the API under `/v1` asks for (nil: reads are open, changes refused).
         public var apiToken: String?
+        /// Ended builds older than this are deleted, with their jobs and logs (nil: kept forever).
+        public var keepEndedBuilds: Duration?
+        /// How often that is done.
+        public var pruneInterval: Duration = .seconds(3600)
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
-                    scriptMemoryLimit: Int = 512 << 20, engineSocket: String? = nil, apiToken: String? = nil) {
+                    scriptMemoryLimit: Int = 512 << 20, engineSocket: String? = nil, apiToken: String? = nil,
+                    keepEndedBuilds: Duration? = nil) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
@@ -45,6 +50,7 @@ public final class GatewayServer: Sendable {
             self.scriptMemoryLimit = scriptMemoryLimit
             self.engineSocket = engineSocket
             self.apiToken = apiToken
+            self.keepEndedBuilds = keepEndedBuilds
         }
     }
 
@@ -137,6 +143,15 @@ public final class GatewayServer: Sendable {
                     }
                 }
             }
+            if let keep = options.keepEndedBuilds {
+                // At start, then every `pruneInterval`; a failure is only tried again then.
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        await deleteOldBuilds(olderThan: keep)
+                        try? await Task.sleep(for: options.pruneInterval)
+                    }
+                }
+            }
             // The server returns after a graceful shutdown (SIGTERM/SIGINT); then the rest stops.
             try await application.runService()
             group.cancelAll()
@@ -152,6 +167,16 @@ public final class GatewayServer: Sendable {
         if recovered > 0 {
             logger.warning("found \(recovered) build(s) left running by a gateway that stopped; see their status")
             scheduler.wake(for: nil)
+        }
+    }
+
+    private func deleteOldBuilds(olderThan keep: Duration) async {
+        let cutoff = Date().addingTimeInterval(-Double(keep.components.seconds))
+        do {
+            let deleted = try await store.deleteEndedBuilds(createdBefore: cutoff)
+            if deleted > 0 { logger.notice("deleted \(deleted) ended build(s) that came before \(cutoff) (--keep-days)") }
+        } catch {
+            if !Task.isCancelled { logger.error("could not delete old builds: \(error)") }
         }
     }
 

@@ -8,7 +8,7 @@ import Store
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "List builds, show one, or print (and follow) its log.",
-        subcommands: [List.self, Get.self, Logs.self, Cancel.self, Rerun.self])
+        subcommands: [List.self, Get.self, Logs.self, Cancel.self, Rerun.self, Prune.self])
 
     static func open(_ places: Places) async throws -> any BuildStore {
         try await places.openStore(logger: Logger(label: "brig.build") { _ in SwiftLogNoOpLogHandler() })
@@ -84,6 +84,21 @@ struct BuildCommand: AsyncParsableCommand {
             case .alreadyEnded(let status): throw CLIError("build \(id) has already ended: \(status.rawValue)")
             case .notFound: throw CLIError("no build \(id)")
             }
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete ended builds older than --keep-days, with their jobs and logs; prints how many.")
+        @OptionGroup var places: Places
+        @Option(name: .customLong("keep-days"), help: "Days an ended build is kept, counted from when it came.")
+        var keepDays: Double
+
+        func run() async throws {
+            guard keepDays >= 0 else { throw CLIError("--keep-days must be 0 or more") }
+            let store = try await BuildCommand.open(places)
+            let deleted = try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-keepDays * 86_400))
+            print("deleted \(deleted) ended build\(deleted == 1 ? "" : "s") older than \(keepDays.formatted()) days")
         }
     }
 

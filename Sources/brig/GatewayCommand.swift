@@ -51,6 +51,10 @@ struct GatewayCommand: AsyncParsableCommand {
                                valueName: "file"))
     var apiTokenFile: String?
 
+    @Option(name: .customLong("keep-days"),
+            help: "Delete ended builds (with their jobs and logs) this many days after they came, checked hourly; without it, builds are kept.")
+    var keepDays: Double?
+
     @Option(name: .customLong("log-level"),
             help: "Least severe lines the gateway logs: trace, debug, info (a line per request), notice, warning, error or critical.")
     var logLevel = "info"
@@ -63,6 +67,7 @@ struct GatewayCommand: AsyncParsableCommand {
         guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0, storeLease >= 1 else {
             throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535), --store-lease at least 1")
         }
+        if let keepDays, !(keepDays >= 0) { throw CLIError("--keep-days must be 0 or more") }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
         }
@@ -71,7 +76,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
-            engineSocket: engineSocket, apiToken: try apiToken())
+            engineSocket: engineSocket, apiToken: try apiToken(),
+            keepEndedBuilds: keepDays.map { .seconds($0 * 86_400) })
         let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
         let server: GatewayServer
         do {

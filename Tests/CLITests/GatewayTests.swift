@@ -1,6 +1,7 @@
 import BrigantineCore
 import Foundation
 import Gateway
+import Store
 import Testing
 
 /// `brig gateway` as registries and operators see it, started for real on loopback.
@@ -122,6 +123,37 @@ import Testing
         #expect(!gateway.log.contains("route="), "\(gateway.log)")
         let wrong = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--log-level", "loud"])
         #expect(wrong.status == 1 && wrong.stderr.contains("--log-level must be one of trace, debug, info"), "\(wrong.stderr)")
+    }
+
+    /// `--keep-days 30`: at start the gateway deletes the ended builds that came more than 30
+    /// days ago (jobs and logs too) and keeps newer ones; `brig build prune` does the same.
+    @Test func oldEndedBuildsAreDeletedWithKeepDays() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        var ids: [String] = []
+        do {
+            let store = try SQLiteBuildStore(directory: data)
+            for age in [40.0, 35, 1] {
+                var build = NewBuild(projectID: ProjectID.of("open"), projectName: "open", eventType: "image_push",
+                                     provider: "dockerhub", payload: Data("{}".utf8))
+                build.id = ULID.make(at: Date().addingTimeInterval(-age * 86_400))
+                ids.append(try await store.create(build).id)
+                _ = try await store.claimNextPending(busyProjects: [])
+                try await store.finish(buildID: build.id, status: .succeeded, exitCode: 0, reason: nil,
+                                       lastLines: [LogLine(.stdout, "ran")], jobs: [])
+            }
+        }
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--keep-days", "30"])
+        for _ in 0..<200 {
+            if gateway.log.contains("deleted 2 ended build(s)") { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(gateway.log.contains("deleted 2 ended build(s)"), "\(gateway.log)")
+        for old in ids[0...1] { #expect(try await gateway.get("/v1/build/\(old)").status == 404) }
+        #expect(try await gateway.get("/v1/build/\(ids[2])").json["status"] as? String == "Succeeded")
+        await gateway.stop()
+        let pruned = try await Brig.run(["build", "prune", "--data", data.path, "--keep-days", "0.5"])
+        #expect(pruned.status == 0 && pruned.stdout == "deleted 1 ended build older than 0.5 days\n", "\(pruned.stdout) \(pruned.stderr)")
     }
 
     @Test func refusals() async throws {
