@@ -1,6 +1,7 @@
 import BrigantineCore
 import Foundation
 @testable import Store
+import Synchronization
 import Testing
 
 @Suite struct SQLiteBuildStoreTests {
@@ -70,17 +71,28 @@ import Testing
         }
         let first = try checkpointSequence()
         let line = LogLine(.stdout, String(repeating: "x", count: 300))
-        let deadline = ContinuousClock.now + .seconds(3)
+        // Writing goes on until the log has started over twice (or 60 s pass): how long that
+        // takes depends on the disk, which is slow on a busy machine.
+        let deadline = ContinuousClock.now + .seconds(60)
+        final class Flag: Sendable { let raised = Atomic<Bool>(false) }
+        let enough = Flag()
         let written = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<4 {
                 group.addTask {
                     var count = 0
-                    while ContinuousClock.now < deadline {
+                    while !enough.raised.load(ordering: .relaxed), ContinuousClock.now < deadline {
                         try await store.appendLog(buildID: build.id, lines: Array(repeating: line, count: 10))
                         count += 10
                     }
                     return count
                 }
+            }
+            group.addTask {
+                while ContinuousClock.now < deadline, try checkpointSequence() &- first < 2 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                enough.raised.store(true, ordering: .relaxed)
+                return 0
             }
             return try await group.reduce(0, +)
         }
