@@ -89,6 +89,9 @@ let package = Package(
             dependencies: [
                 "Scheduler", "Store", "Worker", "JobRunners", "BrigantineCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // HTTPS for webhooks (on NIOSSL, which PostgresNIO brings already).
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

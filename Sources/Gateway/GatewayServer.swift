@@ -1,8 +1,10 @@
 import BrigantineCore
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import JobRunners
 import Logging
+import NIOCore
 import Scheduler
 import Store
 import Worker
@@ -33,6 +35,8 @@ public final class GatewayServer: Sendable {
         public var keepEndedBuilds: Duration?
         /// How often that is done.
         public var pruneInterval: Duration = .seconds(3600)
+        /// PEM files to serve HTTPS with (nil: plain HTTP).
+        public var tls: TLSFiles?
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
@@ -54,9 +58,21 @@ public final class GatewayServer: Sendable {
         }
     }
 
+    /// A certificate chain and its private key, PEM files.
+    public struct TLSFiles: Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
     public let registry: ProjectRegistry
     public let store: any BuildStore
     private let options: Options
+    private let tlsConfiguration: TLSConfiguration?
     private let dataDirectory: URL
     private let logger: Logger
     private let scheduler: BuildScheduler
@@ -68,6 +84,7 @@ public final class GatewayServer: Sendable {
         self.options = options
         self.dataDirectory = dataDirectory
         self.logger = logger
+        tlsConfiguration = try options.tls.map(Self.tlsConfiguration)
         registry = try ProjectRegistry(directory: projectsDirectory) { problem in logger.error("\(problem)") }
         let store = try store ?? SQLiteBuildStore(directory: dataDirectory)
         self.store = store
@@ -90,6 +107,22 @@ public final class GatewayServer: Sendable {
                 repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)),
             limits: { [registry] in registry.concurrencyLimits },
             logger: logger, observer: metrics.schedulerObserver)
+    }
+
+    /// TLS 1.2 or later with the files' chain and key, read now so that a bad file stops the
+    /// start with a reason (NIOSSL's errors name the file, never its contents).
+    static func tlsConfiguration(_ files: TLSFiles) throws -> TLSConfiguration {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
+            guard !chain.isEmpty else { throw SchedulerSetupError("no certificate in \(files.certificateChain)") }
+            let key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            configuration.minimumTLSVersion = .tlsv12
+            return configuration
+        } catch {
+            throw SchedulerSetupError("cannot serve HTTPS with \(files.certificateChain) and \(files.privateKey): \(error)")
+        }
     }
 
     static func runner(named name: String, cacheRoot: URL) throws -> any JobRunner {
@@ -119,9 +152,11 @@ public final class GatewayServer: Sendable {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(
                                 liveBuilds: scheduler.liveBuilds, pendingBuilds: pending))))
         }
+        let idle = TimeAmount.nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000)
         let application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000))),
+            server: try tlsConfiguration.map { try .tls(.http1(configuration: .init(idleTimeout: idle)), tlsConfiguration: $0) }
+                ?? .http1(configuration: .init(idleTimeout: idle)),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "brigantine"),
             onServerRunning: { [host = options.host] channel in onListening(host, channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -51,6 +51,12 @@ struct GatewayCommand: AsyncParsableCommand {
                                valueName: "file"))
     var apiTokenFile: String?
 
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (with --tls-key).", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
     @Option(name: .customLong("keep-days"),
             help: "Delete ended builds (with their jobs and logs) this many days after they came, checked hourly; without it, builds are kept.")
     var keepDays: Double?
@@ -68,16 +74,18 @@ struct GatewayCommand: AsyncParsableCommand {
             throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535), --store-lease at least 1")
         }
         if let keepDays, !(keepDays >= 0) { throw CLIError("--keep-days must be 0 or more") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw CLIError("--tls-cert and --tls-key go together") }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
         }
         var logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
         logger.logLevel = level
-        let options = GatewayServer.Options(
+        var options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
             engineSocket: engineSocket, apiToken: try apiToken(),
             keepEndedBuilds: keepDays.map { .seconds($0 * 86_400) })
+        if let tlsCert, let tlsKey { options.tls = GatewayServer.TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
         let server: GatewayServer
         do {
@@ -86,12 +94,13 @@ struct GatewayCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(error)")
         }
+        let scheme = options.tls == nil ? "http" : "https"
         try await server.run { [printURLs, places] host, port in
             let shown = host == "0.0.0.0" ? "127.0.0.1" : host
-            var text = "brig gateway listening on http://\(shown):\(port) (projects: \(places.projects), data: \(places.dataDirectory.path))\n"
+            var text = "brig gateway listening on \(scheme)://\(shown):\(port) (projects: \(places.projects), data: \(places.dataDirectory.path))\n"
             if printURLs {
                 for project in server.registry.projects {
-                    guard let url = WebhookURLs.registryURL(project, base: "http://\(shown):\(port)") else { continue }
+                    guard let url = WebhookURLs.registryURL(project, base: "\(scheme)://\(shown):\(port)") else { continue }
                     text += "\(project.name): curl -X POST --data-binary @samples/dockerhub/payload.json \(url)\n"
                 }
             }

@@ -60,7 +60,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
     }
 
     private func listeningPort() -> Int? {
-        guard let range = log.range(of: "listening on http://127.0.0.1:") else { return nil }
+        guard let range = log.range(of: "listening on http://127.0.0.1:") ?? log.range(of: "listening on https://127.0.0.1:") else { return nil }
         return Int(log[range.upperBound...].prefix { $0.isNumber })
     }
 

@@ -156,6 +156,46 @@ import Testing
         #expect(pruned.status == 0 && pruned.stdout == "deleted 1 ended build older than 0.5 days\n", "\(pruned.stdout) \(pruned.stderr)")
     }
 
+    /// `--tls-cert` and `--tls-key`: webhooks come over HTTPS (checked against the
+    /// certificate by curl); plain HTTP gets no answer; a key that cannot be read stops the
+    /// start with a reason.
+    @Test func webhooksOverHTTPS() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let certificate = root.appendingPathComponent("cert.pem").path, key = root.appendingPathComponent("key.pem").path
+        #expect(try await Self.tool("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+                                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1").status == 0)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--tls-cert", certificate, "--tls-key", key])
+        let body = root.appendingPathComponent("body.json").path
+        try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json")).write(to: URL(fileURLWithPath: body))
+        let url = "https://127.0.0.1:\(gateway.port)/events/webhook/open"
+        let posted = try await Self.tool("curl", "-sS", "--cacert", certificate, "-X", "POST", "--data-binary", "@\(body)", url)
+        #expect(posted.status == 0 && posted.output.contains(#""status":"Success""#), "\(posted.output)")
+        let plain = try await Self.tool("curl", "-sS", "--max-time", "5", "-X", "POST", "--data-binary", "@\(body)",
+                                        "http://127.0.0.1:\(gateway.port)/events/webhook/open")
+        #expect(plain.status != 0 && !plain.output.contains("Success"), "\(plain.output)")
+        await gateway.stop()
+        let unreadable = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--port", "0",
+                                             "--tls-cert", certificate, "--tls-key", root.appendingPathComponent("missing.pem").path])
+        #expect(unreadable.status == 1 && unreadable.stderr.contains("cannot serve HTTPS with \(certificate)"), "\(unreadable.stderr)")
+        let half = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--tls-cert", certificate])
+        #expect(half.status == 1 && half.stderr.contains("--tls-cert and --tls-key go together"))
+    }
+
+    /// A command's exit status and its stdout and stderr together.
+    static func tool(_ arguments: String...) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
     @Test func refusals() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
