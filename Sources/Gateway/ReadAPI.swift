@@ -33,6 +33,15 @@ struct ReadAPI: Sendable {
             guard let build = try await store.build(id: try context.parameters.require("id")) else { return notFound("build") }
             return Reply.json(.ok, Self.json(build: build))
         }
+        // Long polling, for a caller that started a build and wants its outcome: 200 once it
+        // has ended, 202 if it has not within `timeout` seconds (30; at most 60).
+        api.get("build/:id/wait") { request, context in
+            let seconds = min(60, max(0, request.uri.queryParameters["timeout"].flatMap { Double(String($0)) } ?? 30))
+            guard let build = try await store.waitForEnd(of: try context.parameters.require("id"), timeout: .seconds(seconds)) else {
+                return notFound("build")
+            }
+            return Reply.json(build.status.isFinished ? .ok : .accepted, Self.json(build: build))
+        }
         api.get("build/:id/jobs") { _, context in
             let id = try context.parameters.require("id")
             guard try await store.build(id: id) != nil else { return notFound("build") }

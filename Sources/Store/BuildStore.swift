@@ -196,6 +196,17 @@ extension BuildStore {
 
     /// Hands the build's log to `emit` in order, in batches. With `follow`, goes on until
     /// the build has ended (lines written before it was seen ended are all included).
+    /// The build once it has ended, or as it is when `timeout` has passed (nil: no such build).
+    public func waitForEnd(of buildID: String, timeout: Duration?, pollInterval: Duration = .milliseconds(100)) async throws -> StoredBuild? {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        while true {
+            guard let build = try await build(id: buildID) else { return nil }
+            if build.status.isFinished { return build }
+            if let deadline, ContinuousClock.now >= deadline { return build }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+
     public func forEachLogBatch(
         of buildID: String, follow: Bool, pollInterval: Duration = .milliseconds(200),
         _ emit: ([StoredLogLine]) async throws -> Void

@@ -8,7 +8,7 @@ import Store
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "List builds, show one, or print (and follow) its log.",
-        subcommands: [List.self, Get.self, Logs.self, Cancel.self, Rerun.self, Prune.self])
+        subcommands: [List.self, Get.self, Logs.self, Wait.self, Cancel.self, Rerun.self, Prune.self])
 
     static func open(_ places: Places) async throws -> any BuildStore {
         try await places.openStore(logger: Logger(label: "brig.build") { _ in SwiftLogNoOpLogHandler() })
@@ -66,6 +66,29 @@ struct BuildCommand: AsyncParsableCommand {
             _ = try await BuildCommand.find(id, in: store)
             try await store.forEachLogBatch(of: id, follow: follow, pollInterval: .milliseconds(250)) { lines in
                 for line in lines { print(line.line.text) }
+            }
+        }
+    }
+
+    struct Wait: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wait for a build to end and print its status.",
+            discussion: "Exit status: 0 when it succeeded, 2 when it failed, 1 when it had not ended within --timeout or does not exist.")
+        @OptionGroup var places: Places
+        @Argument var id: String
+        @Option(help: "Seconds to wait at most (default: until it ends).") var timeout: Double?
+
+        func run() async throws {
+            let store = try await BuildCommand.open(places)
+            guard let build = try await store.waitForEnd(of: id, timeout: timeout.map { .seconds(max(0, $0)) },
+                                                         pollInterval: .milliseconds(250)) else {
+                throw CLIError("no build \(id)")
+            }
+            print("\(id): \(build.status.rawValue)\(build.reason.map { " (\($0))" } ?? "")")
+            switch build.status {
+            case .succeeded: return
+            case .failed: throw BuildFailed(exitCode: 2)
+            default: throw CLIError("build \(id) had not ended after \((timeout ?? 0).formatted()) s")
             }
         }
     }

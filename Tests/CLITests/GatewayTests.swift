@@ -196,6 +196,35 @@ import Testing
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
+    /// Waiting for a build's outcome: `GET /v1/build/<id>/wait` answers 202 while it runs and
+    /// 200 once it has ended; `brig build wait` exits 0 for a success, 2 for a failure and 1
+    /// when the build had not ended in time.
+    @Test func waitingForABuildsOutcome() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects(extra: [
+            "slow.js": """
+                require('brigadier').events.on('image_push', (e) => new Promise((resolve, reject) =>
+                  setTimeout(() => (JSON.parse(e.payload).fail ? reject(new Error('asked to fail')) : resolve()), 1500)));
+                """,
+            "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
+        ])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let passing = try #require(try await gateway.post("/events/webhook/slow", Data("{}".utf8)).json["build"] as? String)
+        let failing = try #require(try await gateway.post("/events/webhook/slow", Data(#"{"fail":true}"#.utf8)).json["build"] as? String)
+        let early = try await gateway.get("/v1/build/\(passing)/wait?timeout=0.2")
+        #expect(early.status == 202 && ["Pending", "Running"].contains(early.json["status"] as? String ?? ""), "\(early.text)")
+        let stillRunning = try await Brig.run(["build", "wait", passing, "--data", data.path, "--timeout", "0.2"])
+        #expect(stillRunning.status == 1 && stillRunning.stderr.contains("had not ended after 0.2 s"), "\(stillRunning.stderr)")
+        let ended = try await gateway.get("/v1/build/\(passing)/wait?timeout=20")
+        #expect(ended.status == 200 && ended.json["status"] as? String == "Succeeded", "\(ended.text)")
+        let succeeded = try await Brig.run(["build", "wait", passing, "--data", data.path])
+        #expect(succeeded.status == 0 && succeeded.stdout == "\(passing): Succeeded\n", "\(succeeded.stdout)")
+        let failed = try await Brig.run(["build", "wait", failing, "--data", data.path, "--timeout", "20"])
+        #expect(failed.status == 2 && failed.stdout.hasPrefix("\(failing): Failed (unhandled rejection"), "\(failed.stdout)")
+        #expect(try await gateway.get("/v1/build/nope/wait").status == 404)
+        await gateway.stop()
+    }
+
     @Test func refusals() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
