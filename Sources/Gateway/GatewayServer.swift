@@ -5,6 +5,8 @@ import HummingbirdTLS
 import JobRunners
 import Logging
 import NIOCore
+import ServiceLifecycle
+import Synchronization
 import Scheduler
 import Store
 import Worker
@@ -144,7 +146,8 @@ public final class GatewayServer: Sendable {
                       maxBodySize: options.maxBodySize).add(to: router)
         let access = APIAccess(token: options.apiToken)
         let api = router.group("v1").add(middleware: access)
-        ReadAPI(registry: registry, store: store).add(to: router, api: api)
+        let shutdown = ShutdownSignal()
+        ReadAPI(registry: registry, store: store, stopping: { shutdown.isSet }).add(to: router, api: api)
         BuildControl(registry: registry, store: store, scheduler: scheduler).add(to: api)
         router.group("metrics").add(middleware: access).get { [metrics, scheduler, store] _, _ in
             let pending = try? await store.pendingCount()
@@ -188,7 +191,10 @@ public final class GatewayServer: Sendable {
                 }
             }
             // The server returns after a graceful shutdown (SIGTERM/SIGINT); then the rest stops.
-            try await application.runService()
+            // The signal is told first (services stop in reverse order), so the requests that
+            // would go on (a followed log, a wait) end before the server waits for them.
+            try await ServiceGroup(configuration: .init(
+                services: [application, shutdown], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
             group.cancelAll()
         }
     }
@@ -227,6 +233,20 @@ public final class GatewayServer: Sendable {
             logger.warning("the API under /v1 has no token (--api-token-file): anyone who can reach \(options.host):\(options.port) can read builds and their logs")
         }
         logger.info("serving \(registry.projects.count) project(s) from \(registry.directory)")
+    }
+}
+
+/// Set once the gateway begins to stop (SIGTERM, SIGINT). A request that follows a build
+/// ends then: the server waits for its requests before the builds are stopped, so one
+/// following a build of an hour would hold the shutdown for that hour.
+final class ShutdownSignal: Service, Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        flag.store(true, ordering: .relaxed)
     }
 }
 

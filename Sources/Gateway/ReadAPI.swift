@@ -7,6 +7,8 @@ import Store
 struct ReadAPI: Sendable {
     let registry: ProjectRegistry
     let store: any BuildStore
+    /// True once the gateway is stopping: a followed log or a wait ends then.
+    let stopping: @Sendable () -> Bool
 
     /// `/healthz` on `router`, the rest under `/v1` in `api`.
     func add(to router: Router<BasicRequestContext>, api: RouterGroup<BasicRequestContext>) {
@@ -37,7 +39,8 @@ struct ReadAPI: Sendable {
         // has ended, 202 if it has not within `timeout` seconds (30; at most 60).
         api.get("build/:id/wait") { request, context in
             let seconds = min(60, max(0, request.uri.queryParameters["timeout"].flatMap { Double(String($0)) } ?? 30))
-            guard let build = try await store.waitForEnd(of: try context.parameters.require("id"), timeout: .seconds(seconds)) else {
+            guard let build = try await store.waitForEnd(of: try context.parameters.require("id"), timeout: .seconds(seconds),
+                                                         stop: stopping) else {
                 return notFound("build")
             }
             return Reply.json(build.status.isFinished ? .ok : .accepted, Self.json(build: build))
@@ -52,8 +55,8 @@ struct ReadAPI: Sendable {
             guard try await store.build(id: id) != nil else { return notFound("build") }
             let follow = request.uri.queryParameters["stream"] == "true"
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: ResponseBody { [store] writer in
-                                try await Self.writeLogs(of: id, follow: follow, store: store, to: &writer)
+                            body: ResponseBody { [store, stopping] writer in
+                                try await Self.writeLogs(of: id, follow: follow, store: store, stop: stopping, to: &writer)
                             })
         }
         api.get("job/:id") { _, context in
@@ -76,8 +79,9 @@ struct ReadAPI: Sendable {
     }
 
     /// Writes the build's log; with `follow`, keeps writing new lines until the build ends.
-    static func writeLogs(of id: String, follow: Bool, store: any BuildStore, to writer: inout any ResponseBodyWriter) async throws {
-        try await store.forEachLogBatch(of: id, follow: follow) { lines in
+    static func writeLogs(of id: String, follow: Bool, store: any BuildStore, stop: @escaping @Sendable () -> Bool,
+                          to writer: inout any ResponseBodyWriter) async throws {
+        try await store.forEachLogBatch(of: id, follow: follow, stop: stop) { lines in
             try await writer.write(ByteBuffer(string: lines.map { $0.line.text + "\n" }.joined()))
         }
         try await writer.finish(nil)

@@ -196,19 +196,24 @@ extension BuildStore {
 
     /// Hands the build's log to `emit` in order, in batches. With `follow`, goes on until
     /// the build has ended (lines written before it was seen ended are all included).
-    /// The build once it has ended, or as it is when `timeout` has passed (nil: no such build).
-    public func waitForEnd(of buildID: String, timeout: Duration?, pollInterval: Duration = .milliseconds(100)) async throws -> StoredBuild? {
+    /// The build once it has ended, or as it is when `timeout` has passed or `stop` says so
+    /// (nil: no such build).
+    public func waitForEnd(of buildID: String, timeout: Duration?, pollInterval: Duration = .milliseconds(100),
+                           stop: @Sendable () -> Bool = { false }) async throws -> StoredBuild? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
             guard let build = try await build(id: buildID) else { return nil }
-            if build.status.isFinished { return build }
+            if build.status.isFinished || stop() { return build }
             if let deadline, ContinuousClock.now >= deadline { return build }
             try await Task.sleep(for: pollInterval)
         }
     }
 
+    /// Emits the build's log lines in batches; with `follow`, goes on until the build ends
+    /// (or `stop` says so).
     public func forEachLogBatch(
         of buildID: String, follow: Bool, pollInterval: Duration = .milliseconds(200),
+        stop: @Sendable () -> Bool = { false },
         _ emit: ([StoredLogLine]) async throws -> Void
     ) async throws {
         var last = 0
@@ -220,7 +225,7 @@ extension BuildStore {
                 try await emit(lines)
                 last = tail.sequence
             }
-            if !follow || finished { return }
+            if !follow || finished || stop() { return }
             try await Task.sleep(for: pollInterval)
         }
     }

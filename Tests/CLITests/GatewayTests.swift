@@ -225,6 +225,35 @@ import Testing
         await gateway.stop()
     }
 
+    /// SIGTERM while one client follows a running build's log and another waits for its end:
+    /// both requests end (the wait with 202), the build is stopped with the reason, and the
+    /// gateway is gone within seconds, not when the build's 40 s timer fires (it waited for
+    /// such requests, and stopped builds only after them).
+    @Test func stoppingDoesNotWaitForClientsFollowingABuild() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects(extra: [
+            "long.js": "require('brigadier').events.on('image_push', () => new Promise((resolve) => setTimeout(resolve, 40000)));",
+            "long.yaml": "name: long\ndefaultScriptFile: long.js\ninsecure: true\ngateways: [container-registry]\n",
+        ])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let id = try #require(try await gateway.post("/events/webhook/long", Data("{}".utf8)).json["build"] as? String)
+        for _ in 0..<200 {
+            if try await gateway.get("/v1/build/\(id)").json["status"] as? String == "Running" { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        async let followed = gateway.get("/v1/build/\(id)/logs?stream=true")
+        async let waited = gateway.get("/v1/build/\(id)/wait?timeout=60")
+        try await Task.sleep(for: .milliseconds(500)) // both requests are in
+        let stopping = ContinuousClock.now
+        await gateway.stop()
+        let took = stopping.duration(to: .now)
+        #expect(took < .seconds(20), "the gateway took \(took) to stop")
+        let (log, wait) = try await (followed, waited)
+        #expect(log.status == 200 && wait.status == 202, "\(log.status) \(wait.status) \(wait.text)")
+        let build = try #require(try await SQLiteBuildStore(directory: data).build(id: id))
+        #expect(build.status == .failed && build.reason?.contains("the gateway is shutting down") == true, "\(build)")
+    }
+
     @Test func refusals() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
