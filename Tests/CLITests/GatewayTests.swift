@@ -204,7 +204,7 @@ import Testing
         try writeProjects(extra: [
             "slow.js": """
                 require('brigadier').events.on('image_push', (e) => new Promise((resolve, reject) =>
-                  setTimeout(() => (JSON.parse(e.payload).fail ? reject(new Error('asked to fail')) : resolve()), 1500)));
+                  setTimeout(() => (JSON.parse(e.payload).fail ? reject(new Error('asked to fail')) : resolve()), 4000)));
                 """,
             "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
         ])
