@@ -25,11 +25,13 @@ struct ReadAPI: Sendable {
         }
         api.get("project/:id/builds") { request, context in
             guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
-            let builds = try await store.builds(projectID: project.id, limit: limit(request))
+            guard case .valid(let status) = statusFilter(request) else { return badStatus() }
+            let builds = try await store.builds(projectID: project.id, status: status, limit: limit(request))
             return Reply.json(.ok, builds.map(Self.json(build:)))
         }
         api.get("builds") { request, _ in
-            Reply.json(.ok, try await store.builds(projectID: nil, limit: limit(request)).map(Self.json(build:)))
+            guard case .valid(let status) = statusFilter(request) else { return badStatus() }
+            return Reply.json(.ok, try await store.builds(projectID: nil, status: status, limit: limit(request)).map(Self.json(build:)))
         }
         api.get("build/:id") { _, context in
             guard let build = try await store.build(id: try context.parameters.require("id")) else { return notFound("build") }
@@ -72,6 +74,22 @@ struct ReadAPI: Sendable {
 
     private func notFound(_ what: String) -> Response {
         Reply.status(.notFound, "\(what) not found")
+    }
+
+    private enum StatusFilter {
+        /// nil: every status.
+        case valid(BuildStatus?)
+        case invalid
+    }
+
+    /// `?status=` of a build list.
+    private func statusFilter(_ request: Request) -> StatusFilter {
+        guard let word = request.uri.queryParameters["status"].map(String.init), !word.isEmpty else { return .valid(nil) }
+        return BuildStatus(named: word).map { .valid($0) } ?? .invalid
+    }
+
+    private func badStatus() -> Response {
+        Reply.status(.badRequest, "status must be one of \(BuildStatus.allCases.map(\.rawValue).joined(separator: ", "))")
     }
 
     private func limit(_ request: Request) -> Int {

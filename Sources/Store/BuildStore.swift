@@ -7,6 +7,12 @@ public enum BuildStatus: String, Sendable, Codable, CaseIterable {
     case running = "Running"
     case succeeded = "Succeeded"
     case failed = "Failed"
+
+    /// The status a word names, in any case (`failed`, `Failed`); nil for other words.
+    public init?(named word: String) {
+        guard let status = Self.allCases.first(where: { $0.rawValue.lowercased() == word.lowercased() }) else { return nil }
+        self = status
+    }
 }
 
 /// A build as the gateway accepted it: everything needed to run it later.
@@ -136,7 +142,8 @@ public protocol BuildStore: Sendable {
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int
 
     func build(id: String) async throws -> StoredBuild?
-    func builds(projectID: String?, limit: Int) async throws -> [StoredBuild]
+    /// The newest builds, of one project and in one status when those are given.
+    func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild]
     /// How many builds wait in the queue (of every gateway, for a shared store).
     func pendingCount() async throws -> Int
     func jobs(buildID: String) async throws -> [StoredJob]
@@ -174,6 +181,10 @@ extension BuildStatus {
 extension BuildStore {
     public var recoveryInterval: Duration? { nil }
     public var isShared: Bool { false }
+
+    public func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] {
+        try await builds(projectID: projectID, status: nil, limit: limit)
+    }
 
     /// Takes the oldest pending build whose project is not in `busyProjects`, with no limits.
     public func claimNextPending(busyProjects: Set<String>) async throws -> StoredBuild? {

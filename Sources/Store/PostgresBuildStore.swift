@@ -444,14 +444,13 @@ public final class PostgresBuildStore: BuildStore {
             "SELECT \(unescaped: Self.buildColumns) FROM builds WHERE id = \(id)")).first
     }
 
-    public func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] {
-        if let projectID {
-            return try await Self.builds(from: rows("""
-                SELECT \(unescaped: Self.buildColumns) FROM builds WHERE project_id = \(projectID) ORDER BY id DESC LIMIT \(limit)
-                """))
-        }
-        return try await Self.builds(from: rows(
-            "SELECT \(unescaped: Self.buildColumns) FROM builds ORDER BY id DESC LIMIT \(limit)"))
+    public func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild] {
+        // Planned for each call's values, so a missing filter costs nothing.
+        try await Self.builds(from: rows("""
+            SELECT \(unescaped: Self.buildColumns) FROM builds
+            WHERE (\(projectID)::text IS NULL OR project_id = \(projectID)) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+            ORDER BY id DESC LIMIT \(limit)
+            """))
     }
 
     public func pendingCount() async throws -> Int {

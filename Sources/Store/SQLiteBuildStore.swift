@@ -324,13 +324,21 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
-    public func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] {
+    public func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild] {
         try await database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
             if let projectID {
-                return try Row.fetchAll(db, sql: "SELECT * FROM builds WHERE project_id = ? ORDER BY id DESC LIMIT ?",
-                                        arguments: [projectID, limit]).map(Self.build(from:))
+                conditions.append("project_id = ?")
+                arguments += [projectID]
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM builds ORDER BY id DESC LIMIT ?", arguments: [limit])
+            if let status {
+                conditions.append("status = ?")
+                arguments += [status.rawValue]
+            }
+            arguments += [limit]
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try Row.fetchAll(db, sql: "SELECT * FROM builds \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
                 .map(Self.build(from:))
         }
     }

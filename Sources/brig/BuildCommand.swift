@@ -23,11 +23,18 @@ struct BuildCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List recent builds, newest first.")
         @OptionGroup var places: Places
         @Option(help: "Only this project (name or Brigade ID).") var project: String?
+        @Option(help: "Only builds in this status: Pending, Running, Succeeded or Failed.") var status: String?
         @Option(help: "How many.") var limit = 20
 
         func run() async throws {
+            let wanted = try status.map { word in
+                guard let status = BuildStatus(named: word) else {
+                    throw CLIError("--status must be one of \(BuildStatus.allCases.map(\.rawValue).joined(separator: ", ")), not '\(word)'")
+                }
+                return status
+            }
             let store = try await BuildCommand.open(places)
-            for build in try await store.builds(projectID: project.map(ProjectID.of), limit: limit) {
+            for build in try await store.builds(projectID: project.map(ProjectID.of), status: wanted, limit: limit) {
                 print([build.id, build.build.projectName, build.build.eventType, build.status.rawValue,
                        build.reason ?? ""].joined(separator: "\t"))
             }

@@ -198,7 +198,7 @@ import Testing
 
     /// Waiting for a build's outcome: `GET /v1/build/<id>/wait` answers 202 while it runs and
     /// 200 once it has ended; `brig build wait` exits 0 for a success, 2 for a failure and 1
-    /// when the build had not ended in time.
+    /// when the build had not ended in time. Then lists by status, API and command line.
     @Test func waitingForABuildsOutcome() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects(extra: [
@@ -222,6 +222,17 @@ import Testing
         let failed = try await Brig.run(["build", "wait", failing, "--data", data.path, "--timeout", "20"])
         #expect(failed.status == 2 && failed.stdout.hasPrefix("\(failing): Failed (unhandled rejection"), "\(failed.stdout)")
         #expect(try await gateway.get("/v1/build/nope/wait").status == 404)
+        // Build lists by status.
+        let failedOnes = try JSONSerialization.jsonObject(with: try await gateway.get("/v1/builds?status=failed").body) as? [[String: Any]]
+        #expect(failedOnes?.map { $0["id"] as? String } == [failing])
+        let slowOnes = try await gateway.get("/v1/project/slow/builds?status=Succeeded").body
+        #expect((try JSONSerialization.jsonObject(with: slowOnes) as? [[String: Any]])?.map { $0["id"] as? String } == [passing])
+        let badStatus = try await gateway.get("/v1/builds?status=done")
+        #expect(badStatus.status == 400 && badStatus.text.contains("Pending, Running, Succeeded, Failed"), "\(badStatus.text)")
+        let listed = try await Brig.run(["build", "list", "--data", data.path, "--status", "Failed"])
+        #expect(listed.status == 0 && listed.stdoutLines.map { String($0.prefix { $0 != "\t" }) } == [failing], "\(listed.stdout)")
+        let wrong = try await Brig.run(["build", "list", "--data", data.path, "--status", "done"])
+        #expect(wrong.status == 1 && wrong.stderr.contains("--status must be one of"))
         await gateway.stop()
     }
 

@@ -103,6 +103,12 @@ enum BuildStoreContract {
         try await store.finish(buildID: ids[3], status: .succeeded, exitCode: 0, reason: nil)
         try await store.finish(buildID: ids[4], status: .failed, exitCode: 1, reason: "it failed")
 
+        // Lists by status and project, newest first.
+        #expect(try await store.builds(projectID: nil, status: .failed, limit: 10).map(\.id) == [ids[4], ids[1]])
+        #expect(try await store.builds(projectID: ProjectID.of("acme/later"), status: .pending, limit: 10).map(\.id) == [oldPending])
+        #expect(try await store.builds(projectID: ProjectID.of("acme/later"), status: .running, limit: 10).isEmpty)
+        #expect(try await store.builds(projectID: nil, status: .succeeded, limit: 1).map(\.id) == [ids[3]])
+
         #expect(try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-30 * 86_400)) == 2)
         for gone in ids[0...1] { #expect(try await store.build(id: gone) == nil) }
         #expect(try await store.logs(buildID: ids[0], after: 0, limit: 10).isEmpty)
