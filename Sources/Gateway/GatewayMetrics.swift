@@ -4,12 +4,13 @@ import Store
 
 /// What the gateway counts, in Prometheus' text format at `GET /metrics`: requests by
 /// route and status, builds by outcome with their time in the queue and running, writes
-/// to the store that had to be tried again, and, read when scraped, the live builds and
-/// the queue. Labels are route patterns and statuses only: no URL (tokens ride in some), no
+/// to the store that had to be tried again, old builds deleted, and, read when scraped, the
+/// live builds and the queue. Labels are route patterns and statuses only: no URL (tokens ride in some), no
 /// project names (their number is the operator's, not ours to multiply series by).
 final class GatewayMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let storeWriteFailures: Counter
+    private let deletedBuilds: Counter
     private let liveBuilds: Gauge
     private let pendingBuilds: Gauge
 
@@ -21,6 +22,8 @@ final class GatewayMetrics: Sendable {
         storeWriteFailures = registry.makeCounter(
             name: "brigantine_store_write_retries_total",
             help: "Writes of build logs and outcomes that the store refused and that were tried again.")
+        deletedBuilds = registry.makeCounter(
+            name: "brigantine_builds_deleted_total", help: "Ended builds deleted for being older than --keep-days.")
         liveBuilds = registry.makeGauge(name: "brigantine_builds_live", help: "Builds live on this gateway.")
         pendingBuilds = registry.makeGauge(name: "brigantine_builds_pending", help: "Builds waiting in the queue.")
     }
@@ -35,6 +38,10 @@ final class GatewayMetrics: Sendable {
         registry.makeDurationHistogram(name: "brigantine_http_request_duration_seconds", labels: [("route", route)],
                                        buckets: Self.requestBuckets, help: "Time to answer, by route pattern.")
             .record(duration)
+    }
+
+    func buildsDeleted(_ count: Int) {
+        deletedBuilds.increment(by: Int64(count))
     }
 
     /// What the scheduler reports to these metrics.

@@ -215,6 +215,7 @@ public final class GatewayServer: Sendable {
         let cutoff = Date().addingTimeInterval(-Double(keep.components.seconds))
         do {
             let deleted = try await store.deleteEndedBuilds(createdBefore: cutoff)
+            metrics.buildsDeleted(deleted)
             if deleted > 0 { logger.notice("deleted \(deleted) ended build(s) that came before \(cutoff) (--keep-days)") }
         } catch {
             if !Task.isCancelled { logger.error("could not delete old builds: \(error)") }

@@ -151,6 +151,7 @@ import Testing
         #expect(gateway.log.contains("deleted 2 ended build(s)"), "\(gateway.log)")
         for old in ids[0...1] { #expect(try await gateway.get("/v1/build/\(old)").status == 404) }
         #expect(try await gateway.get("/v1/build/\(ids[2])").json["status"] as? String == "Succeeded")
+        #expect(try await gateway.get("/metrics").text.contains("brigantine_builds_deleted_total 2"))
         await gateway.stop()
         let pruned = try await Brig.run(["build", "prune", "--data", data.path, "--keep-days", "0.5"])
         #expect(pruned.status == 0 && pruned.stdout == "deleted 1 ended build older than 0.5 days\n", "\(pruned.stdout) \(pruned.stderr)")
