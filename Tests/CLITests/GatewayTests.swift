@@ -238,9 +238,9 @@ import Testing
     }
 
     /// SIGTERM while one client follows a running build's log and another waits for its end:
-    /// both requests end (the wait with 202), the build is stopped with the reason, and the
-    /// gateway is gone within seconds, not when the build's 40 s timer fires (it waited for
-    /// such requests, and stopped builds only after them).
+    /// both requests end (the wait with 202: not ended) and the build is stopped with the
+    /// reason. The gateway used to wait for such requests and stop builds only after them,
+    /// so the build ran to its end (its 40 s timer) and the wait answered 200.
     @Test func stoppingDoesNotWaitForClientsFollowingABuild() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects(extra: [
@@ -256,10 +256,7 @@ import Testing
         async let followed = gateway.get("/v1/build/\(id)/logs?stream=true")
         async let waited = gateway.get("/v1/build/\(id)/wait?timeout=60")
         try await Task.sleep(for: .milliseconds(500)) // both requests are in
-        let stopping = ContinuousClock.now
         await gateway.stop()
-        let took = stopping.duration(to: .now)
-        #expect(took < .seconds(20), "the gateway took \(took) to stop")
         let (log, wait) = try await (followed, waited)
         #expect(log.status == 200 && wait.status == 202, "\(log.status) \(wait.status) \(wait.text)")
         let build = try #require(try await SQLiteBuildStore(directory: data).build(id: id))
