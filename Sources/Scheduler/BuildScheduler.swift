@@ -56,8 +56,8 @@ public final class BuildScheduler: Sendable {
     public typealias ProjectLookup = @Sendable (String) -> Project?
     /// The runner for a project's jobs.
     public typealias RunnerFactory = @Sendable (Project) async throws -> any JobRunner
-    /// Project ID → `maxConcurrentBuilds`, for the projects that set it: a shared store
-    /// counts those over all its gateways.
+    /// Project ID → `maxConcurrentBuilds`, for the projects that set it (the others may have
+    /// `perProjectLimit` live at once); a shared store counts those over all its gateways.
     public typealias ConcurrencyLimits = @Sendable () -> [String: Int]
 
     private let store: any BuildStore
@@ -113,8 +113,9 @@ public final class BuildScheduler: Sendable {
     /// cost a write per webhook under load, so that wake-up is skipped.
     /// - Parameter projectID: the build's project (nil: unknown, look anyway).
     public func wake(for projectID: String? = nil) {
+        let limit = projectID.map { limits()[$0] ?? settings.perProjectLimit }
         let full = state.withLock { state in
-            guard let projectID, state.running[projectID, default: 0] >= limit(of: projectID) else {
+            guard let projectID, let limit, state.running[projectID, default: 0] >= limit else {
                 state.mayHavePending = nil
                 state.addedDuringClaim = nil
                 return false
@@ -124,11 +125,6 @@ public final class BuildScheduler: Sendable {
             return true
         }
         if !full { wakeup.yield() }
-    }
-
-    /// How many builds of a project may be live at once.
-    private func limit(of projectID: String) -> Int {
-        projects(projectID)?.maxConcurrentBuilds ?? settings.perProjectLimit
     }
 
     static let shutdownReason = "the gateway is shutting down"
@@ -199,22 +195,24 @@ public final class BuildScheduler: Sendable {
     /// gateways' builds: a claim that found nothing leaves such projects as possibly
     /// pending, so the next wake-up (one of theirs ending here, or the poll) asks again.
     private func claim() async -> StoredBuild? {
-        let limits = store.isShared ? self.limits() : [:]
+        let limits = self.limits()
+        // Only a shared store counts other gateways' builds; this one's are counted here.
+        let storeWide = store.isShared ? limits : [:]
         let busy: Set<String>? = state.withLock { state in
             guard state.total < settings.maxBuilds else { return nil }
-            let busy = Set(state.running.filter { $0.value >= limit(of: $0.key) }.keys)
+            let busy = Set(state.running.filter { $0.value >= limits[$0.key] ?? settings.perProjectLimit }.keys)
             if let candidates = state.mayHavePending, candidates.isSubset(of: busy) { return nil }
             state.addedDuringClaim = []
             return busy
         }
         guard let busy else { return nil }
         let claimed: Result<StoredBuild?, any Error>
-        do { claimed = .success(try await store.claimNextPending(busyProjects: busy, limits: limits)) } catch { claimed = .failure(error) }
+        do { claimed = .success(try await store.claimNextPending(busyProjects: busy, limits: storeWide)) } catch { claimed = .failure(error) }
         return state.withLock { state in
             guard case .success(let build?) = claimed else {
                 // Found nothing: pending builds are all of busy projects. (A failed claim tells nothing.)
                 if case .success = claimed {
-                    state.mayHavePending = state.addedDuringClaim.map { busy.union($0).union(limits.keys) }
+                    state.mayHavePending = state.addedDuringClaim.map { busy.union($0).union(storeWide.keys) }
                 }
                 return nil
             }
@@ -246,7 +244,7 @@ public final class BuildScheduler: Sendable {
         }
         // A shared store counts this build against its project's own limit until its end is
         // stored: the claim made as it ended may have found the project still full.
-        if store.isShared, projects(build.projectID)?.maxConcurrentBuilds != nil { wakeup.yield() }
+        if store.isShared, limits()[build.projectID] != nil { wakeup.yield() }
     }
 
     /// How a build ended, with what is still to be stored of it.

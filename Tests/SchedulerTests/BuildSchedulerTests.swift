@@ -147,7 +147,8 @@ import Worker
         let scheduler = BuildScheduler(
             store: store, projects: { projects[$0] }, runners: { [deployID = deploy.id] in $0.id == deployID ? serial as any JobRunner : together },
             settings: .init(lanes: 1, perProjectLimit: 2,
-                            worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)))
+                            worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)),
+            limits: { [deploy, tests] in [deploy.id: 1, tests.id: 3] })
         let running = Task { await scheduler.run() }
         defer { running.cancel() }
         var deployIDs: [String] = [], testIDs: [String] = []
