@@ -116,14 +116,14 @@ public final class GatewayServer: Sendable {
     static func tlsConfiguration(_ files: TLSFiles) throws -> TLSConfiguration {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
-            guard !chain.isEmpty else { throw SchedulerSetupError("no certificate in \(files.certificateChain)") }
+            guard !chain.isEmpty else { throw GatewaySetupError("no certificate in \(files.certificateChain)") }
             let key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
             configuration.minimumTLSVersion = .tlsv12
             return configuration
         } catch {
-            throw SchedulerSetupError("cannot serve HTTPS with \(files.certificateChain) and \(files.privateKey): \(error)")
+            throw GatewaySetupError("cannot serve HTTPS with \(files.certificateChain) and \(files.privateKey): \(error)")
         }
     }
 
@@ -131,7 +131,7 @@ public final class GatewayServer: Sendable {
         switch name {
         case "local": return LocalRunner(cacheRoot: cacheRoot)
         case "simulate": return SimulateRunner()
-        default: throw SchedulerSetupError("the \(name) runner is not available in this version")
+        default: throw GatewaySetupError("the \(name) runner is not available in this version")
         }
     }
 
@@ -274,7 +274,7 @@ actor EngineConnection {
     }
 }
 
-struct SchedulerSetupError: Error, CustomStringConvertible {
+struct GatewaySetupError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
