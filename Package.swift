@@ -137,6 +137,7 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "brig", "Gateway", "Store", "Worker", "JobRunners", "BrigantineCore", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"), // signing webhooks as registries do
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]),

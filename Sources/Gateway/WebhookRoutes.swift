@@ -50,14 +50,29 @@ struct WebhookRoutes: Sendable {
     // MARK: Container registries
 
     private func registryWebhook(_ request: Request, key: String, commitish: String, legacy: Bool = false) async throws -> Response {
-        guard let entry = authenticateRegistry(request, key: key) else { return Reply.unauthorized }
+        let signature = WebhookSignature.presented(in: request)
+        // A signed webhook is checked against its body, so the body comes first.
+        let (entry, body): (ProjectRegistry.Entry?, ByteBuffer)
+        if let signature {
+            let candidate = registry.entry(token: key) ?? registry.entry(named: key)
+            body = try await request.body.collect(upTo: maxBodySize)
+            let signed = signature.matches(Data(buffer: body), secret: candidate?.project.webhookSecret)
+            entry = signed ? candidate : nil
+        } else {
+            entry = authenticateRegistry(request, key: key)
+            body = entry == nil ? ByteBuffer() : try await request.body.collect(upTo: maxBodySize)
+        }
+        guard let entry else { return Reply.unauthorized }
         guard entry.project.gateways.contains(.containerRegistry) else {
             return Reply.status(.forbidden, "the container-registry gateway is not enabled for this project")
         }
-        let body = try await request.body.collect(upTo: maxBodySize)
         let payload = Data(buffer: body)
         // Parsed once, for the provider and the delivery key (the payload itself is kept as sent).
         let object = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any]
+        if Self.isPing(request, body: object) {
+            return Reply.json(.ok, ["status": "Success", "ping": true,
+                                    "message": "ping received: the webhook reaches its project; no build was made"])
+        }
         // Brigade put the commitish in revision.ref; its 0.x route had a commit instead.
         let build = NewBuild(
             projectID: entry.project.id, projectName: entry.project.name,
@@ -65,6 +80,15 @@ struct WebhookRoutes: Sendable {
             commit: legacy ? commitish : "", ref: legacy ? "" : commitish, payload: payload,
             deliveryKey: deliveryKey(request, entry.project, body: object))
         return await store(build, answer: "Success")
+    }
+
+    /// A sender checking that its webhook works: GitHub's `ping` event (sent when a hook is
+    /// made), ACR's ping (`{"action": "ping"}`, from its portal or `az acr webhook ping`).
+    /// It is answered, but runs no build: a script written for pushes would only fail on it.
+    static func isPing(_ request: Request, body: [String: Any]?) -> Bool {
+        if let event = request.header(named: "x-github-event") { return event == "ping" }
+        guard let body else { return false }
+        return body["action"] as? String == "ping" && body["target"] == nil
     }
 
     /// The project a registry webhook is for, if the request proves it may post to it:

@@ -17,6 +17,8 @@ public enum WebhookURLs {
                     "  \(base)/events/webhook/\(path)?token=\(token)",
                     "ACR, Harbor, distribution (custom header):",
                     "  \(base)/events/webhook/\(path)   with header   Authorization: Bearer \(secret)",
+                    "GitHub and GHCR, Artifactory, Nexus (they sign each body; give them the webhook secret as theirs):",
+                    "  \(base)/events/webhook/\(path)",
                 ]
             } else if project.insecure {
                 lines += ["Container registries (insecure project, no secret):", "  \(base)/events/webhook/\(path)"]

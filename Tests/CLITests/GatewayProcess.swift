@@ -90,6 +90,8 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         let body: Data
         var text: String { String(decoding: body, as: UTF8.self) }
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        /// The body as a JSON array (build and job lists); nil when it is not one.
+        var list: [[String: Any]]? { (try? JSONSerialization.jsonObject(with: body)) as? [[String: Any]] }
     }
 
     func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Answer {

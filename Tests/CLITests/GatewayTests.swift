@@ -1,4 +1,5 @@
 import BrigantineCore
+import Crypto
 import Foundation
 import Gateway
 import Store
@@ -71,6 +72,10 @@ import Testing
             let answer = try await gateway.post("/events/webhook/\(token)?commit=v1.2.3", body)
             #expect(answer.status == 200, "\(file): \(answer.text)")
             #expect(answer.json["status"] as? String == "Success")
+            if file == "acr-ping.json" { // answered, but no build: see signedWebhooksAndPings
+                #expect(answer.json["ping"] as? Bool == true && answer.json["build"] == nil, "\(answer.text)")
+                continue
+            }
             builds.append((file, try #require(answer.json["build"] as? String), body))
         }
         for (file, id, body) in builds {
@@ -284,9 +289,91 @@ import Testing
         // A body one byte over 2 MiB.
         let huge = try await gateway.post("/events/webhook/\(token)", Data(repeating: 0x20, count: (2 << 20) + 1))
         #expect(huge.status == 413)
-        #expect(try await gateway.get("/v1/builds").json.isEmpty, "nothing was stored")
+        #expect(try await gateway.get("/v1/builds").list?.isEmpty == true, "nothing was stored")
         #expect(try await gateway.get("/healthz").text == "OK")
         #expect(try await gateway.get("/v1/build/nope").status == 404)
+    }
+
+    /// Registries that sign their bodies (GitHub and GHCR, Artifactory, Nexus, Flux's generic
+    /// form) need no secret in the URL; a signature that does not match its body is refused.
+    /// Pings are answered without a build.
+    @Test func signedWebhooksAndPings() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        // GitHub's documented example: this secret and body give this signature.
+        let gitHubSecret = "It's a Secret to Everybody"
+        try writeProjects(extra: [
+            "github.yaml": "name: acme/github\ndefaultScriptFile: report.js\ngateways: [container-registry]\nwebhookSecret: \"\(gitHubSecret)\"\n",
+        ])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let documented = try await gateway.post("/events/webhook/acme/github", Data("Hello, World!".utf8), headers: [
+            "X-Hub-Signature-256": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"])
+        #expect(documented.status == 200, "\(documented.text)")
+
+        func mac<H: HashFunction>(_: H.Type, _ body: Data, _ secret: String = Self.webhookSecret) -> String {
+            Hex.encode(HMAC<H>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
+        }
+        let ghcr = try Data(contentsOf: Self.fixtures.appendingPathComponent("ghcr-registry_package.json"))
+        let artifactory = try Data(contentsOf: Self.fixtures.appendingPathComponent("artifactory-docker-pushed.json"))
+        let harbor = try Data(contentsOf: Self.fixtures.appendingPathComponent("harbor-push.json"))
+        let signed: [(body: Data, headers: [String: String])] = [
+            (ghcr, ["X-Hub-Signature-256": "sha256=" + mac(SHA256.self, ghcr), "X-GitHub-Event": "registry_package",
+                    "X-Hub-Signature": "sha1=" + mac(Insecure.SHA1.self, ghcr)]),
+            (ghcr, ["X-Hub-Signature": "sha1=" + mac(Insecure.SHA1.self, ghcr).uppercased()]),
+            (artifactory, ["X-JFrog-Event-Auth": mac(SHA256.self, artifactory)]),
+            (harbor, ["X-Nexus-Webhook-Signature": mac(Insecure.SHA1.self, harbor)]),
+            (harbor, ["X-Signature": "sha512=" + mac(SHA512.self, harbor)]),
+        ]
+        var built = [documented.json["build"] as? String]
+        for (body, headers) in signed {
+            let answer = try await gateway.post("/events/webhook/acme/registry", body, headers: headers)
+            #expect(answer.status == 200, "\(headers.keys.sorted()): \(answer.text)")
+            let id = try #require(answer.json["build"] as? String)
+            #expect(try await report(gateway, build: id)["payload"] as? String == String(decoding: body, as: UTF8.self))
+            built.append(id)
+        }
+
+        let otherSecret = mac(SHA256.self, ghcr, "another secret")
+        let refused: [(path: String, body: Data, headers: [String: String])] = [
+            ("/events/webhook/acme/registry", ghcr, ["X-Hub-Signature-256": "sha256=" + otherSecret]),
+            ("/events/webhook/acme/registry", ghcr + Data(" ".utf8), ["X-Hub-Signature-256": "sha256=" + mac(SHA256.self, ghcr)]),
+            // A right token does not excuse a wrong signature: the body is not the one signed.
+            ("/events/webhook/\(token)", ghcr, ["X-Hub-Signature-256": "sha256=" + otherSecret]),
+            ("/events/webhook/acme/registry", ghcr, ["X-Hub-Signature-256": "sha256=zz" + mac(SHA256.self, ghcr).dropFirst(2),
+                                                     "Authorization": "Bearer \(Self.webhookSecret)"]),
+            ("/events/webhook/acme/registry", harbor, ["X-Signature": mac(SHA256.self, harbor)]), // no algorithm named
+            ("/events/webhook/acme/registry", harbor, ["X-Signature": "md5=" + mac(SHA256.self, harbor)]),
+            ("/events/webhook/acme/registry", harbor, ["X-JFrog-Event-Auth": "sha1=" + mac(Insecure.SHA1.self, harbor)]),
+            ("/events/webhook/acme/registry", harbor, ["X-Hub-Signature-256": "sha256="]),
+            ("/events/webhook/acme/nobody", ghcr, ["X-Hub-Signature-256": "sha256=" + mac(SHA256.self, ghcr)]),
+            // An insecure project has no secret to check a signature with.
+            ("/events/webhook/open", ghcr, ["X-Hub-Signature-256": "sha256=" + mac(SHA256.self, ghcr)]),
+        ]
+        for (path, body, headers) in refused {
+            let answer = try await gateway.post(path, body, headers: headers)
+            #expect(answer.status == 401 && answer.text == "{\"status\":\"unauthorized\"}\n", "\(path) \(headers): \(answer.text)")
+        }
+        // The right signature for a project whose registry gateway is off.
+        let closed = try await gateway.post("/events/webhook/acme/closed", harbor,
+                                            headers: ["X-Hub-Signature-256": "sha256=" + mac(SHA256.self, harbor)])
+        #expect(closed.status == 403)
+
+        // Pings: GitHub's, signed; ACR's, with its custom Authorization header; both need the secret.
+        let gitHubPing = Data(#"{"zen":"Design for failure.","hook_id":42}"#.utf8)
+        let pings = [
+            try await gateway.post("/events/webhook/acme/registry", gitHubPing, headers: [
+                "X-GitHub-Event": "ping", "X-Hub-Signature-256": "sha256=" + mac(SHA256.self, gitHubPing)]),
+            try await gateway.post("/events/webhook/acme/registry", Data(#"{"action": "ping"}"#.utf8),
+                                   headers: ["Authorization": Self.webhookSecret]),
+        ]
+        for answer in pings {
+            #expect(answer.status == 200 && answer.json["ping"] as? Bool == true && answer.json["build"] == nil, "\(answer.text)")
+        }
+        let unsignedPing = try await gateway.post("/events/webhook/acme/registry", gitHubPing, headers: ["X-GitHub-Event": "ping"])
+        #expect(unsignedPing.status == 401)
+
+        let stored = try #require(try await gateway.get("/v1/builds?limit=100").list).compactMap { $0["id"] as? String }
+        #expect(Set(stored) == Set(built.compactMap { $0 }) && stored.count == built.count, "only the accepted pushes made builds")
+        #expect(!gateway.log.contains(Self.webhookSecret) && !gateway.log.contains(gitHubSecret))
     }
 
     @Test func genericGateway() async throws {
@@ -442,6 +529,8 @@ import Testing
         #expect(api["maxConcurrentBuilds"] is NSNull && api["deduplicate"] as? Bool == false && api["allowHostMounts"] as? Bool == false, "\(api)")
         let urls = try await Brig.run(["project", "url", "acme/registry", "--projects", projects.path, "--base", "https://ci.example.com/"])
         #expect(urls.stdoutLines.contains("  https://ci.example.com/events/webhook/\(token)"))
+        let signedAdvice = try #require(urls.stdoutLines.firstIndex { $0.hasPrefix("GitHub and GHCR, Artifactory, Nexus") })
+        #expect(urls.stdoutLines[signedAdvice + 1] == "  https://ci.example.com/events/webhook/acme/registry")
         #expect(urls.stdoutLines.contains("  SimpleEvent  https://ci.example.com/simpleevents/v1/\(ProjectID.of("acme/registry"))/\(Self.genericSecret)"))
         let off = try await Brig.run(["project", "url", "acme/closed", "--projects", projects.path])
         #expect(off.status == 1 && off.stderr == "Error: project acme/closed has no gateway turned on (set gateways: in its file)\n")
