@@ -256,7 +256,7 @@ struct SeededGenerator: RandomNumberGenerator {
 enum MalformedTraffic {
     enum Kind: String, CaseIterable {
         case badPath, longPath, invalidUTF8Path, hugeHeader, manyHeaders, missingHost, truncatedBody
-        case invalidUTF8Body, overCapBody, wrongMethod, garbageLine, badContentLength, badChunked, http09
+        case invalidUTF8Body, overCapBody, wrongMethod, garbageLine, badContentLength, badChunked, http09, badSignature
     }
 
     /// The bytes of one request of `kind`, and whether the client closes its side after sending.
@@ -304,6 +304,15 @@ enum MalformedTraffic {
             return (text("POST \(route) HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n"), false)
         case .http09:
             return (text("GET \(route)\r\n\r\n"), false)
+        case .badSignature:
+            // A signature header of every kind the gateway checks, its value junk, cut short or overlong.
+            let header = ["X-Hub-Signature-256", "X-Hub-Signature", "X-Signature", "X-JFrog-Event-Auth", "X-Nexus-Webhook-Signature"]
+                .randomElement(using: &random)!
+            let hex = String((0..<Int.random(in: 0...300, using: &random)).map { _ in "0123456789abcdefABCDEF=xz ".randomElement(using: &random)! })
+            let value = ["", "sha256=", "sha1=", "sha512=", "md5=", "SHA256="].randomElement(using: &random)! + hex
+            let path = ["/events/webhook/open", "/events/webhook/a/b", "/events/webhook/x", "/events/dockerhub/a/b/c"].randomElement(using: &random)!
+            let body = Int.random(in: 0..<2, using: &random) == 0 ? text("{}") : bytes(Int.random(in: 0...500, using: &random))
+            return (text("POST \(path) HTTP/1.1\r\nHost: x\r\n\(header): \(value)\r\nContent-Length: \(body.count)\r\n\r\n") + body, false)
         }
     }
 }
