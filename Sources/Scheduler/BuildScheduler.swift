@@ -228,8 +228,9 @@ public final class BuildScheduler: Sendable {
         let build = stored.build
         let started = stored.startedAt ?? Date()
         let ending = await run(build)
-        observer.buildEnded(ending.status, .seconds(max(0, started.timeIntervalSince(stored.createdAt))),
-                            .seconds(max(0, Date().timeIntervalSince(started))))
+        let ran = max(0, Date().timeIntervalSince(started))
+        observer.buildEnded(ending.status, .seconds(max(0, started.timeIntervalSince(stored.createdAt))), .seconds(ran))
+        logEnd(of: build, ending, ran: ran)
         state.withLock { state in
             state.running[build.projectID, default: 1] -= 1
             if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
@@ -245,6 +246,22 @@ public final class BuildScheduler: Sendable {
         // A shared store counts this build against its project's own limit until its end is
         // stored: the claim made as it ended may have found the project still full.
         if store.isShared, limits()[build.projectID] != nil { wakeup.yield() }
+    }
+
+    /// One line per build in the gateway's log; a failed one (a notice, so `--log-level
+    /// notice` keeps it) says why. The reason is already masked like the build's own log.
+    private func logEnd(of build: NewBuild, _ ending: Ending, ran: TimeInterval) {
+        var metadata: Logger.Metadata = [
+            "build": "\(build.id)", "project": "\(build.projectName)", "status": "\(ending.status.rawValue)",
+            "ms": "\(String(format: "%.1f", ran * 1000))",
+        ]
+        if ending.status == .succeeded {
+            logger.info("build ended", metadata: metadata)
+        } else {
+            metadata["exitCode"] = "\(ending.exitCode)"
+            if let reason = ending.reason { metadata["reason"] = "\(reason)" }
+            logger.notice("build ended", metadata: metadata)
+        }
     }
 
     /// How a build ended, with what is still to be stored of it.
@@ -293,7 +310,7 @@ public final class BuildScheduler: Sendable {
             await flusher.value // its last write lands before the final one, keeping lines in order
         } catch {
             log.log(.error, nil, "\(error)")
-            return Ending(status: .failed, exitCode: 1, reason: "\(error)", lastLines: spool.take())
+            return Ending(status: .failed, exitCode: 1, reason: project.redactor.redact("\(error)"), lastLines: spool.take())
         }
         let redactor = project.redactor
         let jobs = outcome.jobs.map { job in

@@ -113,6 +113,7 @@ import Testing
         #expect(!gateway.log.contains(token) && !gateway.log.contains(Self.webhookSecret))
         #expect(gateway.log.contains("method=POST ms=") && gateway.log.contains("route=/events/webhook/{org} status=200"))
         #expect(gateway.log.contains("project open is insecure"))
+        #expect(gateway.log.split(separator: "\n").filter { $0.contains("build ended") && $0.contains("status=Succeeded") }.count == cases.count)
     }
 
     /// `--log-level warning` drops the line per request and keeps the warnings.

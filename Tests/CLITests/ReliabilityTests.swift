@@ -1,4 +1,5 @@
 import BrigantineCore
+import Crypto
 import Foundation
 import Gateway
 import Testing
@@ -209,6 +210,9 @@ import Testing
             try await gateway.post("/events/webhook/\(token)", body),
             try await gateway.post("/events/webhook/acme/leaky", body, headers: ["Authorization": "Bearer \(webhookSecret)"]),
             try await gateway.post("/simpleevents/v1/\(id)/\(genericSecret)", Data("{}".utf8)),
+            try await gateway.post("/events/webhook/acme/leaky", body, headers: [
+                "X-Hub-Signature-256": "sha256=" + Hex.encode(HMAC<SHA256>.authenticationCode(
+                    for: body, using: SymmetricKey(data: Array(webhookSecret.utf8))))]),
         ] {
             builds.append(try #require(answer.json["build"] as? String))
         }
@@ -230,6 +234,10 @@ import Testing
         #expect(seen.contains("***"), "the secrets were there to hide")
         await gateway.stop()
         seen += gateway.log
+        // Each failed build has its line in the gateway's log, its reason masked.
+        let ends = gateway.log.split(separator: "\n").filter { $0.contains("build ended") }
+        #expect(ends.count == builds.count && ends.allSatisfy { $0.contains("reason=unhandled rejection: Error: giving up with ***") && $0.contains("status=Failed") },
+                "\(ends)")
         // Every byte the store wrote (database, its WAL), read raw.
         for file in try FileManager.default.contentsOfDirectory(atPath: data.path) where file.hasPrefix("brigantine.sqlite") {
             seen += String(decoding: try Data(contentsOf: data.appendingPathComponent(file)), as: UTF8.self)
