@@ -26,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Event type.")
     var event = "exec"
 
-    @Option(name: [.short, .long], help: "File whose contents become e.payload, byte for byte.")
+    @Option(name: [.short, .long], help: "File whose contents become e.payload, byte for byte (- reads standard input).")
     var payload: String?
 
     @Option(name: [.short, .customLong("inline-payload")], help: "Text that becomes e.payload.")
@@ -153,6 +153,8 @@ struct RunCommand: AsyncParsableCommand {
         if payload != nil, inlinePayload != nil {
             throw CLIError("Both payload and inline-payload should not be specified")
         }
+        // `-p -`: a payload piped in (`curl … | brig run -p - …`).
+        if payload == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
         if let payload { return try readText(payload, what: "payload") }
         return inlinePayload ?? ""
     }

@@ -24,7 +24,8 @@ enum Brig {
     }
 
     /// Runs `brig <arguments>` with a private data directory and waits for it.
-    static func run(_ arguments: [String], data: URL? = nil) async throws -> Result {
+    /// - Parameter input: what the process reads on its standard input.
+    static func run(_ arguments: [String], data: URL? = nil, input: Data? = nil) async throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -41,6 +42,12 @@ enum Brig {
         defer {
             try? FileManager.default.removeItem(at: outFile)
             try? FileManager.default.removeItem(at: errFile)
+        }
+        if let input {
+            let inFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-in-\(UUID().uuidString)")
+            try input.write(to: inFile)
+            defer { try? FileManager.default.removeItem(at: inFile) } // the open handle keeps it readable
+            process.standardInput = try FileHandle(forReadingFrom: inFile)
         }
         process.standardOutput = try FileHandle(forWritingTo: outFile)
         process.standardError = try FileHandle(forWritingTo: errFile)

@@ -93,6 +93,20 @@ import TestSupport
         #expect(result.stdout == "brigade-cli abc refs/tags/v1 \"ünï\\tcode\"\n")
     }
 
+    /// `-p -` takes the payload from standard input, as piped from `curl` or a file.
+    @Test func payloadFromStandardInput() async throws {
+        let payload = try Data(contentsOf: URL(fileURLWithPath: "samples/dockerhub/payload.json", relativeTo: Brig.packageRoot))
+        let script = "require('brigadier').events.on('image_push', (e) => console.log(e.image.reference, e.payload.length));"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brig-stdin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try script.write(to: directory.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
+        let piped = try await Brig.run(["run", "-f", directory.appendingPathComponent("brigade.js").path, "-e", "image_push", "-l", "none", "-p", "-"],
+                                       input: payload)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout == "docker.io/svendowideit/testhook:latest \(String(decoding: payload, as: UTF8.self).utf16.count)\n", "\(piped.stdout)")
+    }
+
     @Test(arguments: [
         (["run", "-f", "nope.js"], "Error: script nope.js does not exist"),
         (["run", "-f", "samples/dockerhub/brigade.js", "-p", "x", "-i", "y"], "Error: Both payload and inline-payload should not be specified"),
