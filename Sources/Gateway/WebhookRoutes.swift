@@ -50,19 +50,22 @@ struct WebhookRoutes: Sendable {
     // MARK: Container registries
 
     private func registryWebhook(_ request: Request, key: String, commitish: String, legacy: Bool = false) async throws -> Response {
-        let signature = WebhookSignature.presented(in: request)
-        // A signed webhook is checked against its body, so the body comes first.
-        let (entry, body): (ProjectRegistry.Entry?, ByteBuffer)
-        if let signature {
+        let entry: ProjectRegistry.Entry, body: ByteBuffer
+        if let signature = WebhookSignature.presented(in: request) {
+            // A signature is checked against the body, so the body comes first (for an
+            // unknown project too, which then takes the same time as a wrong signature).
             let candidate = registry.entry(token: key) ?? registry.entry(named: key)
             body = try await request.body.collect(upTo: maxBodySize)
-            let signed = signature.matches(Data(buffer: body), secret: candidate?.project.webhookSecret)
-            entry = signed ? candidate : nil
+            guard let candidate, signature.matches(Data(buffer: body), secret: candidate.project.webhookSecret) else {
+                if candidate == nil { _ = signature.matches(Data(buffer: body), secret: nil) }
+                return Reply.unauthorized
+            }
+            entry = candidate
         } else {
-            entry = authenticateRegistry(request, key: key)
-            body = entry == nil ? ByteBuffer() : try await request.body.collect(upTo: maxBodySize)
+            guard let authenticated = authenticateRegistry(request, key: key) else { return Reply.unauthorized }
+            entry = authenticated
+            body = try await request.body.collect(upTo: maxBodySize)
         }
-        guard let entry else { return Reply.unauthorized }
         guard entry.project.gateways.contains(.containerRegistry) else {
             return Reply.status(.forbidden, "the container-registry gateway is not enabled for this project")
         }
