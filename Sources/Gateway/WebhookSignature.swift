@@ -9,7 +9,7 @@ import Hummingbird
 /// (`X-Nexus-Webhook-Signature: <hex>`, SHA-1) and Flux's generic form
 /// (`X-Signature: sha1|sha256|sha512=<hex>`). Unlike a token, a signature proves the body is
 /// the one its sender signed, and the secret itself never travels.
-struct WebhookSignature: Sendable, Equatable {
+struct WebhookSignature: Sendable {
     enum Algorithm: String, Sendable { case sha1, sha256, sha512 }
 
     let algorithm: Algorithm
@@ -36,8 +36,8 @@ struct WebhookSignature: Sendable, Equatable {
         return nil
     }
 
-    /// `value` is `<algorithm>=<hex>`, or bare hex when the header fixes the algorithm
-    /// (GitHub's prefix is accepted either way).
+    /// `value` is `<algorithm>=<hex>`, or bare hex where the header fixes the algorithm (a
+    /// prefix naming that same algorithm is allowed there too).
     static func parse(_ value: String, algorithm fixed: Algorithm?) -> WebhookSignature {
         var algorithm = fixed ?? .sha256
         var hex = Substring(value)
