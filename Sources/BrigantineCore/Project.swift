@@ -306,9 +306,27 @@ extension Project {
 public struct ProjectDirectory: Sendable {
     public let path: String
     public let projects: [Project]
+    /// The files that are not served as they are, each with why: one that does not load
+    /// (it keeps its previous version, if `previous` had one) or that declares a name
+    /// another file has. One bad file never takes the others down with it.
+    public let problems: [Problem]
+    /// File path → the project served from it, for the next load's `previous`.
+    public let byFile: [String: Project]
 
-    /// Loads every `*.yaml`/`*.yml` file; any unusable file or duplicate name is an error.
-    public init(path: String) throws {
+    public struct Problem: Error, CustomStringConvertible, Sendable {
+        public let error: ProjectFileError
+        /// True when the file's previous version is served instead.
+        public let keptPrevious: Bool
+        public var description: String {
+            "\(error) (\(keptPrevious ? "its previous version is kept" : "the file is skipped"))"
+        }
+    }
+
+    /// Loads every `*.yaml`/`*.yml` file of `path`; only a directory that cannot be read is
+    /// an error. `previous` (the last load's `byFile`) stands in for files that no longer
+    /// load, and settles a name declared twice in favour of the file that already had it
+    /// (else the first file in name order has it).
+    public init(path: String, previous: [String: Project] = [:]) throws {
         self.path = path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -317,18 +335,40 @@ public struct ProjectDirectory: Sendable {
         let files = try FileManager.default.contentsOfDirectory(atPath: path)
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
             .sorted()
-        var projects: [Project] = []
-        var seen: [String: String] = [:]
+            .map { (path as NSString).appendingPathComponent($0) }
+        var problems: [Problem] = []
+        var candidates: [(file: String, project: Project)] = []
         for file in files {
-            let filePath = (path as NSString).appendingPathComponent(file)
-            let project = try Project.load(file: filePath)
-            if let other = seen[project.name] {
-                throw ProjectFileError(file: filePath, reason: "declares project '\(project.name)' again (first in \(other))")
+            do {
+                candidates.append((file, try Project.load(file: file)))
+            } catch {
+                let failure = error as? ProjectFileError ?? ProjectFileError(file: file, reason: "\(error)")
+                problems.append(Problem(error: failure, keptPrevious: previous[file] != nil))
+                if let kept = previous[file] { candidates.append((file, kept)) }
             }
-            seen[project.name] = filePath
-            projects.append(project)
         }
-        self.projects = projects
+        // A name declared twice goes to the file that had it before, else to the first.
+        var owner: [String: String] = [:]
+        for (file, project) in candidates {
+            guard let current = owner[project.name] else {
+                owner[project.name] = file
+                continue
+            }
+            let hadIt = { (file: String) in previous[file]?.name == project.name }
+            if hadIt(file), !hadIt(current) { owner[project.name] = file }
+        }
+        var byFile: [String: Project] = [:]
+        for (file, project) in candidates {
+            guard owner[project.name] == file else {
+                problems.append(Problem(error: ProjectFileError(
+                    file: file, reason: "declares project '\(project.name)', which \(owner[project.name]!) declares"), keptPrevious: false))
+                continue
+            }
+            byFile[file] = project
+        }
+        self.projects = candidates.filter { owner[$0.project.name] == $0.file }.map(\.project)
+        self.problems = problems.sorted { $0.error.file < $1.error.file }
+        self.byFile = byFile
     }
 
     /// The project with this name or Brigade ID.

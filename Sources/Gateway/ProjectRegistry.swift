@@ -22,18 +22,32 @@ public final class ProjectRegistry: Sendable {
         var byToken: [String: Entry] = [:]
         var concurrencyLimits: [String: Int] = [:]
         var fingerprint: [String: Date] = [:]
+        /// The project each file gave, for the next reload.
+        var byFile: [String: Project] = [:]
     }
 
     public let directory: String
     private let snapshot = Mutex(Snapshot())
     private let onProblem: @Sendable (String) -> Void
 
-    /// Loads `directory`; a directory that cannot be read at all is an error.
+    /// Loads `directory`; a directory that cannot be read at all is an error. A file that
+    /// does not load is told to `onProblem` and skipped: the other projects are served.
     public init(directory: String, onProblem: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.directory = directory
         self.onProblem = onProblem
+        let fingerprint = Self.fingerprint(of: directory)
         let loaded = try ProjectDirectory(path: directory)
-        snapshot.withLock { $0 = Self.snapshot(of: loaded.projects, fingerprint: Self.fingerprint(of: directory)) }
+        report(loaded.problems)
+        snapshot.withLock { $0 = Self.snapshot(of: loaded, fingerprint: fingerprint) }
+    }
+
+    /// The problems of a load, one message each; webhooks for a skipped file's project are
+    /// refused like those of an unknown one until the file loads.
+    private func report(_ problems: [ProjectDirectory.Problem]) {
+        for problem in problems {
+            // One line each (a YAML error spans several).
+            onProblem("project file not served as it is: " + "\(problem)".split(separator: "\n").joined(separator: " "))
+        }
     }
 
     public var projects: [Project] {
@@ -59,15 +73,18 @@ public final class ProjectRegistry: Sendable {
         snapshot.withLock { $0.byToken[token] }
     }
 
-    /// Reads the directory again if any file in it changed. A directory that no longer
-    /// loads (a broken file, a duplicate name) leaves the previous projects in place.
+    /// Reads the directory again if any file in it changed. A file that no longer loads
+    /// keeps its previous version (a new one that does not load is skipped), and the other
+    /// files' changes take effect; a directory that cannot be read keeps everything.
     @discardableResult
     public func reloadIfChanged() -> Bool {
         let current = Self.fingerprint(of: directory)
-        guard current != snapshot.withLock({ $0.fingerprint }) else { return false }
+        let (fingerprint, previous) = snapshot.withLock { ($0.fingerprint, $0.byFile) }
+        guard current != fingerprint else { return false }
         do {
-            let loaded = try ProjectDirectory(path: directory)
-            snapshot.withLock { $0 = Self.snapshot(of: loaded.projects, fingerprint: current) }
+            let loaded = try ProjectDirectory(path: directory, previous: previous)
+            report(loaded.problems)
+            snapshot.withLock { $0 = Self.snapshot(of: loaded, fingerprint: current) }
             return true
         } catch {
             snapshot.withLock { $0.fingerprint = current }
@@ -84,9 +101,9 @@ public final class ProjectRegistry: Sendable {
         }
     }
 
-    private static func snapshot(of projects: [Project], fingerprint: [String: Date]) -> Snapshot {
-        var snapshot = Snapshot(fingerprint: fingerprint)
-        for project in projects {
+    private static func snapshot(of loaded: ProjectDirectory, fingerprint: [String: Date]) -> Snapshot {
+        var snapshot = Snapshot(fingerprint: fingerprint, byFile: loaded.byFile)
+        for project in loaded.projects {
             let webhookSecret = project.webhookSecret.flatMap { $0.isEmpty ? nil : $0 }
             let genericSecret = project.genericGatewaySecret.flatMap { $0.isEmpty ? nil : $0 }
             let token = webhookSecret.map { WebhookSecrets.token(project: project.name, secret: $0) }

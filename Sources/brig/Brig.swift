@@ -19,7 +19,7 @@ struct Brig: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let failed as BuildFailed {
+        } catch let failed as QuietExit {
             Foundation.exit(failed.exitCode)
         } catch {
             if exitCode(for: error) == .success {
@@ -41,7 +41,8 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// The build ran and failed (exit 2, nothing more printed: the log said why).
-struct BuildFailed: Error {
+/// Exit with this code and print nothing more: the command has said why (a build that
+/// failed, exit 2, in its log; project files that do not load, exit 1).
+struct QuietExit: Error {
     let exitCode: Int32
 }

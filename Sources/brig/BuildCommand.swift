@@ -94,7 +94,7 @@ struct BuildCommand: AsyncParsableCommand {
             print("\(id): \(build.status.rawValue)\(build.reason.map { " (\($0))" } ?? "")")
             switch build.status {
             case .succeeded: return
-            case .failed: throw BuildFailed(exitCode: 2)
+            case .failed: throw QuietExit(exitCode: 2)
             default: throw CLIError("build \(id) had not ended after \((timeout ?? 0).formatted()) s")
             }
         }

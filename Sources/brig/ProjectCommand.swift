@@ -13,9 +13,14 @@ struct ProjectCommand: ParsableCommand {
         do { return try ProjectDirectory(path: directory) } catch { throw CLIError("\(error)") }
     }
 
+    /// The project, whatever other files of the directory do not load; when it is not
+    /// found, the error names the files that did not load (one may be meant to be it).
     static func find(_ name: String, in directory: String) throws -> Project {
-        guard let project = try load(directory).project(named: name) else {
-            throw CLIError("could not find the project \"\(name)\" in \(directory)")
+        let loaded = try load(directory)
+        guard let project = loaded.project(named: name) else {
+            let unread = loaded.problems.map { ($0.error.file as NSString).lastPathComponent }
+            throw CLIError("could not find the project \"\(name)\" in \(directory)"
+                + (unread.isEmpty ? "" : " (files that do not load: \(unread.joined(separator: ", ")))"))
         }
         return project
     }
@@ -24,10 +29,17 @@ struct ProjectCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the projects of the projects directory.")
         @Option(help: "Directory of project YAML files.") var projects = "projects"
 
+        /// Exits 1 when a file does not load, after listing the others: a check to run
+        /// before giving a gateway the directory.
         func run() throws {
-            for project in try ProjectCommand.load(projects).projects {
+            let loaded = try ProjectCommand.load(projects)
+            for project in loaded.projects {
                 let gateways = project.gateways.map(\.rawValue).joined(separator: ",")
                 print("\(project.name)\t\(project.id)\t\(gateways.isEmpty ? "-" : gateways)\(project.insecure ? "\tinsecure" : "")")
+            }
+            guard loaded.problems.isEmpty else {
+                for problem in loaded.problems { FileHandle.standardError.write(Data("Error: \(problem.error)\n".utf8)) }
+                throw QuietExit(exitCode: 1)
             }
         }
     }

@@ -110,7 +110,7 @@ struct RunCommand: AsyncParsableCommand {
         interrupts.remove()
         if outcome.status == .failed {
             log.log(.error, nil, "build \(outcome.buildID) failed: \(outcome.reason ?? "exit code \(outcome.exitCode)")")
-            throw BuildFailed(exitCode: 2)
+            throw QuietExit(exitCode: 2)
         }
     }
 
@@ -124,11 +124,7 @@ struct RunCommand: AsyncParsableCommand {
             return loaded
         }
         guard let name = project else { return .local(directory: cwd) }
-        let directory = try projectError { try ProjectDirectory(path: projects) }
-        guard let found = directory.project(named: name) else {
-            throw CLIError("could not find the project \"\(name)\" in \(projects)")
-        }
-        return found
+        return try ProjectCommand.find(name, in: projects)
     }
 
     private func projectError<T>(_ body: () throws -> T) throws -> T {

@@ -198,7 +198,27 @@ import Testing
         #expect(projects.project(named: ProjectID.of("acme/api"))?.name == "acme/api")
         #expect(projects.project(named: "acme/nope") == nil)
 
-        try "name: acme/web".write(to: root.appendingPathComponent("again.yaml"), atomically: true, encoding: .utf8)
-        #expect { try ProjectDirectory(path: root.path) } throws: { "\($0)".contains("declares project 'acme/web' again") }
+        #expect(projects.problems.isEmpty)
+
+        // A name declared twice: the file that had it keeps it, else the first by name.
+        try "name: acme/web\ndefaultScript: 'again'".write(to: root.appendingPathComponent("again.yaml"), atomically: true, encoding: .utf8)
+        let twice = try ProjectDirectory(path: root.path)
+        #expect(twice.project(named: "acme/web")?.defaultScript == "again" && twice.projects.count == 2)
+        #expect(twice.problems.map(\.description) == [
+            "\(root.appendingPathComponent("web.yaml").path): declares project 'acme/web', which \(root.appendingPathComponent("again.yaml").path) declares (the file is skipped)"])
+        let kept = try ProjectDirectory(path: root.path, previous: projects.byFile)
+        #expect(kept.project(named: "acme/web")?.defaultScriptFile != nil, "web.yaml had the name before")
+        #expect(kept.problems.map(\.error.file) == [root.appendingPathComponent("again.yaml").path])
+
+        // A file that stops loading keeps its previous version; one that never loaded is skipped.
+        try FileManager.default.removeItem(at: root.appendingPathComponent("again.yaml"))
+        try "name: acme/api\nunknownKey: 1".write(to: root.appendingPathComponent("api.yml"), atomically: true, encoding: .utf8)
+        try "name: [".write(to: root.appendingPathComponent("new.yaml"), atomically: true, encoding: .utf8)
+        let broken = try ProjectDirectory(path: root.path, previous: projects.byFile)
+        #expect(broken.projects.map(\.name) == ["acme/api", "acme/web"])
+        #expect(broken.problems.map(\.keptPrevious) == [true, false])
+        #expect(broken.problems.map { ($0.error.file as NSString).lastPathComponent } == ["api.yml", "new.yaml"])
+        #expect(try ProjectDirectory(path: root.path).projects.map(\.name) == ["acme/web"], "without a previous version")
+        #expect { try ProjectDirectory(path: root.appendingPathComponent("nope").path) } throws: { "\($0)".contains("is not a directory") }
     }
 }

@@ -552,13 +552,38 @@ import Testing
             status = try await gateway.post("/events/webhook/late", body).status
         }
         #expect(status == 200, "the new project was picked up")
-        // A broken file leaves the projects as they were, and says why.
+        // A new file that does not load is skipped, and a file that stops loading keeps its
+        // previous version; each says why, and the other files' changes still take effect.
         try "name: [broken".write(to: projects.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
+        try "name: late\ninsecure: maybe\n".write(to: projects.appendingPathComponent("late.yaml"), atomically: true, encoding: .utf8)
+        try "name: later\ndefaultScriptFile: report.js\ninsecure: true\ngateways: [container-registry]\n"
+            .write(to: projects.appendingPathComponent("later.yaml"), atomically: true, encoding: .utf8)
         for _ in 0..<100 {
-            guard !gateway.log.contains("projects not reloaded") else { break }
+            guard try await gateway.post("/events/webhook/later", body).status != 200 else { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(gateway.log.contains("projects not reloaded, keeping the previous ones"))
-        #expect(try await gateway.post("/events/webhook/late", body).status == 200)
+        #expect(try await gateway.post("/events/webhook/later", body).status == 200)
+        #expect(try await gateway.post("/events/webhook/late", body).status == 200, "late.yaml's previous version")
+        let problems = gateway.log.split(separator: "\n").filter { $0.contains("project file not served as it is") }
+        #expect(problems.contains { $0.contains("broken.yaml: is not valid YAML") && $0.hasSuffix("(the file is skipped)") }, "\(problems)")
+        #expect(problems.contains { $0.contains("late.yaml") && $0.hasSuffix("(its previous version is kept)") }, "\(problems)")
+        #expect(!gateway.log.contains("projects not reloaded"))
+    }
+
+    /// A project file that does not load at start is skipped, saying why; the rest are served.
+    @Test func aBrokenProjectFileDoesNotStopTheOthers() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects(extra: ["missing-secret.yaml": "name: acme/missing\nsecrets: {TOKEN: {fromEnv: BRIGANTINE_TEST_UNSET_VARIABLE}}\n"])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        #expect(try await gateway.post("/events/webhook/open", Data("{}".utf8)).status == 200)
+        #expect(gateway.log.contains("missing-secret.yaml: secret 'TOKEN': the environment variable BRIGANTINE_TEST_UNSET_VARIABLE is not set (the file is skipped)"),
+                "\(gateway.log)")
+        #expect(try await gateway.get("/v1/projects").list?.count == 3)
+        // `brig project list` lists the rest and fails, as a check before a gateway is given the directory.
+        let list = try await Brig.run(["project", "list", "--projects", projects.path])
+        #expect(list.status == 1 && list.stdoutLines.count == 3 && list.stderr.contains("missing-secret.yaml: secret 'TOKEN'"), "\(list)")
+        let get = try await Brig.run(["project", "get", "acme/missing", "--projects", projects.path])
+        #expect(get.status == 1 && get.stderr.hasSuffix("(files that do not load: missing-secret.yaml)\n"), "\(get.stderr)")
+        #expect(try await Brig.run(["project", "get", "open", "--projects", projects.path]).status == 0)
     }
 }
