@@ -139,17 +139,39 @@ public struct JobContext: Sendable {
     /// none), and the worker removes it when the build is over.
     public let buildDirectory: URL
     public let log: BuildLog
+    /// The build's source, which jobs with `useSource` get at their `mountPath` (`/src`), as
+    /// Brigade's jobs got a clone of the project's repository: a gateway build's checkout,
+    /// or `brig run`'s project root. Nil: there is none.
+    public let source: URL?
 
-    public init(buildID: String, projectName: String, projectID: String, buildDirectory: URL, log: BuildLog) {
+    public init(buildID: String, projectName: String, projectID: String, buildDirectory: URL, log: BuildLog,
+                source: URL? = nil) {
         self.buildID = buildID
         self.projectName = projectName
         self.projectID = projectID
         self.buildDirectory = buildDirectory
         self.log = log
+        self.source = source
     }
 
     /// The per-build directory jobs with `storage.enabled` share.
     public var sharedStorage: URL { buildDirectory.appendingPathComponent("shared", isDirectory: true) }
+
+    /// A copy of the source for one job, made now, or nil when the job gets none. Each job
+    /// gets its own, as each Brigade job cloned the repository anew: what one job changes
+    /// there, the next does not see (shared storage is for that).
+    public func sourceCopy(for job: JobSpec) throws -> URL? {
+        guard job.useSource, !job.mountPath.isEmpty, let source else { return nil }
+        let copy = buildDirectory.appendingPathComponent("sources/\(job.podName)", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: copy.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(at: copy) // a job run again with the same name
+            try FileManager.default.copyItem(at: source, to: copy)
+        } catch {
+            throw JobFailure.cannotStart("cannot copy the build's source for \(job.podName): \(error.localizedDescription)")
+        }
+        return copy
+    }
 }
 
 /// A finished job.

@@ -14,9 +14,10 @@ import SystemPackage
 ///
 /// - Each job gets its own working directory (also its `HOME`) inside the build directory.
 /// - `storage.enabled`: the build's shared directory; `cache.enabled`: a directory kept per
-///   project and job under `cacheRoot`. Their paths in the script and in `env` values
-///   (`/mnt/brigade/share`, `/mnt/brigade/cache` by default) are rewritten to the real
-///   directories, which are also in `BRIGADE_STORAGE` and `BRIGADE_CACHE`.
+///   project and job under `cacheRoot`; `useSource` (with a source): a copy of the build's
+///   source. Their paths in the script and in `env` values (`/mnt/brigade/share`,
+///   `/mnt/brigade/cache`, `/src` by default) are rewritten to the real directories, which
+///   are also in `BRIGADE_STORAGE`, `BRIGADE_CACHE` and `BRIGADE_SOURCE`.
 /// - The environment is the job's `env` plus PATH, HOME, TMPDIR and LANG: nothing else of
 ///   the host's environment reaches a job.
 /// - The job runs in its own process group; on timeout or cancellation the whole group is killed.
@@ -62,11 +63,11 @@ public struct LocalRunner: JobRunner {
             mounts.append((job.cache.path, cache.path))
             environment.append(("BRIGADE_CACHE", cache.path))
         }
-        func mapped(_ text: String) -> String {
-            mounts.reduce(text) { text, mount in
-                mount.from.isEmpty ? text : text.replacingOccurrences(of: mount.from, with: mount.to)
-            }
+        if let source = try context.sourceCopy(for: job) {
+            mounts.append((job.mountPath, source.path))
+            environment.append(("BRIGADE_SOURCE", source.path))
         }
+        func mapped(_ text: String) -> String { Self.rewrite(text, mounts: mounts) }
         script = mapped(script)
         environment += job.env.map { ($0.name, mapped($0.value)) }
 
@@ -82,6 +83,19 @@ public struct LocalRunner: JobRunner {
             interpreter: job.interpreter, scriptFile: scriptFile, environment: environment,
             workDirectory: workDirectory, timeout: job.timeout, output: output)
         return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
+    }
+
+    /// `text` with each mount's path replaced where it stands as a path of its own: `/src`
+    /// in `cd /src/app` or `DIR=/src`, not in `/usr/src` or `/srcdir`.
+    static func rewrite(_ text: String, mounts: [(from: String, to: String)]) -> String {
+        mounts.reduce(text) { text, mount in
+            guard !mount.from.isEmpty else { return text }
+            let pattern = "(?<![A-Za-z0-9_.~/])" + NSRegularExpression.escapedPattern(for: mount.from) + "(?![A-Za-z0-9_.~-])"
+            guard let expression = try? NSRegularExpression(pattern: pattern) else { return text }
+            return expression.stringByReplacingMatches(
+                in: text, range: NSRange(text.startIndex..., in: text),
+                withTemplate: NSRegularExpression.escapedTemplate(for: mount.to))
+        }
     }
 
     private func execute(

@@ -374,11 +374,16 @@ public final class BuildScheduler: Sendable {
         log.log(.log, nil, "checked out \(RepositoryCheckout.display(cloneURL)) at \(checkout.commit)")
         if let note = checkout.note { log.log(.warn, nil, note) }
         let script = checkout.directory.appendingPathComponent("brigade.js")
+        var request: BuildRequest
         if FileManager.default.fileExists(atPath: script.path) {
-            return try Self.request(for: build, project: project, repositoryScript: script)
+            request = try Self.request(for: build, project: project, repositoryScript: script)
+        } else {
+            log.log(.log, nil, "the repository has no brigade.js; using the project's default script")
+            request = try Self.request(for: build, project: project, repositoryScript: nil)
         }
-        log.log(.log, nil, "the repository has no brigade.js; using the project's default script")
-        return try Self.request(for: build, project: project, repositoryScript: nil)
+        // Jobs get the checkout at their mountPath, as Brigade's VCS sidecar cloned it for them.
+        request.sourceDirectory = checkout.directory
+        return request
     }
 
     static func request(for build: NewBuild, project: Project, repositoryScript: URL?) throws -> BuildRequest {

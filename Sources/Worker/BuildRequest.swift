@@ -46,11 +46,15 @@ public struct BuildRequest: Sendable {
     /// brigade.json beside the script is used, then the project's `defaultConfig`.
     public var config: String?
     public var logLevel: LogLevel
+    /// What jobs with `useSource` get at their `mountPath` (`/src`): the checked-out
+    /// repository of a gateway build, the project root for `brig run`; nil for none.
+    public var sourceDirectory: URL?
 
     public init(
         buildID: String = ULID.make(), project: Project, eventType: String, provider: String,
         revision: Revision = Revision(), payload: String? = nil, cloneURL: String? = nil,
-        script: Script, moduleRoot: String, config: String? = nil, logLevel: LogLevel = .log
+        script: Script, moduleRoot: String, config: String? = nil, logLevel: LogLevel = .log,
+        sourceDirectory: URL? = nil
     ) {
         self.buildID = buildID
         self.project = project
@@ -63,6 +67,7 @@ public struct BuildRequest: Sendable {
         self.moduleRoot = moduleRoot
         self.config = config
         self.logLevel = logLevel
+        self.sourceDirectory = sourceDirectory
     }
 
     /// Brigade's worker name for the build.

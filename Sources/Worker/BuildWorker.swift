@@ -91,7 +91,8 @@ public final class BuildWorker: @unchecked Sendable {
     /// What the runner knows about this build.
     private var jobContext: JobContext {
         JobContext(buildID: request.buildID, projectName: request.project.name, projectID: request.project.id,
-                   buildDirectory: settings.workRoot.appendingPathComponent(request.buildID, isDirectory: true), log: log)
+                   buildDirectory: settings.workRoot.appendingPathComponent(request.buildID, isDirectory: true), log: log,
+                   source: request.sourceDirectory)
     }
 
     /// Stops the build from any thread: the script is not entered again, running jobs are

@@ -62,6 +62,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Directory for job caches and build files.")
     var data: String?
 
+    @Option(help: ArgumentHelp("Directory jobs see at their mountPath (/src), as Brigade's jobs saw the repository.",
+                               discussion: "Default: the script's project root when it is a git repository (has .git), else none."))
+    var source: String?
+
     @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into the script may run without yielding.")
     var scriptTimeLimit: Double = 10
 
@@ -89,11 +93,12 @@ struct RunCommand: AsyncParsableCommand {
             project.secrets[String(secret[..<equals])] = String(secret[secret.index(after: equals)...])
         }
         let script = try chooseScript(for: project)
+        let moduleRoot = ScriptLocation.moduleRoot(for: script, project: project, projectFileGiven: projectFile != nil)
         let request = BuildRequest(
             project: project, eventType: event, provider: "brigade-cli",
             revision: .init(commit: commit, ref: ref), payload: try readPayload(), script: script,
-            moduleRoot: ScriptLocation.moduleRoot(for: script, project: project, projectFileGiven: projectFile != nil),
-            config: try config.map { try readText($0, what: "config") }, logLevel: logLevel)
+            moduleRoot: moduleRoot, config: try config.map { try readText($0, what: "config") }, logLevel: logLevel,
+            sourceDirectory: try sourceDirectory(projectRoot: moduleRoot))
 
         let dataDirectory = URL(fileURLWithPath: data ?? Self.defaultDataDirectory())
         let jobRunner = try await makeRunner(named: runner ?? project.runner ?? "local", project: project, data: dataDirectory)
@@ -143,6 +148,20 @@ struct RunCommand: AsyncParsableCommand {
         let local = URL(fileURLWithPath: "brigade.js").standardizedFileURL.path
         if FileManager.default.fileExists(atPath: local) { return .file(path: local) }
         throw CLIError("no script to run: pass -f FILE, or set defaultScript in the project file")
+    }
+
+    /// `--source`, else the project root if it is a repository (what a Brigade job would
+    /// have had cloned); never a whole directory that merely holds the script.
+    private func sourceDirectory(projectRoot: String) throws -> URL? {
+        if let source {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CLIError("--source \(source) is not a directory")
+            }
+            return URL(fileURLWithPath: source, isDirectory: true).standardizedFileURL
+        }
+        let root = URL(fileURLWithPath: projectRoot, isDirectory: true)
+        return FileManager.default.fileExists(atPath: root.appendingPathComponent(".git").path) ? root : nil
     }
 
     private func readPayload() throws -> String {

@@ -11,7 +11,7 @@ import Worker
 struct ContainerRunnerTests {
     /// Runs `script` as a build with the container runner of `engine`.
     func build(_ script: String, engine: TestEngine, project configure: (inout Project) -> Void = { _ in },
-               buildID: String = ULID.make()) async throws -> (outcome: BuildOutcome, lines: [String]) {
+               buildID: String = ULID.make(), source: URL? = nil) async throws -> (outcome: BuildOutcome, lines: [String]) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("container-build-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -24,7 +24,7 @@ struct ContainerRunnerTests {
         let runner = try await ContainerRunner.connect(socket: engine.socket)
         let worker = BuildWorker(
             request: BuildRequest(buildID: buildID, project: project, eventType: "exec", provider: "test",
-                                  script: .file(path: scriptFile.path), moduleRoot: directory.path),
+                                  script: .file(path: scriptFile.path), moduleRoot: directory.path, sourceDirectory: source),
             runner: runner, log: log, settings: WorkerSettings(workRoot: directory.appendingPathComponent("work")))
         let outcome = await worker.run()
         return (outcome, lines.withLock { $0 })
@@ -113,6 +113,38 @@ struct ContainerRunnerTests {
             #expect(times[0] < times[3] && times[2] < times[1], "left and right ran at the same time: \(times)")
             #expect(!(try engine.volumes()).contains { $0.hasPrefix("brigantine-build-") }, "build volumes are removed with their build")
             #expect(try engine.volumes().contains("brigantine-cache-acme-containers-cache"))
+        }
+    }
+
+    /// Jobs get a copy of the build's source at their mountPath, each its own, as Brigade's
+    /// VCS sidecar cloned the repository for each job.
+    @Test func jobsSeeTheSourceAtTheirMountPath() async throws {
+        let source = FileManager.default.temporaryDirectory.appendingPathComponent("container-source-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: source.appendingPathComponent("hello"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: source) }
+        try "hello from the repository\n".write(to: source.appendingPathComponent("hello/README"), atomically: true, encoding: .utf8)
+        try await TestEngine.with { engine in
+            let run = try await build("""
+                const { events, Job } = require('brigadier');
+                const image = 'alpine:3.18';
+                events.on('exec', async () => {
+                  const change = new Job('change', image, ['cat /src/hello/README', 'echo changed > /src/hello/README']);
+                  console.log('FIRST', (await change.run()).toString().trim());
+                  console.log('SECOND', (await new Job('again', image, ['cat /src/hello/README']).run()).toString().trim());
+                  const moved = new Job('moved', image, ['cat /code/hello/README']);
+                  moved.mountPath = '/code';
+                  console.log('MOVED', (await moved.run()).toString().trim());
+                  const none = new Job('none', image, ['test -e /src/hello && echo has || echo none']);
+                  none.useSource = false;
+                  console.log('NONE', (await none.run()).toString().trim());
+                });
+                """, engine: engine, source: source)
+            #expect(run.outcome.status == .succeeded, "\(run.lines)")
+            for expected in ["FIRST hello from the repository", "SECOND hello from the repository",
+                             "MOVED hello from the repository", "NONE none"] {
+                #expect(run.lines.contains(expected), "\(expected): \(run.lines)")
+            }
+            #expect(try String(contentsOf: source.appendingPathComponent("hello/README"), encoding: .utf8) == "hello from the repository\n")
         }
     }
 

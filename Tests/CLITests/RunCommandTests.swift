@@ -93,6 +93,26 @@ import TestSupport
         #expect(result.stdout == "brigade-cli abc refs/tags/v1 \"ünï\\tcode\"\n")
     }
 
+    /// Jobs see the script's repository at `/src` (or `--source DIR`), as a Brigade job saw
+    /// its clone; a script outside any repository gives them none.
+    @Test func jobsSeeTheRepositoryOfTheScript() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brig-source-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("other"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+            const { events, Job } = require('brigadier');
+            events.on('exec', async () => console.log((await new Job('look', 'alpine', ['cat /src/NOTE 2>/dev/null || echo no-source']).run()).toString().trim()));
+            """.write(to: directory.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
+        try "the repository's note".write(to: directory.appendingPathComponent("NOTE"), atomically: true, encoding: .utf8)
+        try "another note".write(to: directory.appendingPathComponent("other/NOTE"), atomically: true, encoding: .utf8)
+        let script = directory.appendingPathComponent("brigade.js").path
+        #expect(try await Brig.run(["run", "-f", script, "-l", "none"]).stdout == "no-source\n", "not a repository")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent(".git"), withIntermediateDirectories: true)
+        #expect(try await Brig.run(["run", "-f", script, "-l", "none"]).stdout == "the repository's note\n")
+        let other = try await Brig.run(["run", "-f", script, "-l", "none", "--source", directory.appendingPathComponent("other").path])
+        #expect(other.stdout == "another note\n", "\(other.stderr)")
+    }
+
     /// `-p -` takes the payload from standard input, as piped from `curl` or a file.
     @Test func payloadFromStandardInput() async throws {
         let payload = try Data(contentsOf: URL(fileURLWithPath: "samples/dockerhub/payload.json", relativeTo: Brig.packageRoot))

@@ -1,6 +1,6 @@
 import BrigantineCore
 import Foundation
-import JobRunners
+@testable import JobRunners
 import Synchronization
 import Testing
 
@@ -26,10 +26,11 @@ final class Scratch: Sendable {
 
     deinit { try? FileManager.default.removeItem(at: root) }
 
-    func context(build: String = "b1", project: String = "acme/web.site") -> JobContext {
+    func context(build: String = "b1", project: String = "acme/web.site", source: URL? = nil) -> JobContext {
         JobContext(buildID: build, projectName: project, projectID: ProjectID.of(project),
                    buildDirectory: root.appendingPathComponent("builds/\(build)"),
-                   log: BuildLog(level: .all) { [weak self] line in self?.lines.withLock { $0.append(line) } })
+                   log: BuildLog(level: .all) { [weak self] line in self?.lines.withLock { $0.append(line) } },
+                   source: source)
     }
 
     var logText: String { lines.withLock { $0.map(\.text).joined(separator: "\n") } }
@@ -98,6 +99,47 @@ final class Scratch: Sendable {
         #expect(output == "from-first\n\(context.sharedStorage.path)\n")
         let custom = makeJob("custom", tasks: ["cat /data/note"]) { $0.storage.enabled = true; $0.storage.path = "/data" }
         #expect(try await scratch.runner.run(custom, in: context).output == "from-first\n")
+    }
+
+    /// Each job with `useSource` gets its own copy of the build's source at its mountPath,
+    /// as each Brigade job got a fresh clone; the path is rewritten only where it stands alone.
+    @Test func eachJobGetsItsOwnCopyOfTheSource() async throws {
+        let scratch = try Scratch()
+        let source = scratch.root.appendingPathComponent("checkout")
+        try FileManager.default.createDirectory(at: source.appendingPathComponent("app"), withIntermediateDirectories: true)
+        try "original\n".write(to: source.appendingPathComponent("app/VERSION"), atomically: true, encoding: .utf8)
+        let context = scratch.context(source: source)
+        let change = makeJob("change", tasks: ["cat /src/app/VERSION", "echo changed > /src/app/VERSION", "echo \"$WHERE\""]) {
+            $0.env = [.init(name: "WHERE", value: "/src/app")]
+        }
+        let output = try await scratch.runner.run(change, in: context).output
+        let copy = scratch.root.appendingPathComponent("builds/b1/sources/change-b1")
+        #expect(output == "original\n\(copy.path)/app\n")
+        let read = makeJob("read", tasks: ["cat /src/app/VERSION", "echo \"$BRIGADE_SOURCE\""])
+        #expect(try await scratch.runner.run(read, in: context).output == "original\n\(scratch.root.path)/builds/b1/sources/read-b1\n")
+        #expect(try String(contentsOf: source.appendingPathComponent("app/VERSION"), encoding: .utf8) == "original\n", "the checkout itself is untouched")
+        let elsewhere = makeJob("elsewhere", tasks: ["cat /code/app/VERSION"]) { $0.mountPath = "/code" }
+        #expect(try await scratch.runner.run(elsewhere, in: context).output == "original\n")
+        let without = makeJob("without", tasks: ["test -e /src/app/VERSION && echo has || echo none", "echo ${BRIGADE_SOURCE:-unset}"]) {
+            $0.useSource = false
+        }
+        #expect(try await scratch.runner.run(without, in: context).output == "none\nunset\n")
+        let noSource = makeJob("nosource", tasks: ["echo ${BRIGADE_SOURCE:-unset}"])
+        #expect(try await scratch.runner.run(noSource, in: scratch.context(build: "b2")).output == "unset\n")
+    }
+
+    @Test func pathsAreRewrittenOnlyWhereTheyStandAlone() {
+        let mounts = [(from: "/src", to: "/work/s"), (from: "/mnt/brigade/share", to: "/work/share")]
+        let cases = [
+            ("cd /src && make", "cd /work/s && make"), ("cat /src/a/b", "cat /work/s/a/b"), ("DIR=/src", "DIR=/work/s"),
+            ("'/src'", "'/work/s'"), ("\"/src/x\"", "\"/work/s/x\""), ("ls /usr/src /srcdir ~/src /src.bak", "ls /usr/src /srcdir ~/src /src.bak"),
+            ("x:/src;/src|/src", "x:/work/s;/work/s|/work/s"), ("cp a /mnt/brigade/share/", "cp a /work/share/"),
+            ("/mnt/brigade/shared", "/mnt/brigade/shared"), ("", ""),
+        ]
+        for (text, expected) in cases {
+            #expect(LocalRunner.rewrite(text, mounts: mounts) == expected, "\(text)")
+        }
+        #expect(LocalRunner.rewrite("cd /src", mounts: [(from: "/src", to: "/a $1 \\0 b")]) == "cd /a $1 \\0 b", "the replacement is taken literally")
     }
 
     @Test func cachePersistsAcrossBuilds() async throws {

@@ -306,6 +306,52 @@ extension Array {
         #expect(fallback.1.contains("[brigade] the repository has no brigade.js; using the project's default script"))
     }
 
+    /// Jobs get the repository at the build's revision at their mountPath (`/src`), as
+    /// Brigade's VCS sidecar cloned it, also when the script is the project's own.
+    @Test func jobsGetTheCheckoutAtTheirMountPath() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let repository = directory.appendingPathComponent("repo")
+        try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
+        try git("init", "--quiet", "--initial-branch=main", in: repository)
+        try "1.0\n".write(to: repository.appendingPathComponent("VERSION"), atomically: true, encoding: .utf8)
+        try git("add", ".", in: repository)
+        try git("commit", "--quiet", "-m", "one", in: repository)
+        try git("tag", "v1", in: repository)
+        try "2.0\n".write(to: repository.appendingPathComponent("VERSION"), atomically: true, encoding: .utf8)
+        try git("commit", "--quiet", "-am", "two", in: repository)
+
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
+        var configured = Project(name: "acme/src", directory: directory.path)
+        configured.repo = .init(cloneURL: repository.path)
+        configured.defaultScript = """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', async () => console.log('VERSION', (await new Job('v', 'alpine', ['cat /src/VERSION']).run()).toString().trim()));
+            """
+        let project = configured
+        let scheduler = BuildScheduler(
+            store: store, projects: { $0 == project.id ? project : nil },
+            runners: { _ in LocalRunner(cacheRoot: directory.appendingPathComponent("cache")) },
+            settings: .init(worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)))
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        var ids: [String] = []
+        for ref in ["v1", "main"] {
+            ids.append(try await store.create(NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push",
+                                                       provider: "dockerhub", commit: "", ref: ref, payload: Data())).id)
+        }
+        scheduler.wake()
+        for (id, version) in zip(ids, ["1.0", "2.0"]) {
+            var build = try #require(try await store.build(id: id))
+            for _ in 0..<400 where build.status == .pending || build.status == .running {
+                try await Task.sleep(for: .milliseconds(50))
+                build = try #require(try await store.build(id: id))
+            }
+            let lines = try await store.logs(buildID: id, after: 0, limit: 100).map(\.line.text)
+            #expect(build.status == .succeeded, "\(build.reason ?? "") \(lines)")
+            #expect(lines.contains("VERSION \(version)"), "\(lines)")
+        }
+    }
+
     @Test func credentialsStayOutOfMessages() {
         #expect(RepositoryCheckout.display("https://user:s3cret@git.example.com/acme/web.git") == "https://git.example.com/acme/web.git")
         #expect(RepositoryCheckout.display("/srv/git/web.git") == "/srv/git/web.git")

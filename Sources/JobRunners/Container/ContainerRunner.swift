@@ -13,7 +13,8 @@ import Synchronization
 ///   `args` become the command;
 /// - `env` values are the environment (project secrets only where the script put them);
 /// - `storage.enabled` mounts the build's volume, `cache.enabled` a volume kept per project
-///   and job; `privileged` and the engine socket only reach jobs the project allows them;
+///   and job, `useSource` a copy of the build's source at `mountPath` (`/src`, as Brigade's
+///   VCS sidecar did); `privileged` and the engine socket only reach jobs the project allows them;
 /// - no network unless the project allows it; memory and CPU limits map to the engine's;
 /// - every container is labelled with project, build, job and owner, and removed after
 ///   its job; leftovers of a `brig` that died are removed the next time a runner starts.
@@ -162,6 +163,9 @@ public final class ContainerRunner: JobRunner {
         }
         if job.cache.enabled {
             mounts.append(["Type": "volume", "Source": Self.cacheVolume(job.cacheName(project: context.projectName)), "Target": job.cache.path])
+        }
+        if let source = try context.sourceCopy(for: job) {
+            mounts.append(["Type": "bind", "Source": source.path, "Target": job.mountPath])
         }
         if !mounts.isEmpty { hostConfig["Mounts"] = mounts }
         if job.dockerSocket { hostConfig["Binds"] = ["\(socketPath):/var/run/docker.sock"] }
