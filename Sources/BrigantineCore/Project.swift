@@ -34,6 +34,17 @@ public struct Project: Sendable, Equatable {
         public init() {}
     }
 
+    /// What the container runner pulls a private image with (`registries:` in the file).
+    public struct RegistryCredential: Sendable, Equatable {
+        public var username: String
+        public var password: String
+
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
+    }
+
     public var name: String
     public var repo: Repository?
     /// Inline fallback script (Brigade's `defaultScript`).
@@ -70,6 +81,9 @@ public struct Project: Sendable, Equatable {
     /// (nil: the gateway's `--per-project`, per gateway); 1 runs them one after another, in
     /// the order they came.
     public var maxConcurrentBuilds: Int?
+    /// Registry host (`myacr.azurecr.io`, `ghcr.io`, `docker.io`) → the credential the
+    /// container runner pulls that registry's images with.
+    public var registries: [String: RegistryCredential]
     /// The directory of the project file: relative paths and `require` resolve from here.
     public var directory: String
 
@@ -88,6 +102,7 @@ public struct Project: Sendable, Equatable {
         rerunInterrupted = false
         allowJobNetwork = false
         deduplicate = false
+        registries = [:]
     }
 
     /// A project for `brig run` without a project file: no secrets, nothing allowed.
@@ -109,7 +124,7 @@ extension Project {
         case name, repo, defaultScript, defaultScriptFile, defaultConfig, defaultConfigFile, secrets
         case genericGatewaySecret, webhookSecret, insecure, gateways, runner
         case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
-        case rerunInterrupted, allowJobNetwork, deduplicate, maxConcurrentBuilds
+        case rerunInterrupted, allowJobNetwork, deduplicate, maxConcurrentBuilds, registries
     }
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
@@ -160,6 +175,35 @@ extension Project {
         }
     }
 
+    /// A `registries:` entry as written: the password is a secret like any other.
+    struct WrittenCredential: Decodable, Equatable {
+        var username: String
+        var password: WrittenSecret
+
+        private enum Key: String, CodingKey, CaseIterable { case username, password }
+
+        init(from decoder: any Decoder) throws {
+            let message = "a registry credential is {username: NAME, password: SECRET}"
+            guard let fields = try? decoder.container(keyedBy: Key.self),
+                  Set(fields.allKeys) == Set(Key.allCases),
+                  let username = try? fields.decode(String.self, forKey: .username), !username.isEmpty,
+                  (try? decoder.container(keyedBy: AnyKey.self).allKeys.count) == Key.allCases.count
+            else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: message))
+            }
+            self.username = username
+            password = try fields.decode(WrittenSecret.self, forKey: .password)
+        }
+
+        /// Any key, to count them: a credential with more than its two is a typo.
+        private struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+    }
+
     struct SecretSourceError: Error {
         let message: String
         init(_ message: String) { self.message = message }
@@ -172,6 +216,7 @@ extension Project {
         var secrets: [String: WrittenSecret]
         var webhookSecret: WrittenSecret?
         var genericGatewaySecret: WrittenSecret?
+        var registries: [String: WrittenCredential]
 
         init(from decoder: any Decoder) throws {
             let file = try decoder.container(keyedBy: FileKey.self)
@@ -184,6 +229,7 @@ extension Project {
             secrets = try file.decodeIfPresent([String: WrittenSecret].self, forKey: .secrets) ?? [:]
             genericGatewaySecret = try file.decodeIfPresent(WrittenSecret.self, forKey: .genericGatewaySecret)
             webhookSecret = try file.decodeIfPresent(WrittenSecret.self, forKey: .webhookSecret)
+            registries = try file.decodeIfPresent([String: WrittenCredential].self, forKey: .registries) ?? [:]
             project.insecure = try file.decodeIfPresent(Bool.self, forKey: .insecure) ?? false
             project.gateways = try file.decodeIfPresent([Gateway].self, forKey: .gateways) ?? []
             project.runner = try file.decodeIfPresent(String.self, forKey: .runner)
@@ -246,6 +292,11 @@ extension Project {
             }
             project.webhookSecret = try written.webhookSecret?.resolve("'webhookSecret'", in: directory)
             project.genericGatewaySecret = try written.genericGatewaySecret?.resolve("'genericGatewaySecret'", in: directory)
+            for (host, credential) in written.registries {
+                project.registries[RegistryHost.normalized(host)] = RegistryCredential(
+                    username: credential.username,
+                    password: try credential.password.resolve("the password for registry \(host)", in: directory))
+            }
         } catch {
             throw fail(error.message)
         }
@@ -298,7 +349,31 @@ extension Project {
 
     /// Masks this project's secret values (and gateway secrets) in log text.
     public var redactor: SecretRedactor {
-        SecretRedactor(secrets: Array(secrets.values) + [genericGatewaySecret, webhookSecret].compactMap { $0 })
+        SecretRedactor(secrets: Array(secrets.values) + [genericGatewaySecret, webhookSecret].compactMap { $0 }
+            + registries.values.map(\.password))
+    }
+}
+
+/// The registry an image reference names, as the engine reads it: the first path part when
+/// it looks like a host (a dot, a port, or `localhost`), else Docker Hub.
+public enum RegistryHost {
+    public static let dockerHub = "docker.io"
+
+    public static func of(image: String) -> String {
+        let parts = image.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost" else {
+            return dockerHub
+        }
+        return normalized(String(parts[0]))
+    }
+
+    /// Docker Hub's other names are Docker Hub; hosts are case-insensitive; a URL (as in a
+    /// Docker config.json, `https://index.docker.io/v1/`) stands for its host.
+    public static func normalized(_ host: String) -> String {
+        var lower = host.lowercased()
+        if let scheme = lower.range(of: "://") { lower = String(lower[scheme.upperBound...]) }
+        if let slash = lower.firstIndex(of: "/") { lower = String(lower[..<slash]) }
+        return ["index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"].contains(lower) ? dockerHub : lower
     }
 }
 

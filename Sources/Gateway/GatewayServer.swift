@@ -96,7 +96,7 @@ public final class GatewayServer: Sendable {
             store: store, projects: { [registry] id in registry.project(named: id) },
             runners: { project in
                 switch project.runner ?? "local" {
-                case "container": return try await engine.runner().withNetwork(project.allowJobNetwork)
+                case "container": return try await engine.runner().forProject(project)
                 case let name: return try Self.runner(named: name, cacheRoot: cacheRoot)
                 }
             },

@@ -130,6 +130,7 @@ struct ReadAPI: Sendable {
             // null: the gateway's own setting applies.
             "buildTimeout": orNull(project.buildTimeout), "scriptTimeLimit": orNull(project.scriptTimeLimit),
             "maxConcurrentBuilds": orNull(project.maxConcurrentBuilds),
+            "registries": project.registries.mapValues { ["username": $0.username, "password": "REDACTED"] },
         ]
     }
 

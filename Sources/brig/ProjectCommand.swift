@@ -68,6 +68,8 @@ struct ProjectCommand: ParsableCommand {
             ]
             lines.append("secrets:" + (project.secrets.isEmpty ? " {}" : ""))
             lines += project.secrets.keys.sorted().map { "  \($0): REDACTED" }
+            lines.append("registries:" + (project.registries.isEmpty ? " {}" : ""))
+            lines += project.registries.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value.username), password REDACTED" }
             print(lines.joined(separator: "\n"))
         }
     }

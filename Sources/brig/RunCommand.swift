@@ -187,7 +187,7 @@ struct RunCommand: AsyncParsableCommand {
         case "simulate": return SimulateRunner()
         case "container":
             do {
-                return try await ContainerRunner.connect(socket: engineSocket, allowNetwork: project.allowJobNetwork)
+                return try await ContainerRunner.connect(socket: engineSocket).forProject(project)
             } catch {
                 throw CLIError("\(error)")
             }

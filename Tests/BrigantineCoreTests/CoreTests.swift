@@ -109,6 +109,9 @@ import Testing
             buildTimeout: 120
             scriptTimeLimit: 2.5
             maxConcurrentBuilds: 1
+            registries:
+              myacr.azurecr.io: {username: ci, password: acr-password}
+              https://index.docker.io/v1/: {username: acme, password: hub-password}
             """, file: "web.yaml", directory: directory)
         #expect(project.name == "acme/web" && project.id == ProjectID.of("acme/web"))
         #expect(project.repo?.cloneURL == "https://github.com/acme/web.git")
@@ -118,7 +121,9 @@ import Testing
         #expect(project.runner == "simulate" && project.allowPrivilegedJobs && project.allowHostMounts && project.allowSecretKeyRef)
         #expect(project.kubernetes.namespace == "ci" && project.buildTimeout == 120 && project.scriptTimeLimit == 2.5)
         #expect(project.maxConcurrentBuilds == 1)
-        #expect(project.redactor.redact("abc123 hook-secret generic 8080") == "*** *** *** ***")
+        #expect(project.registries == ["myacr.azurecr.io": .init(username: "ci", password: "acr-password"),
+                                       "docker.io": .init(username: "acme", password: "hub-password")])
+        #expect(project.redactor.redact("abc123 hook-secret generic 8080 acr-password") == "*** *** *** *** ***")
         #expect(project.unmaskableSecretNames == [])
     }
 
@@ -147,6 +152,11 @@ import Testing
         ("name: x\nwebhookSecret: {fromFile: /nonexistent/hook}", "m.yaml: 'webhookSecret': /nonexistent/hook cannot be read"),
         ("name: x\nsecrets: {A: {fromVault: a}}", "m.yaml: 'secrets.A': a secret is a text, {fromEnv: NAME} or {fromFile: PATH}"),
         ("name: x\nsecrets: {A: {fromEnv: X, fromFile: y}}", "m.yaml: 'secrets.A': a secret is a text"),
+        ("name: x\nregistries: {ghcr.io: {username: a}}", "m.yaml: 'registries.ghcr.io': a registry credential is {username: NAME, password: SECRET}"),
+        ("name: x\nregistries: {ghcr.io: {username: a, password: b, pasword: c}}", "m.yaml: 'registries.ghcr.io': a registry credential is"),
+        ("name: x\nregistries: {ghcr.io: {username: a, password: {fromVault: b}}}", "m.yaml: 'registries.ghcr.io.password': a secret is a text"),
+        ("name: x\nregistries: {ghcr.io: {username: a, password: {fromEnv: BRIGANTINE_TEST_NOT_SET}}}",
+         "m.yaml: the password for registry ghcr.io: the environment variable BRIGANTINE_TEST_NOT_SET is not set"),
     ])
     func badFiles(yaml: String, message: String) {
         #expect {
@@ -177,6 +187,18 @@ import Testing
         #expect(project.secrets == ["INLINE": "inline-value", "CHAT_TOKEN": "chat-token-value", "DEPLOY_KEY": "deploy-key-value"])
         #expect(project.webhookSecret == "hook-secret-value" && project.genericGatewaySecret == "chat-token-value")
         #expect(project.redactor.redact("deploy-key-value hook-secret-value") == "*** ***")
+    }
+
+    /// The registry an image is pulled from, as the engine reads its name.
+    @Test func registryHostsOfImages() {
+        let cases = [
+            ("alpine", "docker.io"), ("alpine:3.18", "docker.io"), ("library/alpine", "docker.io"), ("acme/web:1", "docker.io"),
+            ("docker.io/acme/web", "docker.io"), ("index.docker.io/acme/web", "docker.io"), ("ghcr.io/acme/web:1", "ghcr.io"),
+            ("MyACR.azurecr.io/hello-world:v1", "myacr.azurecr.io"), ("localhost/busybox:test", "localhost"),
+            ("127.0.0.1:5000/private/busybox:1", "127.0.0.1:5000"), ("registry:5000/x", "registry:5000"),
+            ("acme/web@sha256:0123", "docker.io"),
+        ]
+        for (image, host) in cases { #expect(RegistryHost.of(image: image) == host, "\(image)") }
     }
 
     @Test func shortSecretsAreReported() throws {

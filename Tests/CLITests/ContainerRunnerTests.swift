@@ -1,6 +1,6 @@
 import BrigantineCore
 import Foundation
-import JobRunners
+@testable import JobRunners
 import Synchronization
 import Testing
 import TestSupport
@@ -21,7 +21,7 @@ struct ContainerRunnerTests {
         configure(&project)
         let lines = Mutex<[String]>([])
         let log = BuildLog(level: .all, redactor: project.redactor) { line in lines.withLock { $0.append(line.text) } }
-        let runner = try await ContainerRunner.connect(socket: engine.socket)
+        let runner = try await ContainerRunner.connect(socket: engine.socket).forProject(project)
         let worker = BuildWorker(
             request: BuildRequest(buildID: buildID, project: project, eventType: "exec", provider: "test",
                                   script: .file(path: scriptFile.path), moduleRoot: directory.path, sourceDirectory: source),
@@ -145,6 +145,41 @@ struct ContainerRunnerTests {
                 #expect(run.lines.contains(expected), "\(expected): \(run.lines)")
             }
             #expect(try String(contentsOf: source.appendingPathComponent("hello/README"), encoding: .utf8) == "hello from the repository\n")
+        }
+    }
+
+    /// A private image is pulled with the project's credential for its registry (a real
+    /// registry asking for a password); without one, or with a wrong one, the job fails
+    /// saying why, and the password is in no log line.
+    @Test(.enabled(if: TestRegistry.available, Comment(rawValue: TestRegistry.unavailableReason)))
+    func privateImagesArePulledWithTheProjectsCredential() async throws {
+        let password = "registry-pa55word-for-tests"
+        try await TestRegistry.with(username: "brig", password: password) { registry in
+            try await TestEngine.with { engine in
+                let image = "\(registry.host)/private/busybox:1"
+                let auth = ContainerRunner.registryAuth(.init(username: "brig", password: password), host: registry.host)
+                let repository = "\(registry.host)/private/busybox".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                try engine.curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:test/tag?repo=\(repository)&tag=1"])
+                let pushed = try engine.curl(["-X", "POST", "-H", "X-Registry-Auth: \(auth)", "http://engine/v1.41/images/\(image.dropLast(2))/push?tag=1"])
+                #expect(!pushed.contains("\"error\""), "\(pushed)")
+                try engine.curl(["-X", "DELETE", "http://engine/v1.41/images/\(image)"]) // so that a job must pull it
+                let script = """
+                    const { events, Job } = require('brigadier');
+                    events.on('exec', async () => console.log('RAN', (await new Job('private', '\(image)', ['echo pulled']).run()).toString().trim()));
+                    """
+                let without = try await build(script, engine: engine)
+                #expect(without.outcome.status == .failed)
+                #expect(without.lines.contains { $0.contains("image \(image) is not available") && $0.contains("the project has no credential for \(registry.host)") },
+                        "\(without.lines)")
+                let wrong = try await build(script, engine: engine) { $0.registries = [registry.host: .init(username: "brig", password: "wrong-password")] }
+                #expect(wrong.outcome.status == .failed)
+                #expect(wrong.lines.contains { $0.contains("image \(image) is not available") && !$0.contains("no credential") }, "\(wrong.lines)")
+                let with = try await build(script, engine: engine) { $0.registries = [registry.host: .init(username: "brig", password: password)] }
+                #expect(with.outcome.status == .succeeded, "\(with.lines)")
+                #expect(with.lines.contains("RAN pulled"))
+                #expect(with.lines.contains { $0.contains("Pulling image \(image) as brig (the project's credential for \(registry.host))") })
+                #expect(!(without.lines + wrong.lines + with.lines).contains { $0.contains(password) || $0.contains("wrong-password") })
+            }
         }
     }
 

@@ -22,6 +22,8 @@ public final class ContainerRunner: JobRunner {
     public let name = "container"
     public let socketPath: String
     public let allowNetwork: Bool
+    /// Registry host → what images of that registry are pulled with (the project's `registries`).
+    public let credentials: [String: Project.RegistryCredential]
     private let engine: EngineClient
     private let global: AsyncLimiter
     private let perBuild: AsyncLimiter
@@ -47,9 +49,11 @@ public final class ContainerRunner: JobRunner {
         throw EngineUnavailable(socketPath: socket ?? defaultSockets.joined(separator: " or "))
     }
 
-    init(socketPath: String, allowNetwork: Bool, maxRunning: Int, maxRunningPerBuild: Int, maxOutputBytes: Int) {
+    init(socketPath: String, allowNetwork: Bool, maxRunning: Int, maxRunningPerBuild: Int, maxOutputBytes: Int,
+         credentials: [String: Project.RegistryCredential] = [:]) {
         self.socketPath = socketPath
         self.allowNetwork = allowNetwork
+        self.credentials = credentials
         engine = EngineClient(socketPath: socketPath)
         global = AsyncLimiter(limit: maxRunning)
         perBuild = AsyncLimiter(limit: maxRunningPerBuild)
@@ -57,11 +61,23 @@ public final class ContainerRunner: JobRunner {
         owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())"
     }
 
-    /// The same runner, with or without network for jobs (per project).
-    public func withNetwork(_ allowNetwork: Bool) -> ContainerRunner {
-        allowNetwork == self.allowNetwork ? self : ContainerRunner(
-            socketPath: socketPath, allowNetwork: allowNetwork, maxRunning: global.limit,
-            maxRunningPerBuild: perBuild.limit, maxOutputBytes: maxOutputBytes)
+    /// The same runner (sharing its limits on running containers) for one project: with or
+    /// without network for jobs, pulling with the project's registry credentials.
+    public func forProject(_ project: Project) -> ContainerRunner {
+        project.allowJobNetwork == allowNetwork && project.registries == credentials ? self : ContainerRunner(
+            socketPath: socketPath, allowNetwork: project.allowJobNetwork, limits: (global, perBuild),
+            maxOutputBytes: maxOutputBytes, credentials: project.registries)
+    }
+
+    private init(socketPath: String, allowNetwork: Bool, limits: (AsyncLimiter, AsyncLimiter), maxOutputBytes: Int,
+                 credentials: [String: Project.RegistryCredential]) {
+        self.socketPath = socketPath
+        self.allowNetwork = allowNetwork
+        self.credentials = credentials
+        engine = EngineClient(socketPath: socketPath)
+        (global, perBuild) = limits
+        self.maxOutputBytes = maxOutputBytes
+        owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())"
     }
 
     public func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
@@ -195,10 +211,13 @@ public final class ContainerRunner: JobRunner {
     /// be reachable; then the error says the image must be loaded into the engine first.
     private func ensureImage(_ image: String, forcePull: Bool, log: BuildLog) async throws {
         if !forcePull, try await engine.send(.GET, "/images/\(image)/json").isSuccess { return }
-        log.log(.log, name, "Pulling image \(image)")
+        let host = RegistryHost.of(image: image)
+        let credential = credentials[host]
+        log.log(.log, name, "Pulling image \(image)" + (credential.map { " as \($0.username) (the project's credential for \(host))" } ?? ""))
         var failure: String?
         var progress = Data()
-        let status = try await engine.stream(.POST, "/images/create?fromImage=\(Self.query(image))") { chunk in
+        let auth = credential.map { [("X-Registry-Auth", Self.registryAuth($0, host: host))] } ?? []
+        let status = try await engine.stream(.POST, "/images/create?fromImage=\(Self.query(image))", headers: auth) { chunk in
             progress.append(contentsOf: chunk.readableBytesView)
         }
         // Pull errors arrive inside a 200 answer, as {"error": …} lines.
@@ -211,8 +230,19 @@ public final class ContainerRunner: JobRunner {
             failure = EngineClient.Reply(status: status, body: progress).message
         }
         if let failure {
-            throw JobFailure.cannotStart("image \(image) is not available: it is not in the engine and could not be pulled (\(failure))")
+            let hint = credential == nil ? "; the project has no credential for \(host) in its registries" : ""
+            throw JobFailure.cannotStart("image \(image) is not available: it is not in the engine and could not be pulled "
+                + "(\(failure)\(hint))")
         }
+    }
+
+    /// The engine's `X-Registry-Auth`: the credential as JSON, base64url-encoded.
+    static func registryAuth(_ credential: Project.RegistryCredential, host: String) -> String {
+        let json = (try? JSONSerialization.data(withJSONObject: [
+            "username": credential.username, "password": credential.password,
+            "serveraddress": host == RegistryHost.dockerHub ? "https://index.docker.io/v1/" : host,
+        ], options: [.sortedKeys])) ?? Data()
+        return json.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
     }
 
     // MARK: Leftovers

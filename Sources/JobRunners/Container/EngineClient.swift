@@ -25,9 +25,9 @@ struct EngineClient: Sendable {
 
     /// Sends a request and collects the whole answer.
     func send(_ method: HTTPMethod, _ path: String, json: Any? = nil, body: Data? = nil,
-              contentType: String? = nil) async throws -> Reply {
+              contentType: String? = nil, headers extra: [(String, String)] = []) async throws -> Reply {
         var collected = Data()
-        let status = try await stream(method, path, json: json, body: body, contentType: contentType) { chunk in
+        let status = try await stream(method, path, json: json, body: body, contentType: contentType, headers: extra) { chunk in
             collected.append(contentsOf: chunk.readableBytesView)
         }
         return Reply(status: status, body: collected)
@@ -35,7 +35,7 @@ struct EngineClient: Sendable {
 
     /// Sends a request and hands the answer's body to `onChunk` as it arrives; returns the status.
     func stream(_ method: HTTPMethod, _ path: String, json: Any? = nil, body: Data? = nil, contentType: String? = nil,
-                onChunk: (ByteBuffer) async throws -> Void) async throws -> Int {
+                headers extra: [(String, String)] = [], onChunk: (ByteBuffer) async throws -> Void) async throws -> Int {
         var payload = body
         var type = contentType
         if let json {
@@ -57,6 +57,7 @@ struct EngineClient: Sendable {
         return try await channel.executeThenClose { inbound, outbound in
             var headers = HTTPHeaders([("Host", "engine"), ("Connection", "close")])
             if let type { headers.add(name: "Content-Type", value: type) }
+            for (name, value) in extra { headers.add(name: name, value: value) }
             headers.add(name: "Content-Length", value: String(payload?.count ?? 0))
             do {
                 try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method,
