@@ -525,6 +525,7 @@ import Testing
         #expect(projectList.stdoutLines.contains("acme/registry\t\(ProjectID.of("acme/registry"))\tcontainer-registry,generic"))
         let shown = try await Brig.run(["project", "get", "acme/registry", "--projects", projects.path])
         #expect(shown.stdout.contains("webhookSecret: REDACTED") && !shown.stdout.contains(Self.webhookSecret))
+        #expect(shown.stdoutLines.contains("registries: {}"))
         #expect(shown.stdoutLines.contains("maxConcurrentBuilds: the gateway's --per-project") && shown.stdoutLines.contains("deduplicate: false"))
         let api = try await gateway.get("/v1/project/\(ProjectID.of("acme/registry"))").json
         #expect(api["maxConcurrentBuilds"] is NSNull && api["deduplicate"] as? Bool == false && api["allowHostMounts"] as? Bool == false, "\(api)")

@@ -174,7 +174,7 @@ import Testing
     @Test func secretsAppearNowhere() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let secrets = ["TOKEN": "tok-3f9a7c21e5", "PASSWORD": "hunter2-correct-horse"]
-        let webhookSecret = "hook-8b1e44d07a", genericSecret = "Gen3r1cS3cret"
+        let webhookSecret = "hook-8b1e44d07a", genericSecret = "Gen3r1cS3cret", registryPassword = "ghcr-pat-51f0e2"
         try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
         try """
             const { events, Job } = require('brigadier');
@@ -200,6 +200,7 @@ import Testing
             webhookSecret: \(webhookSecret)
             genericGatewaySecret: \(genericSecret)
             secrets: {TOKEN: \(secrets["TOKEN"]!), PASSWORD: \(secrets["PASSWORD"]!)}
+            registries: {ghcr.io: {username: acme, password: \(registryPassword)}}
             """.write(to: projects.appendingPathComponent("leaky.yaml"), atomically: true, encoding: .utf8)
         let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let id = ProjectID.of("acme/leaky")
@@ -242,7 +243,8 @@ import Testing
         for file in try FileManager.default.contentsOfDirectory(atPath: data.path) where file.hasPrefix("brigantine.sqlite") {
             seen += String(decoding: try Data(contentsOf: data.appendingPathComponent(file)), as: UTF8.self)
         }
-        for value in Array(secrets.values) + [webhookSecret, genericSecret, token] {
+        #expect(seen.contains(#""registries":{"ghcr.io":{"password":"REDACTED","username":"acme"}}"#), "the project shows its registry")
+        for value in Array(secrets.values) + [webhookSecret, genericSecret, token, registryPassword] {
             #expect(!seen.contains(value), "\(value) leaked")
         }
     }
