@@ -49,16 +49,10 @@ public final class ContainerRunner: JobRunner {
         throw EngineUnavailable(socketPath: socket ?? defaultSockets.joined(separator: " or "))
     }
 
-    init(socketPath: String, allowNetwork: Bool, maxRunning: Int, maxRunningPerBuild: Int, maxOutputBytes: Int,
-         credentials: [String: Project.RegistryCredential] = [:]) {
-        self.socketPath = socketPath
-        self.allowNetwork = allowNetwork
-        self.credentials = credentials
-        engine = EngineClient(socketPath: socketPath)
-        global = AsyncLimiter(limit: maxRunning)
-        perBuild = AsyncLimiter(limit: maxRunningPerBuild)
-        self.maxOutputBytes = maxOutputBytes
-        owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())"
+    convenience init(socketPath: String, allowNetwork: Bool, maxRunning: Int, maxRunningPerBuild: Int, maxOutputBytes: Int) {
+        self.init(socketPath: socketPath, allowNetwork: allowNetwork,
+                  limits: (AsyncLimiter(limit: maxRunning), AsyncLimiter(limit: maxRunningPerBuild)),
+                  maxOutputBytes: maxOutputBytes, credentials: [:])
     }
 
     /// The same runner (sharing its limits on running containers) for one project: with or
