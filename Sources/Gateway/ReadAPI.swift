@@ -10,11 +10,27 @@ struct ReadAPI: Sendable {
     /// True once the gateway is stopping: a followed log or a wait ends then.
     let stopping: @Sendable () -> Bool
 
-    /// `/healthz` on `router`, the rest under `/v1` in `api`.
+    /// `/healthz` and `/readyz` on `router`, the rest under `/v1` in `api`.
     func add(to router: Router<BasicRequestContext>, api: RouterGroup<BasicRequestContext>) {
-        router.get("healthz") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: "OK")))
+        // Alive: the process answers (a load balancer restarts what does not).
+        router.get("healthz") { _, _ in Self.text(.ok, "OK") }
+        // Ready: a webhook now would be accepted, because the store answers a read within
+        // `readinessTimeout`; else 503 saying why (the gateway is stopping, or the store is
+        // out of reach, when webhooks get 503 too).
+        router.get("readyz") { [store, stopping] _, _ in
+            if stopping() { return Self.text(.serviceUnavailable, "not ready: the gateway is stopping") }
+            let answered = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { (try? await store.pendingCount()) != nil }
+                group.addTask {
+                    try? await Task.sleep(for: Self.readinessTimeout)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            return answered ? Self.text(.ok, "ready")
+                : Self.text(.serviceUnavailable, "not ready: the build store does not answer, so webhooks would get 503")
         }
         api.get("projects") { _, _ in
             Reply.json(.ok, registry.projects.map(Self.json(project:)))
@@ -90,6 +106,12 @@ struct ReadAPI: Sendable {
 
     private func badStatus() -> Response {
         Reply.status(.badRequest, "status must be one of \(BuildStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+
+    static let readinessTimeout: Duration = .seconds(2)
+
+    static func text(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     private func limit(_ request: Request) -> Int {

@@ -292,6 +292,7 @@ import Testing
         #expect(huge.status == 413)
         #expect(try await gateway.get("/v1/builds").list?.isEmpty == true, "nothing was stored")
         #expect(try await gateway.get("/healthz").text == "OK")
+        #expect(try await gateway.get("/readyz").text == "ready")
         #expect(try await gateway.get("/v1/build/nope").status == 404)
     }
 

@@ -127,6 +127,8 @@ struct SharedStoreTests {
         #expect(refused.status == 503, "\(refused.status) \(refused.text)")
         #expect(ContinuousClock.now - started < .seconds(20))
         #expect(try await gateway.get("/healthz").status == 200)
+        let unready = try await gateway.get("/readyz")
+        #expect(unready.status == 503 && unready.text.contains("the build store does not answer"), "\(unready.text)")
         try await postgres.restart()
 
         for id in ids {
@@ -135,6 +137,12 @@ struct SharedStoreTests {
             let lines = try await gateway.logLines(id)
             #expect(lines.contains { $0.contains("started") } && lines.contains { $0.contains("done waiting") }, "\(lines)")
         }
+        var ready = try await gateway.get("/readyz")
+        for _ in 0..<100 where ready.status != 200 { // the pool reconnects with growing pauses
+            try await Task.sleep(for: .milliseconds(200))
+            ready = try await gateway.get("/readyz")
+        }
+        #expect(ready.status == 200 && ready.text == "ready", "\(ready.text)")
         let after = try await gateway.post("/events/webhook/waits", body)
         let next = try #require(after.json["build"] as? String, "\(after.status) \(after.text)")
         #expect(try await gateway.finishedBuild(next)["status"] as? String == "Succeeded")
