@@ -65,6 +65,9 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Least severe lines the gateway logs: trace, debug, info (a line per request), notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("log-format"), help: "text (one line each, for people) or json (one object a line, for log collectors).")
+    var logFormat = "text"
+
     @Flag(name: .customLong("print-urls"),
           help: "Once listening, print each project's webhook URL and a curl command to try it (the URLs carry secrets).")
     var printURLs = false
@@ -78,7 +81,10 @@ struct GatewayCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
         }
-        var logger = Logger(label: "brig.gateway") { label in StreamLogHandler.standardError(label: label) }
+        guard ["text", "json"].contains(logFormat) else { throw CLIError("--log-format must be text or json, not '\(logFormat)'") }
+        var logger = Logger(label: "brig.gateway") { [logFormat] label -> any LogHandler in
+            logFormat == "json" ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+        }
         logger.logLevel = level
         var options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,

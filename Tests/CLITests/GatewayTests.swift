@@ -131,6 +131,27 @@ import Testing
         #expect(wrong.status == 1 && wrong.stderr.contains("--log-level must be one of trace, debug, info"), "\(wrong.stderr)")
     }
 
+    /// `--log-format json`: each log line is one JSON object, its metadata as keys of their own.
+    @Test func jsonLogLines() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--log-format", "json"])
+        let answer = try await gateway.post("/events/webhook/open", Data("{}".utf8))
+        let id = try #require(answer.json["build"] as? String)
+        _ = try await gateway.finishedBuild(id)
+        await gateway.stop()
+        let lines = gateway.log.split(separator: "\n").filter { $0.hasPrefix("{") }
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == lines.count && objects.count >= 4, "\(gateway.log)")
+        #expect(objects.allSatisfy { $0["time"] is String && $0["level"] is String && $0["message"] is String })
+        #expect(objects.contains { $0["message"] as? String == "request" && $0["route"] as? String == "/events/webhook/{org}" && $0["status"] as? String == "200" })
+        #expect(objects.contains { $0["message"] as? String == "build ended" && $0["build"] as? String == id && $0["status"] as? String == "Succeeded" })
+        #expect(objects.contains { $0["level"] as? String == "warning" && ($0["message"] as? String ?? "").contains("project open is insecure") })
+        #expect(!gateway.log.contains(" info brig.gateway:"), "no text lines")
+        let wrong = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--log-format", "xml"])
+        #expect(wrong.status == 1 && wrong.stderr == "Error: --log-format must be text or json, not 'xml'\n", "\(wrong.stderr)")
+    }
+
     /// `--keep-days 30`: at start the gateway deletes the ended builds that came more than 30
     /// days ago (jobs and logs too) and keeps newer ones; `brig build prune` does the same.
     @Test func oldEndedBuildsAreDeletedWithKeepDays() async throws {
