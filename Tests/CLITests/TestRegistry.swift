@@ -59,7 +59,7 @@ final class TestRegistry {
         registry.process.standardError = try FileHandle(forWritingTo: log)
         try registry.process.start(signalling: registry.exited)
         // Up once /v2/ asks for the password.
-        for _ in 0..<100 {
+        for _ in 0..<200 {
             if await registry.status(of: "/v2/") == 401 { return registry }
             try await Task.sleep(for: .milliseconds(50))
         }
