@@ -339,6 +339,8 @@ import Worker
         let result = await outcome
         #expect(result.status == .failed)
         #expect(result.reason == "the build was stopped: operator asked")
-        #expect(ContinuousClock.now - started < .seconds(15), "the 30 s job was killed")
+        // Any bound under the job's 30 s shows it was killed; a busy machine (the whole suite
+        // starting at once) once took 15.6 s for what alone takes 0.5 s.
+        #expect(ContinuousClock.now - started < .seconds(25), "the 30 s job was killed")
     }
 }
