@@ -180,14 +180,15 @@ extension Project {
         var username: String
         var password: WrittenSecret
 
-        private enum Key: String, CodingKey, CaseIterable { case username, password }
+        private enum Key: String, CodingKey { case username, password }
 
+        /// Exactly its two keys: a third is a typo (`pasword:`), and would leave no password.
         init(from decoder: any Decoder) throws {
             let message = "a registry credential is {username: NAME, password: SECRET}"
-            guard let fields = try? decoder.container(keyedBy: Key.self),
-                  Set(fields.allKeys) == Set(Key.allCases),
-                  let username = try? fields.decode(String.self, forKey: .username), !username.isEmpty,
-                  (try? decoder.container(keyedBy: AnyKey.self).allKeys.count) == Key.allCases.count
+            guard let written = try? decoder.container(keyedBy: AnyKey.self),
+                  Set(written.allKeys.map(\.stringValue)) == ["username", "password"],
+                  let fields = try? decoder.container(keyedBy: Key.self),
+                  let username = try? fields.decode(String.self, forKey: .username), !username.isEmpty
             else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: message))
             }
@@ -195,7 +196,7 @@ extension Project {
             password = try fields.decode(WrittenSecret.self, forKey: .password)
         }
 
-        /// Any key, to count them: a credential with more than its two is a typo.
+        /// Whatever keys the entry has, to compare them with its two.
         private struct AnyKey: CodingKey {
             var stringValue: String
             var intValue: Int? { nil }
