@@ -86,16 +86,24 @@ public struct LocalRunner: JobRunner {
     }
 
     /// `text` with each mount's path replaced where it stands as a path of its own: `/src`
-    /// in `cd /src/app` or `DIR=/src`, not in `/usr/src` or `/srcdir`.
+    /// in `cd /src/app` or `DIR=/src`, not in `/usr/src` or `/srcdir`. One pass for all of
+    /// them, so that a directory put in for one (say, under a `/src` on the host) is not
+    /// rewritten again for another.
     static func rewrite(_ text: String, mounts: [(from: String, to: String)]) -> String {
-        mounts.reduce(text) { text, mount in
-            guard !mount.from.isEmpty else { return text }
-            let pattern = "(?<![A-Za-z0-9_.~/])" + NSRegularExpression.escapedPattern(for: mount.from) + "(?![A-Za-z0-9_.~-])"
-            guard let expression = try? NSRegularExpression(pattern: pattern) else { return text }
-            return expression.stringByReplacingMatches(
-                in: text, range: NSRange(text.startIndex..., in: text),
-                withTemplate: NSRegularExpression.escapedTemplate(for: mount.to))
+        let targets = Dictionary(mounts.filter { !$0.from.isEmpty }.map { ($0.from, $0.to) }, uniquingKeysWith: { first, _ in first })
+        guard !targets.isEmpty else { return text }
+        // Longest first: of `/data` and `/data/x`, the longer one is the path meant.
+        let alternatives = targets.keys.sorted { $0.count > $1.count }.map(NSRegularExpression.escapedPattern(for:))
+        let pattern = "(?<![A-Za-z0-9_.~/])(" + alternatives.joined(separator: "|") + ")(?![A-Za-z0-9_.~-])"
+        guard let expression = try? NSRegularExpression(pattern: pattern) else { return text }
+        var result = ""
+        var rest = text.startIndex
+        for match in expression.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+            guard let range = Range(match.range, in: text) else { continue }
+            result += text[rest..<range.lowerBound] + (targets[String(text[range])] ?? String(text[range]))
+            rest = range.upperBound
         }
+        return result + text[rest...]
     }
 
     private func execute(

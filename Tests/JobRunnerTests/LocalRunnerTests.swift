@@ -140,6 +140,10 @@ final class Scratch: Sendable {
             #expect(LocalRunner.rewrite(text, mounts: mounts) == expected, "\(text)")
         }
         #expect(LocalRunner.rewrite("cd /src", mounts: [(from: "/src", to: "/a $1 \\0 b")]) == "cd /a $1 \\0 b", "the replacement is taken literally")
+        // A directory put in for one mount is not rewritten for another.
+        #expect(LocalRunner.rewrite("cp /mnt/brigade/share/a /src/b", mounts: [(from: "/mnt/brigade/share", to: "/src/data/shared"),
+                                                                           (from: "/src", to: "/work/s")])
+                == "cp /src/data/shared/a /work/s/b")
     }
 
     @Test func cachePersistsAcrossBuilds() async throws {
