@@ -7,7 +7,7 @@ import FoundationNetworking
 /// A private `dockerd` for one test: its own socket, data and exec roots, no bridge network
 /// (jobs run with `NetworkMode: none`), and a busybox image imported from Debian's
 /// busybox-static under the names the tests use. No registry is reachable.
-final class TestEngine {
+final class TestEngine: TestServer {
     static let dockerd = ["/usr/sbin/dockerd", "/usr/bin/dockerd"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static var available: Bool { dockerd != nil && busybox != nil && getuid() == 0 }
@@ -25,15 +25,7 @@ final class TestEngine {
     /// waits (for the daemon to answer, to exit) sleep as tasks instead of blocking a thread
     /// of the cooperative pool that the package's tests share.
     static func with<T>(_ body: (TestEngine) async throws -> T) async throws -> T {
-        let engine = try await start()
-        do {
-            let result = try await body(engine)
-            await engine.stop()
-            return result
-        } catch {
-            await engine.stop()
-            throw error
-        }
+        try await start().use(body)
     }
 
     private init() {

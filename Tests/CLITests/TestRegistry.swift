@@ -4,7 +4,7 @@ import TestSupport
 /// A private registry for one test: Debian's `docker-registry` (the CNCF distribution
 /// registry) on a loopback port, asking for a username and password (htpasswd, bcrypt).
 /// Engines reach 127.0.0.0/8 registries over plain HTTP without being told to.
-final class TestRegistry {
+final class TestRegistry: TestServer {
     static let binary = "/usr/bin/docker-registry"
     static let htpasswd = "/usr/bin/htpasswd"
     static var available: Bool {
@@ -19,15 +19,7 @@ final class TestRegistry {
     private let exited = ExitSignal()
 
     static func with<T>(username: String, password: String, _ body: (TestRegistry) async throws -> T) async throws -> T {
-        let registry = try await start(username: username, password: password)
-        do {
-            let result = try await body(registry)
-            await registry.stop()
-            return result
-        } catch {
-            await registry.stop()
-            throw error
-        }
+        try await start(username: username, password: password).use(body)
     }
 
     private init(port: Int) {

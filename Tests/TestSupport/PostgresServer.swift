@@ -8,7 +8,7 @@ import Synchronization
 /// The postmaster is this process's own child, not a daemon started by `pg_ctl`: a daemon
 /// inherits the socket by which Foundation notices `pg_ctl`'s exit (see `Process.start`),
 /// so `pg_ctl start` would never be seen to end.
-public final class PostgresServer: Sendable {
+public final class PostgresServer: Sendable, TestServer {
     public let directory: URL
     private let binaries: URL
     /// The running postmaster and what settles when it exits (a new pair at each start).
@@ -26,15 +26,7 @@ public final class PostgresServer: Sendable {
 
     /// Runs `body` with a server of its own, stopped and removed afterwards whatever `body` did.
     public static func with<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
-        let server = try await start()
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        try await start().use(body)
     }
 
     public static func start() async throws -> PostgresServer {
