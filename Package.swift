@@ -139,6 +139,10 @@ let package = Package(
                 "brig", "Gateway", "Store", "Worker", "JobRunners", "BrigantineCore", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"), // signing webhooks as registries do
                 .product(name: "Logging", package: "swift-log"),
+                // A client for the gateway that waits as tasks do (see LoopbackHTTP).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]),
     ]

@@ -47,7 +47,7 @@ struct ContainerRunnerTests {
             #expect(run.outcome.status == .succeeded, "\(run.lines)")
             #expect(run.lines.contains("LINES |/bin/sh|1|hello from the image|to-stderr"))
             #expect(run.lines.contains("from args"))
-            #expect(try engine.managedContainers().isEmpty, "containers are removed after their jobs")
+            #expect(try await engine.managedContainers().isEmpty, "containers are removed after their jobs")
         }
     }
 
@@ -75,7 +75,7 @@ struct ContainerRunnerTests {
             #expect(rejected[1] == #"REJECTED job slow(slow-\#(id)): Error: time limit (1500 ms) exceeded | "started\n""#)
             #expect(rejected[2].hasPrefix("REJECTED job missing(missing-\(id)): Error: image nowhere.invalid/nothing:1 is not available: it is not in the engine and could not be pulled ("))
             #expect(rejected[3].hasPrefix("REJECTED job noimage(noimage-\(id)): Error: job noimage has no image"))
-            #expect(try engine.managedContainers().isEmpty)
+            #expect(try await engine.managedContainers().isEmpty)
         }
     }
 
@@ -111,8 +111,8 @@ struct ContainerRunnerTests {
             let times = try #require(second.lines.first { $0.hasPrefix("TIMES ") }).dropFirst(6).split(separator: ",").compactMap { Int($0) }
             try #require(times.count == 4)
             #expect(times[0] < times[3] && times[2] < times[1], "left and right ran at the same time: \(times)")
-            #expect(!(try engine.volumes()).contains { $0.hasPrefix("brigantine-build-") }, "build volumes are removed with their build")
-            #expect(try engine.volumes().contains("brigantine-cache-acme-containers-cache"))
+            #expect(!(try await engine.volumes()).contains { $0.hasPrefix("brigantine-build-") }, "build volumes are removed with their build")
+            #expect(try await engine.volumes().contains("brigantine-cache-acme-containers-cache"))
         }
     }
 
@@ -159,10 +159,10 @@ struct ContainerRunnerTests {
                 let image = "\(registry.host)/private/busybox:1"
                 let auth = ContainerRunner.registryAuth(.init(username: "brig", password: password), host: registry.host)
                 let repository = "\(registry.host)/private/busybox".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-                try engine.curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:test/tag?repo=\(repository)&tag=1"])
-                let pushed = try engine.curl(["-X", "POST", "-H", "X-Registry-Auth: \(auth)", "http://engine/v1.41/images/\(image.dropLast(2))/push?tag=1"])
+                try await engine.curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:test/tag?repo=\(repository)&tag=1"])
+                let pushed = try await engine.curl(["-X", "POST", "-H", "X-Registry-Auth: \(auth)", "http://engine/v1.41/images/\(image.dropLast(2))/push?tag=1"])
                 #expect(!pushed.contains("\"error\""), "\(pushed)")
-                try engine.curl(["-X", "DELETE", "http://engine/v1.41/images/\(image)"]) // so that a job must pull it
+                try await engine.curl(["-X", "DELETE", "http://engine/v1.41/images/\(image)"]) // so that a job must pull it
                 let script = """
                     const { events, Job } = require('brigadier');
                     events.on('exec', async () => console.log('RAN', (await new Job('private', '\(image)', ['echo pulled']).run()).toString().trim()));
@@ -247,15 +247,15 @@ struct ContainerRunnerTests {
             brig.standardError = FileHandle.nullDevice
             let exited = try brig.start()
             for _ in 0..<300 {
-                guard try engine.managedContainers().isEmpty else { break }
+                guard try await engine.managedContainers().isEmpty else { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(try engine.managedContainers().count == 1, "the job's container runs")
+            #expect(try await engine.managedContainers().count == 1, "the job's container runs")
             kill(brig.processIdentifier, SIGKILL)
             await exited.wait()
-            #expect(try engine.managedContainers().count == 1, "a killed brig leaves its container behind")
+            #expect(try await engine.managedContainers().count == 1, "a killed brig leaves its container behind")
             _ = try await ContainerRunner.connect(socket: engine.socket)
-            #expect(try engine.managedContainers().isEmpty, "the next runner removed it")
+            #expect(try await engine.managedContainers().isEmpty, "the next runner removed it")
         }
     }
 

@@ -1,8 +1,5 @@
 import Foundation
 import TestSupport
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A real `brig gateway` on loopback, started for a test and stopped after it.
 ///
@@ -95,15 +92,13 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
     }
 
     func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Answer {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = method
-        request.httpBody = body
-        request.timeoutInterval = 30
-        if let apiToken { request.setValue("Bearer \(apiToken)", forHTTPHeaderField: "Authorization") }
+        var sent: [String: String] = [:]
+        if let apiToken { sent["Authorization"] = "Bearer \(apiToken)" }
+        sent.merge(headers) { $1 }
         // An empty value sends no such header at all.
-        for (name, value) in headers { request.setValue(value.isEmpty ? nil : value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+        let reply = try await LoopbackHTTP.send(port: port, method, path, headers: sent.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) },
+                                                body: body)
+        return Answer(status: reply.status, body: reply.body)
     }
 
     func post(_ path: String, _ body: Data, headers: [String: String] = [:]) async throws -> Answer {

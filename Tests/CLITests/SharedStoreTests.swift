@@ -14,7 +14,7 @@ struct SharedStoreTests {
     /// and those it was running fail with a reason once their lease runs out.
     @Test func buildsOfAGatewayThatDiedAreTakenOverByAnother() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        try await PostgresServer.with { try await takeOver($0, store: try await $0.makeDatabase()) }
+        try await PostgresServer.withShared { try await takeOver($0, store: try await $0.makeDatabase()) }
     }
 
     /// The database goes away while builds run and comes back: what the builds did meanwhile
@@ -27,7 +27,7 @@ struct SharedStoreTests {
     /// A build running on one gateway is stopped through the API of another.
     @Test func aBuildIsStoppedThroughAnyGatewaysAPI() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        try await PostgresServer.with { postgres in
+        try await PostgresServer.withShared { postgres in
             let store = try await postgres.makeDatabase()
             try writeWaitingProject(waiting: 60_000)
             let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
@@ -58,7 +58,7 @@ struct SharedStoreTests {
     /// running beside another fails.
     @Test func aProjectsLimitHoldsAcrossGateways() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        try await PostgresServer.with { postgres in
+        try await PostgresServer.withShared { postgres in
             let store = try await postgres.makeDatabase()
             try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
             let held = root.appendingPathComponent("held").path

@@ -4,9 +4,6 @@ import Gateway
 import Logging
 import Store
 import Testing
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A store whose disk is gone: every write fails.
 final class FailingStore: BuildStore {
@@ -45,11 +42,8 @@ final class FailingStore: BuildStore {
         defer { serving.cancel() }
         var iterator = port.stream.makeAsyncIterator()
         let bound = try #require(await iterator.next())
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(bound)/events/webhook/open")!)
-        request.httpMethod = "POST"
-        request.httpBody = Data("{}".utf8)
-        let (body, response) = try await URLSession.shared.data(for: request)
-        #expect((response as? HTTPURLResponse)?.statusCode == 503)
-        #expect(String(decoding: body, as: UTF8.self) == "{\"status\":\"the build could not be stored; nothing was accepted, try again\"}\n")
+        let reply = try await LoopbackHTTP.send(port: bound, "POST", "/events/webhook/open", body: Data("{}".utf8))
+        #expect(reply.status == 503)
+        #expect(String(decoding: reply.body, as: UTF8.self) == "{\"status\":\"the build could not be stored; nothing was accepted, try again\"}\n")
     }
 }

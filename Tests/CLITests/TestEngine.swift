@@ -1,8 +1,5 @@
 import Foundation
 import TestSupport
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A private `dockerd` for one test: its own socket, data and exec roots, no bridge network
 /// (jobs run with `NetworkMode: none`), and a busybox image imported from Debian's
@@ -40,11 +37,11 @@ final class TestEngine: TestServer {
         do {
             try engine.launch(log: log)
             for _ in 0..<200 {
-                guard !engine.ping() else { break }
+                guard await !engine.ping() else { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            guard engine.ping() else { throw TestFailure("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
-            try engine.importBusybox()
+            guard await engine.ping() else { throw TestFailure("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
+            try await engine.importBusybox()
             return engine
         } catch {
             await engine.stop()
@@ -83,7 +80,7 @@ final class TestEngine: TestServer {
     // MARK: Talking to it (curl keeps these helpers short; the product uses its own client)
 
     @discardableResult
-    func curl(_ arguments: [String]) throws -> String {
+    func curl(_ arguments: [String]) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["curl", "-s", "--max-time", "60", "--unix-socket", socket] + arguments
@@ -91,29 +88,28 @@ final class TestEngine: TestServer {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         process.standardOutput = try FileHandle(forWritingTo: output)
-        try process.start()
-        process.waitUntilExit()
+        try await process.runUntilExit()
         return try String(contentsOf: output, encoding: .utf8)
     }
 
-    func ping() -> Bool {
-        (try? curl(["http://engine/_ping"])) == "OK"
+    func ping() async -> Bool {
+        (try? await curl(["http://engine/_ping"])) == "OK"
     }
 
     /// Containers this project's runners labelled, running or not.
-    func managedContainers() throws -> [[String: Any]] {
+    func managedContainers() async throws -> [[String: Any]] {
         let filter = #"{"label":["brigantine.managed=true"]}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-        let text = try curl(["http://engine/v1.41/containers/json?all=1&filters=\(filter)"])
+        let text = try await curl(["http://engine/v1.41/containers/json?all=1&filters=\(filter)"])
         return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
     }
 
-    func volumes() throws -> [String] {
-        let text = try curl(["http://engine/v1.41/volumes"])
+    func volumes() async throws -> [String] {
+        let text = try await curl(["http://engine/v1.41/volumes"])
         let volumes = (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["Volumes"] as? [[String: Any]]
         return (volumes ?? []).compactMap { $0["Name"] as? String }
     }
 
-    private func importBusybox() throws {
+    private func importBusybox() async throws {
         let rootfs = root.appendingPathComponent("rootfs")
         for directory in ["bin", "tmp", "etc", "proc", "sys", "dev", "root"] {
             try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(directory), withIntermediateDirectories: true)
@@ -127,14 +123,13 @@ final class TestEngine: TestServer {
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar", "-C", rootfs.path, "-cf", tarball, "."]
-        try tar.start()
-        tar.waitUntilExit()
-        try curl(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary", "@\(tarball)",
+        try await tar.runUntilExit()
+        try await curl(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary", "@\(tarball)",
                   "http://engine/v1.41/images/create?fromSrc=-&repo=localhost/busybox&tag=test"])
         for name in Self.images.dropFirst() {
             let colon = name.lastIndex(of: ":")!
             let repository = String(name[..<colon]).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-            try curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:test/tag?repo=\(repository)&tag=\(name[name.index(after: colon)...])"])
+            try await curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:test/tag?repo=\(repository)&tag=\(name[name.index(after: colon)...])"])
         }
     }
 }

@@ -182,15 +182,31 @@ final class Scratch: Sendable {
         #expect(gone, "the background child was killed with its group")
     }
 
+    /// Shown by what the job never did and by its processes being gone, not by a time bound:
+    /// the suite's start has stalled every test for longer than such a bound allowed.
     @Test func cancellationKillsTheJob() async throws {
         let scratch = try Scratch()
-        let job = makeJob("cancelled", tasks: ["sleep 30"])
-        let started = ContinuousClock.now
+        let pids = scratch.root.appendingPathComponent("pids").path
+        let finished = scratch.root.appendingPathComponent("finished").path
+        let job = makeJob("cancelled", tasks: ["sleep 30 & echo $$ $! > \(pids)", "wait", "touch \(finished)"])
         let task = Task { try await scratch.runner.run(job, in: scratch.context()) }
-        try await Task.sleep(for: .milliseconds(200))
+        var written: [Int32] = []
+        for _ in 0..<500 where written.count < 2 {
+            written = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            if written.count < 2 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try #require(written.count == 2, "the job's shell wrote its pid and its sleep's")
         task.cancel()
-        _ = try? await task.value
-        #expect(ContinuousClock.now - started < .seconds(20), "cancelled long before sleep 30 ended")
+        await #expect(throws: (any Error).self, "a cancelled job has no outcome") { try await task.value }
+        for pid in written {
+            var gone = false
+            for _ in 0..<100 where !gone {
+                gone = kill(pid, 0) != 0 || isZombie(pid)
+                if !gone { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(gone, "process \(pid) of the job was killed")
+        }
+        #expect(!FileManager.default.fileExists(atPath: finished), "the job never got past its sleep")
     }
 
     @Test func streamLogsEchoesLines() async throws {

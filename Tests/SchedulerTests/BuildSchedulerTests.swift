@@ -197,7 +197,7 @@ struct SharedStoreSchedulingTests {
     @Test func aLimitedProjectsNextBuildStartsOnceTheLastOneIsStoredAsEnded() async throws {
         let helper = BuildSchedulerTests()
         defer { try? FileManager.default.removeItem(at: helper.directory) }
-        try await PostgresServer.with { postgres in
+        try await PostgresServer.withShared { postgres in
             let store = try await PostgresBuildStore(url: try await postgres.makeDatabase(), instance: "gateway-a",
                                                      logger: Logger(label: "test"))
             defer { store.close() }
@@ -233,14 +233,13 @@ extension Array {
 @Suite struct RepositoryBuildTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("repo-builds-\(UUID().uuidString)")
 
-    func git(_ arguments: String..., in repository: URL) throws {
+    func git(_ arguments: String..., in repository: URL) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["git", "-C", repository.path, "-c", "user.name=test", "-c", "user.email=test@example.com"] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.start()
-        process.waitUntilExit()
+        try await process.runUntilExit()
         guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 
@@ -252,14 +251,14 @@ extension Array {
         defer { try? FileManager.default.removeItem(at: directory) }
         let repository = directory.appendingPathComponent("repo")
         try FileManager.default.createDirectory(at: repository.appendingPathComponent("lib"), withIntermediateDirectories: true)
-        try git("init", "--quiet", "--initial-branch=main", in: repository)
+        try await git("init", "--quiet", "--initial-branch=main", in: repository)
         try "module.exports = 1;".write(to: repository.appendingPathComponent("lib/helper.js"), atomically: true, encoding: .utf8)
         try script("v1").write(to: repository.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
-        try git("add", ".", in: repository)
-        try git("commit", "--quiet", "-m", "one", in: repository)
-        try git("tag", "v1", in: repository)
+        try await git("add", ".", in: repository)
+        try await git("commit", "--quiet", "-m", "one", in: repository)
+        try await git("tag", "v1", in: repository)
         try script("main").write(to: repository.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
-        try git("commit", "--quiet", "-am", "two", in: repository)
+        try await git("commit", "--quiet", "-am", "two", in: repository)
 
         let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
         var project = Project(name: "acme/repo", directory: directory.path)
@@ -300,7 +299,7 @@ extension Array {
         #expect(unreachable.0.status == .failed && unreachable.0.reason?.hasPrefix("could not fetch \(repository.path)-nothing-here") == true)
 
         try FileManager.default.removeItem(at: repository.appendingPathComponent("brigade.js"))
-        try git("commit", "--quiet", "-am", "no script", in: repository)
+        try await git("commit", "--quiet", "-am", "no script", in: repository)
         let fallback = try await build(project, ref: "main")
         #expect(fallback.1.contains("default script"))
         #expect(fallback.1.contains("[brigade] the repository has no brigade.js; using the project's default script"))
@@ -312,13 +311,13 @@ extension Array {
         defer { try? FileManager.default.removeItem(at: directory) }
         let repository = directory.appendingPathComponent("repo")
         try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
-        try git("init", "--quiet", "--initial-branch=main", in: repository)
+        try await git("init", "--quiet", "--initial-branch=main", in: repository)
         try "1.0\n".write(to: repository.appendingPathComponent("VERSION"), atomically: true, encoding: .utf8)
-        try git("add", ".", in: repository)
-        try git("commit", "--quiet", "-m", "one", in: repository)
-        try git("tag", "v1", in: repository)
+        try await git("add", ".", in: repository)
+        try await git("commit", "--quiet", "-m", "one", in: repository)
+        try await git("tag", "v1", in: repository)
         try "2.0\n".write(to: repository.appendingPathComponent("VERSION"), atomically: true, encoding: .utf8)
-        try git("commit", "--quiet", "-am", "two", in: repository)
+        try await git("commit", "--quiet", "-am", "two", in: repository)
 
         let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
         var configured = Project(name: "acme/src", directory: directory.path)

@@ -5,13 +5,13 @@ import Logging
 import TestSupport
 import Testing
 
-/// The shared store, on a PostgreSQL cluster of each test's own.
+/// The shared store, each test on a database of its own.
 @Suite(.enabled(if: PostgresServer.available, Comment(rawValue: PostgresServer.unavailableReason)))
 struct PostgresBuildStoreTests {
     let logger = Logger(label: "test")
 
     func withDatabase(_ body: (_ url: String) async throws -> Void) async throws {
-        try await PostgresServer.with { try await body(try await $0.makeDatabase()) }
+        try await PostgresServer.withShared { try await body(try await $0.makeDatabase()) }
     }
 
     /// A store on a new database, closed after `body`.
@@ -196,7 +196,7 @@ struct PostgresBuildStoreTests {
     /// database) writes nothing more to the build: not its log lines, jobs or end, which
     /// belong to the build's next run, here already under way on another gateway.
     @Test func aLostClaimWritesNothingToTheBuildsNextRun() async throws {
-        try await PostgresServer.with { server in
+        try await PostgresServer.withShared { server in
             let url = try await server.makeDatabase()
             let first = try await store(url, instance: "gateway-a")
             let other = try await store(url, instance: "gateway-b")
@@ -267,7 +267,7 @@ struct PostgresBuildStoreTests {
     /// used to run every `IF NOT EXISTS` statement, whose locks waited for the live
     /// gateway's transactions and, in CI, deadlocked with them.)
     @Test func openingBesideALiveGatewayTakesNoLockOnItsTables() async throws {
-        try await PostgresServer.with { server in
+        try await PostgresServer.withShared { server in
             let url = try await server.makeDatabase()
             let live = try await store(url, instance: "gateway-a")
             defer { live.close() }
@@ -311,7 +311,7 @@ struct PostgresBuildStoreTests {
 
     /// A database that cannot be reached or does not exist is said plainly, without the password.
     @Test func openingFailuresAreClearAndHideThePassword() async throws {
-        try await PostgresServer.with { server in
+        try await PostgresServer.withShared { server in
             let url = "postgres://postgres:s3cret-pw@/no_such_database?host=\(server.directory.path)"
             do {
                 _ = try await store(url)

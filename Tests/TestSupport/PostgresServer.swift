@@ -1,9 +1,14 @@
 import Foundation
 import Synchronization
 
-/// A disposable PostgreSQL cluster for one test: its own directory, listening only on a
-/// unix socket there (no port to collide on, nothing reachable from outside), stopped and
-/// removed by `stop()`. Needs Debian's `postgresql` package (`.ci/run` installs it).
+/// A disposable PostgreSQL cluster: its own directory, listening only on a unix socket there
+/// (no port to collide on, nothing reachable from outside), stopped and removed by `stop()`.
+/// Needs Debian's `postgresql` package (`.ci/run` installs it).
+///
+/// Most tests need only databases of their own, which they make on the one server the test
+/// process shares (`withShared`). A cluster per test cost an `initdb` each: some twenty at
+/// the suite's start took both cores for about 25 s and stalled every other test past its
+/// bounds. A test that stops or restarts its server has one of its own (`with`).
 ///
 /// The postmaster is this process's own child, not a daemon started by `pg_ctl`: a daemon
 /// inherits the socket by which Foundation notices `pg_ctl`'s exit (see `Process.start`),
@@ -29,8 +34,30 @@ public final class PostgresServer: Sendable, TestServer {
         try await start().use(body)
     }
 
-    public static func start() async throws -> PostgresServer {
-        let server = try PostgresServer()
+    /// Runs `body` with the server this test process shares. It is never stopped by a test:
+    /// make a database of your own on it (`makeDatabase`) and leave the server as it is.
+    public static func withShared<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+        try await body(try await shared.value)
+    }
+
+    /// Started on first use, stopped as the test process exits (`atexit`).
+    private static let shared = Task<PostgresServer, any Error> {
+        // Some tests at once, each with a pool of up to 20 connections, and gateways with theirs.
+        let server = try await start(settings: ["max_connections=1000"])
+        sharedAtExit.withLock { $0 = (server.postmasterID, server.directory.path) }
+        atexit {
+            guard let (postmaster, directory) = PostgresServer.sharedAtExit.withLock({ $0 }) else { return }
+            kill(postmaster, SIGQUIT)
+            for _ in 0..<50 where kill(postmaster, 0) == 0 { usleep(20_000) }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        return server
+    }
+    /// What the exit handler (a C function, which captures nothing) stops and removes.
+    private static let sharedAtExit = Mutex<(pid_t, String)?>(nil)
+
+    public static func start(settings: [String] = []) async throws -> PostgresServer {
+        let server = try PostgresServer(settings: settings)
         do {
             try await server.run("initdb", "-D", server.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
             try server.startPostmaster()
@@ -42,9 +69,13 @@ public final class PostgresServer: Sendable, TestServer {
         return server
     }
 
-    private init() throws {
+    /// `name=value` settings the postmaster starts with.
+    private let settings: [String]
+
+    private init(settings: [String]) throws {
         guard let installed = Self.installed else { throw TestFailure(Self.unavailableReason) }
         binaries = installed
+        self.settings = settings
         directory = URL(fileURLWithPath: "/tmp/brigantine-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // initdb and postgres refuse to run as root: the cluster is then the postgres user's.
@@ -93,11 +124,16 @@ public final class PostgresServer: Sendable, TestServer {
         let log = try FileHandle(forWritingTo: logFile)
         log.seekToEndOfFile()
         let process = Process(), exited = ExitSignal()
-        configure(process, "postgres", ["-D", data, "-c", "listen_addresses=", "-k", directory.path, "-c", "fsync=off"])
+        let settings = (["listen_addresses=", "fsync=off"] + settings).flatMap { ["-c", $0] }
+        configure(process, "postgres", ["-D", data, "-k", directory.path] + settings)
         process.standardOutput = log
         process.standardError = log
         try process.start(signalling: exited)
         postmaster.withLock { $0 = (process, exited) }
+    }
+
+    private var postmasterID: pid_t {
+        postmaster.withLock { $0?.process.processIdentifier } ?? 0
     }
 
     private func waitUntilReady() async throws {
