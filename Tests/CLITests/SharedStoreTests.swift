@@ -125,7 +125,8 @@ struct SharedStoreTests {
         let started = ContinuousClock.now
         let refused = try await gateway.post("/events/webhook/waits", body)
         #expect(refused.status == 503, "\(refused.status) \(refused.text)")
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // 5 s when run alone (`connectionWait`); room for a busy suite, still under the minute.
+        #expect(ContinuousClock.now - started < .seconds(40))
         #expect(try await gateway.get("/healthz").status == 200)
         let unready = try await gateway.get("/readyz")
         #expect(unready.status == 503 && unready.text.contains("the build store does not answer"), "\(unready.text)")

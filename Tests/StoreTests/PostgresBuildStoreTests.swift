@@ -331,7 +331,8 @@ struct PostgresBuildStoreTests {
             let message = "\(error)"
             #expect(message.contains("cannot open the PostgreSQL store") && message.contains("connection"), "\(message)")
             #expect(!message.contains("s3cret-pw"), "\(message)")
-            #expect(ContinuousClock.now - started < .seconds(20))
+            // At once when run alone; the bound leaves room for a busy suite yet stays under the minute.
+            #expect(ContinuousClock.now - started < .seconds(40))
         }
         #expect(throws: StoreError.self) { try PostgresURL("mysql://root:pw@localhost/db") }
         #expect(PostgresURL.redacted("postgres://u:s3cret@h:5432/db") == "postgres://u:***@h:5432/db")
