@@ -6,7 +6,8 @@ import Testing
 import TestSupport
 import Worker
 
-/// The container runner against a real dockerd: jobs run inside their image.
+/// The container runner against a real dockerd, and the tests of what every engine must do
+/// against Podman's compatible service too: jobs run inside their image.
 @Suite(.serialized, .enabled(if: TestEngine.available, Comment(rawValue: TestEngine.unavailableReason)))
 struct ContainerRunnerTests {
     /// Runs `script` as a build with the container runner of `engine`.
@@ -30,8 +31,8 @@ struct ContainerRunnerTests {
         return (outcome, lines.withLock { $0 })
     }
 
-    @Test func jobsRunInTheirImageAndTheirOutputIsTheResult() async throws {
-        try await TestEngine.with { engine in
+    @Test(arguments: TestEngine.kinds) func jobsRunInTheirImageAndTheirOutputIsTheResult(engine kind: TestEngine.Kind) async throws {
+        try await TestEngine.with(kind) { engine in
             let run = try await build("""
                 const { events, Job } = require('brigadier');
                 events.on('exec', async () => {
@@ -51,8 +52,8 @@ struct ContainerRunnerTests {
         }
     }
 
-    @Test func failuresTimeoutsAndMissingImages() async throws {
-        try await TestEngine.with { engine in
+    @Test(arguments: TestEngine.kinds) func failuresTimeoutsAndMissingImages(engine kind: TestEngine.Kind) async throws {
+        try await TestEngine.with(kind) { engine in
             let run = try await build("""
                 const { events, Job } = require('brigadier');
                 events.on('exec', async () => {
@@ -79,8 +80,8 @@ struct ContainerRunnerTests {
         }
     }
 
-    @Test func sharedStorageCacheAndParallelJobs() async throws {
-        try await TestEngine.with { engine in
+    @Test(arguments: TestEngine.kinds) func sharedStorageCacheAndParallelJobs(engine kind: TestEngine.Kind) async throws {
+        try await TestEngine.with(kind) { engine in
             let script = """
                 const { events, Job, Group } = require('brigadier');
                 const image = 'alpine:3.18';
@@ -118,12 +119,12 @@ struct ContainerRunnerTests {
 
     /// Jobs get a copy of the build's source at their mountPath, each its own, as Brigade's
     /// VCS sidecar cloned the repository for each job.
-    @Test func jobsSeeTheSourceAtTheirMountPath() async throws {
+    @Test(arguments: TestEngine.kinds) func jobsSeeTheSourceAtTheirMountPath(engine kind: TestEngine.Kind) async throws {
         let source = FileManager.default.temporaryDirectory.appendingPathComponent("container-source-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: source.appendingPathComponent("hello"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: source) }
         try "hello from the repository\n".write(to: source.appendingPathComponent("hello/README"), atomically: true, encoding: .utf8)
-        try await TestEngine.with { engine in
+        try await TestEngine.with(kind) { engine in
             let run = try await build("""
                 const { events, Job } = require('brigadier');
                 const image = 'alpine:3.18';
@@ -151,11 +152,11 @@ struct ContainerRunnerTests {
     /// A private image is pulled with the project's credential for its registry (a real
     /// registry asking for a password); without one, or with a wrong one, the job fails
     /// saying why, and the password is in no log line.
-    @Test(.enabled(if: TestRegistry.available, Comment(rawValue: TestRegistry.unavailableReason)))
-    func privateImagesArePulledWithTheProjectsCredential() async throws {
+    @Test(.enabled(if: TestRegistry.available, Comment(rawValue: TestRegistry.unavailableReason)), arguments: TestEngine.kinds)
+    func privateImagesArePulledWithTheProjectsCredential(engine kind: TestEngine.Kind) async throws {
         let password = "registry-pa55word-for-tests"
         try await TestRegistry.with(username: "brig", password: password) { registry in
-            try await TestEngine.with { engine in
+            try await TestEngine.with(kind, insecureRegistries: [registry.host]) { engine in
                 let image = "\(registry.host)/private/busybox:1"
                 let auth = ContainerRunner.registryAuth(.init(username: "brig", password: password), host: registry.host)
                 let repository = "\(registry.host)/private/busybox".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
@@ -183,8 +184,8 @@ struct ContainerRunnerTests {
         }
     }
 
-    @Test func privilegeAndNetworkFollowTheProject() async throws {
-        try await TestEngine.with { engine in
+    @Test(arguments: TestEngine.kinds) func privilegeAndNetworkFollowTheProject(engine kind: TestEngine.Kind) async throws {
+        try await TestEngine.with(kind) { engine in
             let script = """
                 const { events, Job } = require('brigadier');
                 events.on('exec', async () => {
@@ -201,8 +202,8 @@ struct ContainerRunnerTests {
         }
     }
 
-    @Test func resourceLimitsReachTheEngine() async throws {
-        try await TestEngine.with { engine in
+    @Test(arguments: TestEngine.kinds) func resourceLimitsReachTheEngine(engine kind: TestEngine.Kind) async throws {
+        try await TestEngine.with(kind) { engine in
             let run = try await build("""
                 const { events, Job } = require('brigadier');
                 events.on('exec', async () => {
@@ -232,8 +233,8 @@ struct ContainerRunnerTests {
         }
     }
 
-    @Test func leftoversOfAKilledBrigAreRemovedByTheNextRunner() async throws {
-        try await TestEngine.with { engine in
+    @Test(arguments: TestEngine.kinds) func leftoversOfAKilledBrigAreRemovedByTheNextRunner(engine kind: TestEngine.Kind) async throws {
+        try await TestEngine.with(kind) { engine in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("leftover-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,18 +1,36 @@
 import Foundation
+import Testing
 import TestSupport
 
-/// A private `dockerd` for one test: its own socket, data and exec roots, no bridge network
-/// (jobs run with `NetworkMode: none`), and a busybox image imported from Debian's
-/// busybox-static under the names the tests use. No registry is reachable.
+/// A private container engine for one test, of either kind the container runner talks to:
+/// `dockerd`, or Podman's Docker-compatible service (`podman system service`). Each has its
+/// own socket and data, no bridge network (jobs run with `NetworkMode: none`), and a busybox
+/// image imported from Debian's busybox-static under the names the tests use. No registry
+/// is reachable.
 final class TestEngine: TestServer {
-    static let dockerd = ["/usr/sbin/dockerd", "/usr/bin/dockerd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case docker, podman
+        var testDescription: String { rawValue }
+        var program: String? {
+            let candidates = switch self {
+            case .docker: ["/usr/sbin/dockerd", "/usr/bin/dockerd"]
+            case .podman: ["/usr/bin/podman"]
+            }
+            return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+        }
+    }
+
     static let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    static var available: Bool { dockerd != nil && busybox != nil && getuid() == 0 }
+    static var available: Bool { Kind.docker.program != nil && busybox != nil && getuid() == 0 }
     static let unavailableReason = "needs root, dockerd and busybox-static (apt-get install -y docker.io busybox-static)"
+    /// The engines here: Docker always (the suite needs it), Podman where it is installed
+    /// (`.ci/run` installs it, with runc).
+    static let kinds = Kind.allCases.filter { $0.program != nil }
 
     /// Image names every test can use; all are the same busybox image.
     static let images = ["localhost/busybox:test", "svendowideit/testhook:latest", "alpine:3.18", "myregistry.azurecr.io/hello-world:v1"]
 
+    let kind: Kind
     let root: URL
     let socket: String
     private let daemon = Process()
@@ -21,26 +39,30 @@ final class TestEngine: TestServer {
     /// Runs `body` with an engine of its own, stopped afterwards whatever `body` did. The
     /// waits (for the daemon to answer, to exit) sleep as tasks instead of blocking a thread
     /// of the cooperative pool that the package's tests share.
-    static func with<T>(_ body: (TestEngine) async throws -> T) async throws -> T {
-        try await start().use(body)
+    /// - Parameter insecureRegistries: `host:port`s it may pull from over plain HTTP (dockerd
+    ///   allows loopback ones anyway; Podman only those its configuration names).
+    static func with<T>(_ kind: Kind = .docker, insecureRegistries: [String] = [],
+                        _ body: (TestEngine) async throws -> T) async throws -> T {
+        try await start(kind, insecureRegistries: insecureRegistries).use(body)
     }
 
-    private init() {
+    private init(kind: Kind) {
+        self.kind = kind
         // Short paths: the daemon puts unix sockets under its exec root.
         root = URL(fileURLWithPath: "/tmp/be-\(UUID().uuidString.prefix(8))")
-        socket = root.appendingPathComponent("docker.sock").path
+        socket = root.appendingPathComponent("engine.sock").path
     }
 
-    private static func start() async throws -> TestEngine {
-        let engine = TestEngine()
-        let log = engine.root.appendingPathComponent("dockerd.log")
+    private static func start(_ kind: Kind, insecureRegistries: [String]) async throws -> TestEngine {
+        let engine = TestEngine(kind: kind)
+        let log = engine.root.appendingPathComponent("engine.log")
         do {
-            try engine.launch(log: log)
+            try engine.launch(log: log, insecureRegistries: insecureRegistries)
             for _ in 0..<200 {
                 guard await !engine.ping() else { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            guard await engine.ping() else { throw TestFailure("dockerd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
+            guard await engine.ping() else { throw TestFailure("\(kind) did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")") }
             try await engine.importBusybox()
             return engine
         } catch {
@@ -49,14 +71,37 @@ final class TestEngine: TestServer {
         }
     }
 
-    private func launch(log: URL) throws {
+    private func launch(log: URL, insecureRegistries: [String]) throws {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        daemon.executableURL = URL(fileURLWithPath: Self.dockerd!)
-        daemon.arguments = [
-            "--host", "unix://\(socket)", "--data-root", root.appendingPathComponent("data").path,
-            "--exec-root", root.appendingPathComponent("x").path, "--pidfile", root.appendingPathComponent("pid").path,
-            "--iptables=false", "--ip6tables=false", "--bridge=none",
-        ]
+        guard let program = kind.program else { throw TestFailure("\(kind) is not installed") }
+        daemon.executableURL = URL(fileURLWithPath: program)
+        switch kind {
+        case .docker:
+            daemon.arguments = [
+                "--host", "unix://\(socket)", "--data-root", root.appendingPathComponent("data").path,
+                "--exec-root", root.appendingPathComponent("x").path, "--pidfile", root.appendingPathComponent("pid").path,
+                "--iptables=false", "--ip6tables=false", "--bridge=none",
+            ]
+        case .podman:
+            // runc, not Debian's default crun, which refuses this machine's hybrid cgroups; vfs
+            // storage leaves no mounts behind to undo; its own configuration, not the host's.
+            let configuration = root.appendingPathComponent("containers.conf")
+            try "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
+                .write(to: configuration, atomically: true, encoding: .utf8)
+            let registries = root.appendingPathComponent("registries.conf")
+            try insecureRegistries.map { "[[registry]]\nlocation = \"\($0)\"\ninsecure = true\n" }.joined()
+                .write(to: registries, atomically: true, encoding: .utf8)
+            var environment = ProcessInfo.processInfo.environment
+            environment["CONTAINERS_CONF"] = configuration.path
+            environment["CONTAINERS_REGISTRIES_CONF"] = registries.path
+            daemon.environment = environment
+            daemon.arguments = [
+                "--root", root.appendingPathComponent("storage").path, "--runroot", root.appendingPathComponent("run").path,
+                "--tmpdir", root.appendingPathComponent("tmp").path, "--storage-driver", "vfs",
+                "--network-config-dir", root.appendingPathComponent("networks").path,
+                "system", "service", "--time=0", "unix://\(socket)",
+            ]
+        }
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         daemon.standardOutput = handle
@@ -71,6 +116,14 @@ final class TestEngine: TestServer {
 
     func stop() async {
         if daemon.isRunning {
+            // dockerd stops its containers as it stops; Podman's service leaves them running
+            // (each has a monitor process of its own), so a failed test's are removed first.
+            if kind == .podman, let all = try? await curl(["http://engine/v1.41/containers/json?all=1"]),
+               let containers = (try? JSONSerialization.jsonObject(with: Data(all.utf8))) as? [[String: Any]] {
+                for id in containers.compactMap({ $0["Id"] as? String }) {
+                    _ = try? await curl(["-X", "DELETE", "http://engine/v1.41/containers/\(id)?force=1"])
+                }
+            }
             daemon.terminate()
             await exited.wait()
         }
@@ -125,11 +178,12 @@ final class TestEngine: TestServer {
         tar.arguments = ["tar", "-C", rootfs.path, "-cf", tarball, "."]
         try await tar.runUntilExit()
         try await curl(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary", "@\(tarball)",
-                  "http://engine/v1.41/images/create?fromSrc=-&repo=localhost/busybox&tag=test"])
-        for name in Self.images.dropFirst() {
+                  "http://engine/v1.41/images/create?fromSrc=-&repo=localhost/busybox&tag=latest"])
+        // Then the names: Podman's import leaves out the tag it is given (always `latest`).
+        for name in Self.images {
             let colon = name.lastIndex(of: ":")!
             let repository = String(name[..<colon]).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-            try await curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:test/tag?repo=\(repository)&tag=\(name[name.index(after: colon)...])"])
+            try await curl(["-X", "POST", "http://engine/v1.41/images/localhost/busybox:latest/tag?repo=\(repository)&tag=\(name[name.index(after: colon)...])"])
         }
     }
 }
