@@ -136,7 +136,7 @@ struct EndlessRunner: JobRunner {
             });
             """, runner: runner)
         let outcomes = try await withThrowingTaskGroup(of: BuildOutcome.self) { group in
-            for worker in [timed, spinner, busy] { group.addTask { try await worker.ends(on: lane, within: 10) } }
+            for worker in [timed, spinner, busy] { group.addTask { try await worker.ends(on: lane, within: 30) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(outcomes.allSatisfy { $0.status == .succeeded }, "\(outcomes.compactMap(\.reason))")

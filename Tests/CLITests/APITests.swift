@@ -77,12 +77,12 @@ import Testing
 
         let ended = try await gateway.post("/v1/build/\(waiting)/cancel", Data())
         #expect(ended.status == 200 && ended.json["status"] as? String == "Failed", "\(ended.status) \(ended.text)")
-        let never = try await gateway.finishedBuild(waiting, within: 5)
+        let never = try await gateway.finishedBuild(waiting, within: 30)
         #expect(never["reason"] as? String == "cancelled through the API" && never["startedAt"] is NSNull, "\(never)")
 
         let stopping = try await gateway.post("/v1/build/\(running)/cancel", Data())
         #expect(stopping.status == 202 && stopping.json["status"] as? String == "Cancelling", "\(stopping.status) \(stopping.text)")
-        let stopped = try await gateway.finishedBuild(running, within: 10)
+        let stopped = try await gateway.finishedBuild(running, within: 30)
         #expect(stopped["status"] as? String == "Failed" && stopped["reason"] as? String == "the build was stopped: cancelled through the API", "\(stopped)")
         let lines = try await gateway.logLines(running)
         #expect(lines.contains("waiting") && !lines.contains("the wait ended"), "\(lines)")
@@ -91,7 +91,7 @@ import Testing
         try await waitUntilRunning(last, on: gateway)
         let cancelled = try await Brig.run(["build", "cancel", last, "--data", data.path])
         #expect(cancelled.status == 0 && cancelled.stdout.contains("asked its gateway to stop it"), "\(cancelled.stdout) \(cancelled.stderr)")
-        let byCommand = try await gateway.finishedBuild(last, within: 10)
+        let byCommand = try await gateway.finishedBuild(last, within: 30)
         #expect(byCommand["status"] as? String == "Failed" && byCommand["reason"] as? String == "the build was stopped: cancelled with brig build cancel",
                 "\(byCommand)")
 
