@@ -562,6 +562,60 @@ import Testing
         #expect(off.status == 1 && off.stderr == "Error: project acme/closed has no gateway turned on (set gateways: in its file)\n")
     }
 
+    /// `brig project create` writes a project the running gateway then serves at the URLs it
+    /// printed, with new secrets in files of the owner's alone that the project file only names.
+    @Test func aCreatedProjectIsServedAtTheURLsItPrints() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let created = try await Brig.run(["project", "create", "acme/made", "--projects", projects.path,
+                                          "--script", "samples/dockerhub/brigade.js", "--gateway", "container-registry",
+                                          "--gateway", "generic", "--base", "http://127.0.0.1:\(gateway.port)"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stdoutLines.first == "created \(projects.path)/acme-made.yaml (its secrets are in \(projects.path)/secrets/, keep them out of git)")
+
+        let secrets = projects.appendingPathComponent("secrets")
+        let webhookSecret = try String(contentsOf: secrets.appendingPathComponent("acme-made.webhook-secret"), encoding: .utf8)
+        let genericSecret = try String(contentsOf: secrets.appendingPathComponent("acme-made.generic-secret"), encoding: .utf8)
+        for secret in [webhookSecret, genericSecret] {
+            #expect(secret.count == 64 && secret.allSatisfy(\.isHexDigit), "\(secret.count) characters")
+        }
+        #expect(webhookSecret != genericSecret)
+        let permissions = { (url: URL) in (try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int) ?? -1 }
+        #expect(try permissions(secrets) == 0o700)
+        #expect(try permissions(secrets.appendingPathComponent("acme-made.webhook-secret")) == 0o600)
+        let file = try String(contentsOf: projects.appendingPathComponent("acme-made.yaml"), encoding: .utf8)
+        #expect(!file.contains(webhookSecret) && !file.contains(genericSecret), "the project file names the secrets' files only")
+        #expect(created.stdoutLines.contains("  SimpleEvent  http://127.0.0.1:\(gateway.port)/simpleevents/v1/\(ProjectID.of("acme/made"))/\(genericSecret)"))
+
+        // The Docker Hub URL it printed (the token is derived from the secret) reaches the project.
+        let heading = try #require(created.stdoutLines.firstIndex { $0.hasPrefix("Docker Hub, Quay") })
+        let url = try #require(URL(string: created.stdoutLines[heading + 1].trimmingCharacters(in: .whitespaces)))
+        #expect(url.path == "/events/webhook/\(WebhookSecrets.token(project: "acme/made", secret: webhookSecret))")
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
+        var answer = try await gateway.post(url.path, body)
+        for _ in 0..<100 where answer.status != 200 { // until the gateway has read the new file
+            try await Task.sleep(for: .milliseconds(100))
+            answer = try await gateway.post(url.path, body)
+        }
+        let build = try #require(answer.json["build"] as? String, "\(answer.status) \(answer.text)")
+        #expect(try await gateway.finishedBuild(build)["status"] as? String == "Succeeded")
+        #expect(try await gateway.logLines(build).contains("test-image: 2 checks passed"))
+
+        // Nothing is overwritten, and a project needs a script.
+        let again = try await Brig.run(["project", "create", "acme/made", "--projects", projects.path, "--script", "samples/dockerhub/brigade.js"])
+        #expect(again.status == 1 && again.stderr == "Error: \(projects.path)/acme-made.yaml exists already; edit it, or pick another name\n")
+        try FileManager.default.removeItem(at: projects.appendingPathComponent("acme-made.yaml"))
+        let orphan = try await Brig.run(["project", "create", "acme/made", "--projects", projects.path, "--script", "samples/dockerhub/brigade.js"])
+        #expect(orphan.status == 1 && orphan.stderr.contains("acme-made.webhook-secret exists already (another project file may name it"), "\(orphan.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: projects.appendingPathComponent("acme-made.yaml").path))
+        #expect(try String(contentsOf: secrets.appendingPathComponent("acme-made.webhook-secret"), encoding: .utf8) == webhookSecret)
+        let scriptless = try await Brig.run(["project", "create", "acme/bare", "--projects", projects.path])
+        #expect(scriptless.status != 0 && scriptless.stderr.contains("give the project a script: --script FILE"), "\(scriptless.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: projects.appendingPathComponent("acme-bare.yaml").path))
+        await gateway.stop()
+    }
+
     @Test func projectsAreReloadedWhenTheirFilesChange() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
