@@ -46,7 +46,8 @@ public final class PostgresServer: Sendable, TestServer {
         let server = try await start(settings: ["max_connections=1000"])
         sharedAtExit.withLock { $0 = (server.postmasterID, server.directory.path) }
         atexit {
-            guard let (postmaster, directory) = PostgresServer.sharedAtExit.withLock({ $0 }) else { return }
+            // Never 0 or less: kill() would then signal this process's group, the tests included.
+            guard let (postmaster, directory) = PostgresServer.sharedAtExit.withLock({ $0 }), postmaster > 0 else { return }
             kill(postmaster, SIGQUIT)
             for _ in 0..<50 where kill(postmaster, 0) == 0 { usleep(20_000) }
             try? FileManager.default.removeItem(atPath: directory)
