@@ -86,6 +86,10 @@ public struct Project: Sendable, Equatable {
     public var registries: [String: RegistryCredential]
     /// The directory of the project file: relative paths and `require` resolve from here.
     public var directory: String
+    /// The files besides the project file that its values were read from at loading
+    /// (`fromFile` secrets, `defaultConfigFile`), absolute: a change to one is a change to
+    /// the project. (`defaultScriptFile` is not among them: it is read for each build.)
+    public var filesRead: [String]
 
     public var id: String { ProjectID.of(name) }
 
@@ -103,6 +107,7 @@ public struct Project: Sendable, Equatable {
         allowJobNetwork = false
         deduplicate = false
         registries = [:]
+        filesRead = []
     }
 
     /// A project for `brig run` without a project file: no secrets, nothing allowed.
@@ -151,6 +156,12 @@ extension Project {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: message))
             }
             self = key == .fromEnv ? .environment(from) : .file(from)
+        }
+
+        /// The file it is read from, if it is, as written (see `Project.watchable`).
+        func file(in directory: String) -> String? {
+            if case .file(let path) = self { return Project.watchable(path, in: directory) }
+            return nil
         }
 
         /// The value; `what` names the secret in errors (which never hold a value).
@@ -301,6 +312,9 @@ extension Project {
         } catch {
             throw fail(error.message)
         }
+        let secretSources = Array(written.secrets.values) + [written.webhookSecret, written.genericGatewaySecret].compactMap { $0 }
+            + written.registries.values.map(\.password)
+        project.filesRead = secretSources.compactMap { $0.file(in: directory) }
         if project.defaultScript != nil, project.defaultScriptFile != nil {
             throw fail("set 'defaultScript' or 'defaultScriptFile', not both")
         }
@@ -316,7 +330,9 @@ extension Project {
                 throw fail("'defaultConfigFile' \(configFile) cannot be read")
             }
             project.defaultConfig = String(decoding: data, as: UTF8.self)
+            project.filesRead.append(watchable(written.defaultConfigFile!, in: directory))
         }
+        project.filesRead = Array(Set(project.filesRead)).sorted()
         if let runner = project.runner, !knownRunners.contains(runner) {
             throw fail("'runner' must be one of \(knownRunners.sorted().joined(separator: ", ")), not '\(runner)'")
         }
@@ -335,6 +351,12 @@ extension Project {
             if let index = key.intValue { return "\(text)[\(index)]" }
             return text.isEmpty ? key.stringValue : "\(text).\(key.stringValue)"
         }
+    }
+
+    /// `path` from `directory` with its symlinks left as they are (`absolute` resolves them):
+    /// the path to watch is the one a rotation swaps to a new file.
+    static func watchable(_ path: String, in directory: String) -> String {
+        path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
     }
 
     static func absolute(_ path: String, in directory: String) -> String {

@@ -3,7 +3,9 @@ import Crypto
 import Foundation
 import Synchronization
 
-/// The gateway's projects: the YAML files of a directory, read again when they change.
+/// The gateway's projects: the YAML files of a directory, read again when they change, or
+/// when a file they read a secret or their config from does (a rotated secret takes effect
+/// without a restart).
 ///
 /// Secrets are kept only as SHA-256 digests here, and compared in constant time; the
 /// webhook URL token of each project (Kargo's scheme) maps back to it.
@@ -21,7 +23,7 @@ public final class ProjectRegistry: Sendable {
         var byID: [String: Entry] = [:]
         var byToken: [String: Entry] = [:]
         var concurrencyLimits: [String: Int] = [:]
-        var fingerprint: [String: Date] = [:]
+        var fingerprint: [String: FileStamp] = [:]
         /// The project each file gave, for the next reload.
         var byFile: [String: Project] = [:]
     }
@@ -38,7 +40,7 @@ public final class ProjectRegistry: Sendable {
         let fingerprint = Self.fingerprint(of: directory)
         let loaded = try ProjectDirectory(path: directory)
         report(loaded.problems)
-        snapshot.withLock { $0 = Self.snapshot(of: loaded, fingerprint: fingerprint) }
+        snapshot.withLock { $0 = Self.snapshot(of: loaded, fingerprint: Self.fingerprint(fingerprint, readBy: loaded)) }
     }
 
     /// The problems of a load, one message each; webhooks for a skipped file's project are
@@ -78,13 +80,15 @@ public final class ProjectRegistry: Sendable {
     /// files' changes take effect; a directory that cannot be read keeps everything.
     @discardableResult
     public func reloadIfChanged() -> Bool {
-        let current = Self.fingerprint(of: directory)
         let (fingerprint, previous) = snapshot.withLock { ($0.fingerprint, $0.byFile) }
+        // The directory's entries as they are now, and the files the projects read as they are now.
+        var current = Self.fingerprint(of: directory)
+        for file in Set(previous.values.flatMap(\.filesRead)) { current[file] = FileStamp(path: file) }
         guard current != fingerprint else { return false }
         do {
             let loaded = try ProjectDirectory(path: directory, previous: previous)
             report(loaded.problems)
-            snapshot.withLock { $0 = Self.snapshot(of: loaded, fingerprint: current) }
+            snapshot.withLock { $0 = Self.snapshot(of: loaded, fingerprint: Self.fingerprint(current, readBy: loaded)) }
             return true
         } catch {
             snapshot.withLock { $0.fingerprint = current }
@@ -101,7 +105,7 @@ public final class ProjectRegistry: Sendable {
         }
     }
 
-    private static func snapshot(of loaded: ProjectDirectory, fingerprint: [String: Date]) -> Snapshot {
+    private static func snapshot(of loaded: ProjectDirectory, fingerprint: [String: FileStamp]) -> Snapshot {
         var snapshot = Snapshot(fingerprint: fingerprint, byFile: loaded.byFile)
         for project in loaded.projects {
             let webhookSecret = project.webhookSecret.flatMap { $0.isEmpty ? nil : $0 }
@@ -118,15 +122,45 @@ public final class ProjectRegistry: Sendable {
         return snapshot
     }
 
-    private static func fingerprint(of directory: String) -> [String: Date] {
+    /// The directory's entries, by name.
+    private static func fingerprint(of directory: String) -> [String: FileStamp] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var fingerprint: [String: Date] = [:]
+        var fingerprint: [String: FileStamp] = [:]
         for name in names {
-            let path = (directory as NSString).appendingPathComponent(name)
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-            fingerprint[name] = attributes?[.modificationDate] as? Date ?? .distantPast
+            fingerprint[name] = FileStamp(path: (directory as NSString).appendingPathComponent(name))
         }
         return fingerprint
+    }
+
+    /// `directory`'s entries as seen before a load, and the files the loaded projects read
+    /// (by absolute path), as seen before the load where they were watched already. Taken
+    /// before the load, a change made while it ran is seen by the next look.
+    private static func fingerprint(_ before: [String: FileStamp], readBy loaded: ProjectDirectory) -> [String: FileStamp] {
+        var fingerprint = before.filter { !$0.key.hasPrefix("/") }
+        for file in Set(loaded.byFile.values.flatMap(\.filesRead)) {
+            fingerprint[file] = before[file] ?? FileStamp(path: file)
+        }
+        return fingerprint
+    }
+}
+
+/// What a look at a file tells of a change: its modification time, size and inode, through
+/// any symlink (a secret mounted by Kubernetes is a symlink swapped to a new file). A file
+/// that is missing has a stamp too, so that its coming back is a change.
+struct FileStamp: Equatable, Sendable {
+    let seconds: Int
+    let nanoseconds: Int
+    let size: Int64
+    let inode: UInt64
+
+    init(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            (seconds, nanoseconds, size, inode) = (0, 0, -1, 0)
+            return
+        }
+        (seconds, nanoseconds) = (Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec))
+        (size, inode) = (Int64(info.st_size), UInt64(info.st_ino))
     }
 }
 

@@ -616,6 +616,50 @@ import Testing
         await gateway.stop()
     }
 
+    /// The files a project reads at loading are watched like the project files: a secret
+    /// rewritten in place (same size, same inode), one swapped through a symlink as Kubernetes
+    /// does, and a config changed each take effect at the next look, without a restart.
+    @Test func aRotatedSecretFileTakesEffect() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let mounted = root.appendingPathComponent("mounted") // outside the projects directory
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: mounted.appendingPathComponent("v1"), withIntermediateDirectories: true)
+        try "secret-value-0001\n".write(to: mounted.appendingPathComponent("v1/webhook"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: mounted.appendingPathComponent("webhook").path, withDestinationPath: "v1/webhook")
+        try #"{"dependencies": {}}"#.write(to: mounted.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        try """
+            name: acme/rotated
+            defaultScript: ''
+            gateways: [container-registry]
+            webhookSecret: {fromFile: ../mounted/webhook}
+            defaultConfigFile: ../mounted/config.json
+            """.write(to: projects.appendingPathComponent("rotated.yaml"), atomically: true, encoding: .utf8)
+        let registry = try ProjectRegistry(directory: projects.path)
+        let secret = { registry.project(named: "acme/rotated")?.webhookSecret }
+        #expect(secret() == "secret-value-0001")
+        #expect(!registry.reloadIfChanged(), "nothing changed")
+
+        try await Task.sleep(for: .milliseconds(20)) // past the file system's clock tick
+        let handle = try FileHandle(forWritingTo: mounted.appendingPathComponent("v1/webhook"))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data("secret-value-0002\n".utf8))
+        try handle.close()
+        #expect(registry.reloadIfChanged(), "rewritten in place")
+        #expect(secret() == "secret-value-0002")
+
+        try FileManager.default.createDirectory(at: mounted.appendingPathComponent("v2"), withIntermediateDirectories: true)
+        try "secret-value-0003\n".write(to: mounted.appendingPathComponent("v2/webhook"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: mounted.appendingPathComponent("next").path, withDestinationPath: "v2/webhook")
+        #expect(rename(mounted.appendingPathComponent("next").path, mounted.appendingPathComponent("webhook").path) == 0)
+        #expect(registry.reloadIfChanged(), "swapped through its symlink")
+        #expect(secret() == "secret-value-0003")
+
+        try #"{"dependencies": {"left-pad": "1.3.0"}}"#.write(to: mounted.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        #expect(registry.reloadIfChanged(), "the config changed")
+        #expect(registry.project(named: "acme/rotated")?.defaultConfig?.contains("left-pad") == true)
+        #expect(!registry.reloadIfChanged(), "and then nothing more")
+    }
+
     @Test func projectsAreReloadedWhenTheirFilesChange() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
