@@ -87,7 +87,9 @@ public final class GatewayServer: Sendable {
         self.dataDirectory = dataDirectory
         self.logger = logger
         tlsConfiguration = try options.tls.map(Self.tlsConfiguration)
-        registry = try ProjectRegistry(directory: projectsDirectory) { problem in logger.error("\(problem)") }
+        registry = try ProjectRegistry(directory: projectsDirectory,
+                                       onProblem: { problem in logger.error("\(problem)") },
+                                       onChange: { change in logger.notice("\(change)") })
         let store = try store ?? SQLiteBuildStore(directory: dataDirectory)
         self.store = store
         let cacheRoot = dataDirectory.appendingPathComponent("cache", isDirectory: true)

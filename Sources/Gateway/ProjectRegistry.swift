@@ -31,12 +31,16 @@ public final class ProjectRegistry: Sendable {
     public let directory: String
     private let snapshot = Mutex(Snapshot())
     private let onProblem: @Sendable (String) -> Void
+    private let onChange: @Sendable (String) -> Void
 
     /// Loads `directory`; a directory that cannot be read at all is an error. A file that
     /// does not load is told to `onProblem` and skipped: the other projects are served.
-    public init(directory: String, onProblem: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    /// Each reload that changes what is served is told to `onChange`, by project name.
+    public init(directory: String, onProblem: @escaping @Sendable (String) -> Void = { _ in },
+                onChange: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.directory = directory
         self.onProblem = onProblem
+        self.onChange = onChange
         let fingerprint = Self.fingerprint(of: directory)
         let loaded = try ProjectDirectory(path: directory)
         report(loaded.problems)
@@ -88,7 +92,11 @@ public final class ProjectRegistry: Sendable {
         do {
             let loaded = try ProjectDirectory(path: directory, previous: previous)
             report(loaded.problems)
-            snapshot.withLock { $0 = Self.snapshot(of: loaded, fingerprint: Self.fingerprint(current, readBy: loaded)) }
+            let served = snapshot.withLock { snapshot in
+                defer { snapshot = Self.snapshot(of: loaded, fingerprint: Self.fingerprint(current, readBy: loaded)) }
+                return snapshot.byID.mapValues(\.project)
+            }
+            if let change = Self.change(from: served, to: loaded.projects) { onChange(change) }
             return true
         } catch {
             snapshot.withLock { $0.fingerprint = current }
@@ -120,6 +128,17 @@ public final class ProjectRegistry: Sendable {
             if let limit = project.maxConcurrentBuilds { snapshot.concurrencyLimits[project.id] = limit }
         }
         return snapshot
+    }
+
+    /// What a reload changed, by project name (values never: they may be secrets); nil if nothing.
+    private static func change(from served: [String: Project], to loaded: [Project]) -> String? {
+        let now = Dictionary(loaded.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let added = now.filter { served[$0.key] == nil }.values.map(\.name).sorted()
+        let removed = served.filter { now[$0.key] == nil }.values.map(\.name).sorted()
+        let changed = now.filter { id, project in served[id].map { $0 != project } ?? false }.values.map(\.name).sorted()
+        let parts = [("changed", changed), ("added", added), ("removed", removed)]
+            .filter { !$0.1.isEmpty }.map { "\($0.0) \($0.1.joined(separator: ", "))" }
+        return parts.isEmpty ? nil : "projects read again: " + parts.joined(separator: "; ")
     }
 
     /// The directory's entries, by name.

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Gateway
 import Store
+import Synchronization
 import Testing
 
 /// `brig gateway` as registries and operators see it, started for real on loopback.
@@ -634,7 +635,8 @@ import Testing
             webhookSecret: {fromFile: ../mounted/webhook}
             defaultConfigFile: ../mounted/config.json
             """.write(to: projects.appendingPathComponent("rotated.yaml"), atomically: true, encoding: .utf8)
-        let registry = try ProjectRegistry(directory: projects.path)
+        let changes = Mutex<[String]>([])
+        let registry = try ProjectRegistry(directory: projects.path, onChange: { change in changes.withLock { $0.append(change) } })
         let secret = { registry.project(named: "acme/rotated")?.webhookSecret }
         #expect(secret() == "secret-value-0001")
         #expect(!registry.reloadIfChanged(), "nothing changed")
@@ -658,6 +660,12 @@ import Testing
         #expect(registry.reloadIfChanged(), "the config changed")
         #expect(registry.project(named: "acme/rotated")?.defaultConfig?.contains("left-pad") == true)
         #expect(!registry.reloadIfChanged(), "and then nothing more")
+        #expect(changes.withLock { $0 } == Array(repeating: "projects read again: changed acme/rotated", count: 3))
+
+        try "name: acme/new\ndefaultScript: ''\n".write(to: projects.appendingPathComponent("new.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(at: projects.appendingPathComponent("rotated.yaml"))
+        #expect(registry.reloadIfChanged())
+        #expect(changes.withLock { $0.last } == "projects read again: added acme/new; removed acme/rotated")
     }
 
     @Test func projectsAreReloadedWhenTheirFilesChange() async throws {
