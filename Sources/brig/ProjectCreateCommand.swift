@@ -79,7 +79,7 @@ extension ProjectCommand {
                 let project = try Project.load(file: file.path)
                 print("created \(file.path)" + (written.count > 1 ? " (its secrets are in \(secretsDirectory.path)/, keep them out of git)" : ""))
                 print(WebhookURLs.describe(project, base: base).joined(separator: "\n"))
-                print("A gateway serving \(projects) serves it without a restart; `brig project url \(name)` prints these again.")
+                print("A gateway serving \(projects) serves it without a restart; `brig project url \(name) --projects \(projects)` prints these again.")
             } catch {
                 for made in written { try? FileManager.default.removeItem(at: made) }
                 if !secretsExisted { try? FileManager.default.removeItem(at: secretsDirectory) }
