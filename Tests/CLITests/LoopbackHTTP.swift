@@ -17,9 +17,10 @@ enum LoopbackHTTP {
     }
 
     /// Sends one request to `127.0.0.1:port` and collects the whole answer; throws when the
-    /// connection is refused, or when no full answer came within `timeout`.
+    /// connection is refused, or when no full answer came within `timeout` (by default longer
+    /// than the API's longest wait, 60 s, and a followed log of a test's build).
     static func send(port: Int, _ method: String, _ path: String, headers: [(String, String)] = [],
-                     body: Data? = nil, timeout: TimeAmount = .seconds(30)) async throws -> Reply {
+                     body: Data? = nil, timeout: TimeAmount = .seconds(90)) async throws -> Reply {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
