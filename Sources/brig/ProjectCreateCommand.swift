@@ -105,7 +105,7 @@ extension ProjectCommand {
         /// 32 random bytes as hex: the system's generator draws from the kernel's (getrandom).
         static func randomSecret() -> String {
             var generator = SystemRandomNumberGenerator()
-            return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+            return Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
         }
 
         /// A JSON string is a YAML double-quoted scalar: any name or path, written safely.
