@@ -34,25 +34,13 @@ enum Brig {
         environment["XDG_CACHE_HOME"] = (data ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("brig-cli-\(UUID().uuidString)")).path
         process.environment = environment
-        // Files rather than pipes: nothing to drain while the process runs.
-        let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-out-\(UUID().uuidString)")
-        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-err-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: outFile)
-            try? FileManager.default.removeItem(at: errFile)
-        }
         if let input {
             let inFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-in-\(UUID().uuidString)")
             try input.write(to: inFile)
             defer { try? FileManager.default.removeItem(at: inFile) } // the open handle keeps it readable
             process.standardInput = try FileHandle(forReadingFrom: inFile)
         }
-        process.standardOutput = try FileHandle(forWritingTo: outFile)
-        process.standardError = try FileHandle(forWritingTo: errFile)
-        try await process.runUntilExit()
-        let outData = try Data(contentsOf: outFile), errData = try Data(contentsOf: errFile)
+        let (outData, errData) = try await process.runCollectingOutput()
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }

@@ -216,15 +216,8 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        // A file rather than a pipe: nothing to drain while the process runs, and the wait is a task's.
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try await process.runUntilExit()
-        return (process.terminationStatus, String(decoding: try Data(contentsOf: output), as: UTF8.self))
+        let output = try await process.runCollectingOutput(mergingErrors: true).stdout
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
     /// Waiting for a build's outcome: `GET /v1/build/<id>/wait` answers 202 while it runs and

@@ -137,12 +137,7 @@ final class TestEngine: TestServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["curl", "-s", "--max-time", "60", "--unix-socket", socket] + arguments
-        let output = root.appendingPathComponent("curl-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        try await process.runUntilExit()
-        return try String(contentsOf: output, encoding: .utf8)
+        return String(decoding: try await process.runCollectingOutput().stdout, as: UTF8.self)
     }
 
     func ping() async -> Bool {

@@ -23,4 +23,24 @@ extension Process {
     public func runUntilExit() async throws {
         try await start().wait()
     }
+
+    /// Runs the process to its end and returns what it wrote to stdout and to stderr (with
+    /// `mergingErrors`, both into `stdout`). Files rather than pipes: nothing to drain while
+    /// it runs, and the wait is a task's.
+    public func runCollectingOutput(mergingErrors: Bool = false) async throws -> (stdout: Data, stderr: Data) {
+        let name = UUID().uuidString
+        let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(name)")
+        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("err-\(name)")
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outFile)
+            try? FileManager.default.removeItem(at: errFile)
+        }
+        let out = try FileHandle(forWritingTo: outFile)
+        standardOutput = out
+        standardError = mergingErrors ? out : try FileHandle(forWritingTo: errFile)
+        try await runUntilExit()
+        return (try Data(contentsOf: outFile), try Data(contentsOf: errFile))
+    }
 }
