@@ -34,6 +34,43 @@ public struct Project: Sendable, Equatable {
         public init() {}
     }
 
+    /// How many webhooks a gateway turns into builds of this project in a period
+    /// (`rateLimit: {builds: 30, per: minute, burst: 10}`): a token bucket holding `burst`
+    /// builds, refilled at `builds` per `per`. The webhooks over it get 429, not a build.
+    public struct RateLimit: Sendable, Equatable, CustomStringConvertible {
+        public enum Period: String, Sendable, CaseIterable {
+            case second, minute, hour
+
+            public var seconds: Double {
+                switch self {
+                case .second: 1
+                case .minute: 60
+                case .hour: 3600
+                }
+            }
+        }
+
+        public var builds: Int
+        public var per: Period
+        /// Builds that may come at once after a quiet spell; `builds` unless set.
+        public var burst: Int
+
+        public init(builds: Int, per: Period, burst: Int? = nil) {
+            self.builds = builds
+            self.per = per
+            self.burst = burst ?? builds
+        }
+
+        /// Builds the bucket gains per second.
+        public var refillPerSecond: Double { Double(builds) / per.seconds }
+
+        /// `30 builds a minute (bursts of 10)`, for messages.
+        public var description: String {
+            "\(builds) build\(builds == 1 ? "" : "s") \(per == .hour ? "an" : "a") \(per.rawValue)"
+                + (burst == builds ? "" : " (bursts of \(burst))")
+        }
+    }
+
     /// What the container runner pulls a private image with (`registries:` in the file).
     public struct RegistryCredential: Sendable, Equatable {
         public var username: String
@@ -81,6 +118,8 @@ public struct Project: Sendable, Equatable {
     /// (nil: the gateway's `--per-project`, per gateway); 1 runs them one after another, in
     /// the order they came.
     public var maxConcurrentBuilds: Int?
+    /// Webhooks turned into builds per period, by each gateway (nil: no limit).
+    public var rateLimit: RateLimit?
     /// Registry host (`myacr.azurecr.io`, `ghcr.io`, `docker.io`) → the credential the
     /// container runner pulls that registry's images with.
     public var registries: [String: RegistryCredential]
@@ -129,7 +168,7 @@ extension Project {
         case name, repo, defaultScript, defaultScriptFile, defaultConfig, defaultConfigFile, secrets
         case genericGatewaySecret, webhookSecret, insecure, gateways, runner
         case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
-        case rerunInterrupted, allowJobNetwork, deduplicate, maxConcurrentBuilds, registries
+        case rerunInterrupted, allowJobNetwork, deduplicate, maxConcurrentBuilds, rateLimit, registries
     }
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
@@ -186,6 +225,41 @@ extension Project {
         }
     }
 
+    /// `rateLimit:` as written: `builds` and `per`, and `burst` if wanted; nothing else.
+    struct WrittenRateLimit: Decodable {
+        var limit: RateLimit
+
+        private enum Key: String, CodingKey, CaseIterable { case builds, per, burst }
+
+        init(from decoder: any Decoder) throws {
+            let message = "a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N"
+            func corrupted(_ detail: String) -> DecodingError {
+                .dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(message); \(detail)"))
+            }
+            guard let written = try? decoder.container(keyedBy: AnyKey.self) else { throw corrupted("this is not a mapping") }
+            let unknown = Set(written.allKeys.map(\.stringValue)).subtracting(Key.allCases.map(\.rawValue))
+            if !unknown.isEmpty { throw corrupted("unknown \(unknown.sorted().map { "'\($0)'" }.joined(separator: ", "))") }
+            let fields = try decoder.container(keyedBy: Key.self)
+            guard let builds = try? fields.decode(Int.self, forKey: .builds) else { throw corrupted("'builds' is a whole number") }
+            guard let per = (try? fields.decode(String.self, forKey: .per)).flatMap(RateLimit.Period.init(rawValue:)) else {
+                throw corrupted("'per' is second, minute or hour")
+            }
+            let burst: Int?
+            do { burst = try fields.decodeIfPresent(Int.self, forKey: .burst) } catch { throw corrupted("'burst' is a whole number") }
+            guard builds >= 1 else { throw corrupted("'builds' must be at least 1, not \(builds)") }
+            if let burst, burst < 1 { throw corrupted("'burst' must be at least 1, not \(burst)") }
+            limit = RateLimit(builds: builds, per: per, burst: burst)
+        }
+    }
+
+    /// Whatever keys a mapping has, to compare them with the ones it may have.
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     /// A `registries:` entry as written: the password is a secret like any other.
     struct WrittenCredential: Decodable, Equatable {
         var username: String
@@ -205,14 +279,6 @@ extension Project {
             }
             self.username = username
             password = try fields.decode(WrittenSecret.self, forKey: .password)
-        }
-
-        /// Whatever keys the entry has, to compare them with its two.
-        private struct AnyKey: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
         }
     }
 
@@ -255,6 +321,7 @@ extension Project {
             project.allowJobNetwork = try file.decodeIfPresent(Bool.self, forKey: .allowJobNetwork) ?? false
             project.deduplicate = try file.decodeIfPresent(Bool.self, forKey: .deduplicate) ?? false
             project.maxConcurrentBuilds = try file.decodeIfPresent(Int.self, forKey: .maxConcurrentBuilds)
+            project.rateLimit = try file.decodeIfPresent(WrittenRateLimit.self, forKey: .rateLimit)?.limit
             self.project = project
             defaultConfigFile = try file.decodeIfPresent(String.self, forKey: .defaultConfigFile)
         }

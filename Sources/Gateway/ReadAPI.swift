@@ -152,6 +152,7 @@ struct ReadAPI: Sendable {
             // null: the gateway's own setting applies.
             "buildTimeout": orNull(project.buildTimeout), "scriptTimeLimit": orNull(project.scriptTimeLimit),
             "maxConcurrentBuilds": orNull(project.maxConcurrentBuilds),
+            "rateLimit": orNull(project.rateLimit.map { ["builds": $0.builds, "per": $0.per.rawValue, "burst": $0.burst] }),
             "registries": project.registries.mapValues { ["username": $0.username, "password": "REDACTED"] },
         ]
     }

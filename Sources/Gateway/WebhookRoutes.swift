@@ -12,6 +12,7 @@ struct WebhookRoutes: Sendable {
     /// Told the project of each build stored.
     let accepted: @Sendable (_ projectID: String) -> Void
     let maxBodySize: Int
+    let rateLimiter: WebhookRateLimiter
 
     func add(to router: Router<BasicRequestContext>) {
         // Brigade 1.x: /events/webhook/<name, ID or URL token>, /<org>/<repo>, /<org>/<repo>/<commit>.
@@ -82,7 +83,7 @@ struct WebhookRoutes: Sendable {
             eventType: legacy ? "imagePush" : "image_push", provider: Self.registryProvider(of: object),
             commit: legacy ? commitish : "", ref: legacy ? "" : commitish, payload: payload,
             deliveryKey: deliveryKey(request, entry.project, body: object))
-        return await store(build, answer: "Success")
+        return await store(build, of: entry.project, answer: "Success")
     }
 
     /// A sender checking that its webhook works: GitHub's `ping` event (sent when a hook is
@@ -153,7 +154,7 @@ struct WebhookRoutes: Sendable {
                 commit: revision.commit, ref: revision.commit.isEmpty && revision.ref.isEmpty ? "master" : revision.ref,
                 payload: payload,
                 deliveryKey: deliveryKey(request, entry.project, body: (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any]))
-            return await store(build, answer: kind == .simpleEvent ? "Success. Build created" : "Success")
+            return await store(build, of: entry.project, answer: kind == .simpleEvent ? "Success. Build created" : "Success")
         }
     }
 
@@ -166,17 +167,29 @@ struct WebhookRoutes: Sendable {
                        body: project.deduplicate ? body() : nil)
     }
 
-    /// 200 with the build's ID once the build is durable; 503 when it could not be stored.
+    /// 200 with the build's ID once the build is durable; 503 when it could not be stored;
+    /// 429 with `Retry-After` when the project is over its rate limit (nothing is stored).
     /// A delivery sent again gets the first one's build, marked `"duplicate": true`.
-    private func store(_ build: NewBuild, answer: String) async -> Response {
+    private func store(_ build: NewBuild, of project: Project, answer: String) async -> Response {
+        if case .refused(let retryAfter) = rateLimiter.take(for: project) {
+            var response = Reply.json(.tooManyRequests, [
+                "status": "over this project's rate limit of \(project.rateLimit.map(String.init(describing:)) ?? "")"
+                    + "; nothing was accepted, try again in \(retryAfter) s",
+                "retryAfter": retryAfter,
+            ])
+            response.headers[.retryAfter] = String(retryAfter)
+            return response
+        }
         do {
             let stored = try await store.create(build)
             guard stored.id == build.id else {
+                rateLimiter.giveBack(for: project) // no new build was made
                 return Reply.json(.ok, ["status": answer, "build": stored.id, "duplicate": true])
             }
             accepted(build.projectID)
             return Reply.json(.ok, ["status": answer, "build": stored.id])
         } catch {
+            rateLimiter.giveBack(for: project)
             return Reply.status(.serviceUnavailable, "the build could not be stored; nothing was accepted, try again")
         }
     }

@@ -65,6 +65,7 @@ struct ProjectCommand: ParsableCommand {
                 "buildTimeout: \(project.buildTimeout.map { "\($0) s" } ?? "the gateway's --build-timeout")",
                 "scriptTimeLimit: \(project.scriptTimeLimit.map { "\($0) s" } ?? "the gateway's --script-time-limit")",
                 "maxConcurrentBuilds: \(project.maxConcurrentBuilds.map(String.init) ?? "the gateway's --per-project")",
+                "rateLimit: \(project.rateLimit.map { "\($0) per gateway" } ?? "none")",
             ]
             lines.append("secrets:" + (project.secrets.isEmpty ? " {}" : ""))
             lines += project.secrets.keys.sorted().map { "  \($0): REDACTED" }

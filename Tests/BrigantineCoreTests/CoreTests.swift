@@ -109,6 +109,7 @@ import Testing
             buildTimeout: 120
             scriptTimeLimit: 2.5
             maxConcurrentBuilds: 1
+            rateLimit: {builds: 30, per: minute, burst: 5}
             registries:
               myacr.azurecr.io: {username: ci, password: acr-password}
               https://index.docker.io/v1/: {username: acme, password: hub-password}
@@ -121,6 +122,8 @@ import Testing
         #expect(project.runner == "simulate" && project.allowPrivilegedJobs && project.allowHostMounts && project.allowSecretKeyRef)
         #expect(project.kubernetes.namespace == "ci" && project.buildTimeout == 120 && project.scriptTimeLimit == 2.5)
         #expect(project.maxConcurrentBuilds == 1)
+        #expect(project.rateLimit == .init(builds: 30, per: .minute, burst: 5) && project.rateLimit?.refillPerSecond == 0.5)
+        #expect(project.rateLimit?.description == "30 builds a minute (bursts of 5)")
         #expect(project.registries == ["myacr.azurecr.io": .init(username: "ci", password: "acr-password"),
                                        "docker.io": .init(username: "acme", password: "hub-password")])
         #expect(project.redactor.redact("abc123 hook-secret generic 8080 acr-password") == "*** *** *** *** ***")
@@ -131,6 +134,10 @@ import Testing
         let project = try Project.parse("name: minimal", file: "m.yaml", directory: directory)
         #expect(!project.allowPrivilegedJobs && !project.allowHostMounts && !project.allowSecretKeyRef && !project.insecure)
         #expect(project.gateways.isEmpty && project.secrets.isEmpty && project.runner == nil && project.maxConcurrentBuilds == nil)
+        #expect(project.rateLimit == nil)
+        // Without a burst, a full period's worth may come at once.
+        let hourly = try Project.parse("name: x\nrateLimit: {builds: 1, per: hour}", file: "m.yaml", directory: directory)
+        #expect(hourly.rateLimit == .init(builds: 1, per: .hour, burst: 1) && hourly.rateLimit?.description == "1 build an hour")
     }
 
     @Test(arguments: [
@@ -144,6 +151,12 @@ import Testing
         ("name: x\nbuildTimeout: -1", "m.yaml: 'buildTimeout' must be a positive number of seconds"),
         ("name: x\nmaxConcurrentBuilds: 0", "m.yaml: 'maxConcurrentBuilds' must be at least 1, not 0"),
         ("name: x\nmaxConcurrentBuilds: two", "m.yaml: 'maxConcurrentBuilds': "),
+        ("name: x\nrateLimit: {builds: 10, per: day}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; 'per' is second, minute or hour"),
+        ("name: x\nrateLimit: {builds: 0, per: second}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; 'builds' must be at least 1, not 0"),
+        ("name: x\nrateLimit: {builds: 5, per: second, burts: 9}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; unknown 'burts'"),
+        ("name: x\nrateLimit: {per: second}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; 'builds' is a whole number"),
+        ("name: x\nrateLimit: {builds: 5, per: second, burst: 0}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; 'burst' must be at least 1, not 0"),
+        ("name: x\nrateLimit: 30/minute", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; this is not a mapping"),
         ("name: [unclosed", "m.yaml: is not valid YAML"),
         ("name: x\nallowHostMounts: maybe", "m.yaml: 'allowHostMounts': "),
         // Secrets that cannot be had: named, never shown.

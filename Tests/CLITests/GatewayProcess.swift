@@ -84,6 +84,8 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
 
     struct Answer {
         let status: Int
+        /// The answer's headers, by lower-case name (the first of each).
+        let headers: [String: String]
         let body: Data
         var text: String { String(decoding: body, as: UTF8.self) }
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
@@ -98,7 +100,9 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         // An empty value sends no such header at all.
         let reply = try await LoopbackHTTP.send(port: port, method, path, headers: sent.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) },
                                                 body: body)
-        return Answer(status: reply.status, body: reply.body)
+        var headers: [String: String] = [:]
+        for (name, value) in reply.headers where headers[name.lowercased()] == nil { headers[name.lowercased()] = value }
+        return Answer(status: reply.status, headers: headers, body: reply.body)
     }
 
     func post(_ path: String, _ body: Data, headers: [String: String] = [:]) async throws -> Answer {

@@ -13,6 +13,7 @@ import TestSupport
 enum LoopbackHTTP {
     struct Reply {
         let status: Int
+        let headers: HTTPHeaders
         let body: Data
     }
 
@@ -46,12 +47,15 @@ enum LoopbackHTTP {
                 // over its cap): the answer is still there to read.
             }
             var status = 0
+            var answerHeaders = HTTPHeaders()
             var collected = Data()
             for try await part in inbound {
                 switch part {
-                case .head(let answer): status = Int(answer.status.code)
+                case .head(let answer):
+                    status = Int(answer.status.code)
+                    answerHeaders = answer.headers
                 case .body(let chunk): collected.append(contentsOf: chunk.readableBytesView)
-                case .end: return Reply(status: status, body: collected)
+                case .end: return Reply(status: status, headers: answerHeaders, body: collected)
                 }
             }
             throw TestFailure("\(method) \(path): the connection closed before a full answer (status \(status))")
