@@ -545,8 +545,10 @@ import Testing
         #expect(shown.stdout.contains("webhookSecret: REDACTED") && !shown.stdout.contains(Self.webhookSecret))
         #expect(shown.stdoutLines.contains("registries: {}"))
         #expect(shown.stdoutLines.contains("maxConcurrentBuilds: the gateway's --per-project") && shown.stdoutLines.contains("deduplicate: false"))
+        #expect(shown.stdoutLines.contains("rateLimit: none"))
         let api = try await gateway.get("/v1/project/\(ProjectID.of("acme/registry"))").json
         #expect(api["maxConcurrentBuilds"] is NSNull && api["deduplicate"] as? Bool == false && api["allowHostMounts"] as? Bool == false, "\(api)")
+        #expect(api["rateLimit"] is NSNull)
         let urls = try await Brig.run(["project", "url", "acme/registry", "--projects", projects.path, "--base", "https://ci.example.com/"])
         #expect(urls.stdoutLines.contains("  https://ci.example.com/events/webhook/\(token)"))
         let signedAdvice = try #require(urls.stdoutLines.firstIndex { $0.hasPrefix("GitHub and GHCR, Artifactory, Nexus") })

@@ -108,6 +108,8 @@ import Testing
         #expect(try #require(try await gateway.get("/v1/project/free/builds").list).count == 5)
         let limit = try await gateway.get("/v1/project/limited").json["rateLimit"] as? [String: Any]
         #expect(limit?["builds"] as? Int == 2 && limit?["per"] as? String == "hour" && limit?["burst"] as? Int == 2)
+        let shown = try await Brig.run(["project", "get", "limited", "--projects", projects.path])
+        #expect(shown.stdoutLines.contains("rateLimit: 2 builds an hour per gateway"), "\(shown.stdout)")
 
         // Two refusals, one line: a flood does not flood the log.
         let noted = gateway.log.components(separatedBy: "\n")
