@@ -4,12 +4,13 @@ import Store
 
 /// What the gateway counts, in Prometheus' text format at `GET /metrics`: requests by
 /// route and status, builds by outcome with their time in the queue and running, writes
-/// to the store that had to be tried again, old builds deleted, and, read when scraped, the
+/// to the store that had to be tried again, builds' starts tried again, old builds deleted, and, read when scraped, the
 /// live builds and the queue. Labels are route patterns and statuses only: no URL (tokens ride in some), no
 /// project names (their number is the operator's, not ours to multiply series by).
 final class GatewayMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let storeWriteFailures: Counter
+    private let startRetries: Counter
     private let deletedBuilds: Counter
     private let liveBuilds: Gauge
     private let pendingBuilds: Gauge
@@ -22,6 +23,9 @@ final class GatewayMetrics: Sendable {
         storeWriteFailures = registry.makeCounter(
             name: "brigantine_store_write_retries_total",
             help: "Writes of build logs and outcomes that the store refused and that were tried again.")
+        startRetries = registry.makeCounter(
+            name: "brigantine_build_start_retries_total",
+            help: "Builds that could not start (their repository or the container engine out of reach) and were tried again.")
         deletedBuilds = registry.makeCounter(
             name: "brigantine_builds_deleted_total", help: "Ended builds deleted for being older than --keep-days.")
         liveBuilds = registry.makeGauge(name: "brigantine_builds_live", help: "Builds live on this gateway.")
@@ -58,6 +62,7 @@ final class GatewayMetrics: Sendable {
                 .record(ran)
         }
         observer.storeWriteFailed = { [storeWriteFailures] in storeWriteFailures.increment() }
+        observer.startRetried = { [startRetries] in startRetries.increment() }
         return observer
     }
 

@@ -39,6 +39,8 @@ public final class GatewayServer: Sendable {
         public var pruneInterval: Duration = .seconds(3600)
         /// PEM files to serve HTTPS with (nil: plain HTTP).
         public var tls: TLSFiles?
+        /// The waits before each new try of a build that could not start for a reason that may pass.
+        public var startRetryDelays = BuildScheduler.Settings.defaultStartRetryDelays
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
@@ -108,7 +110,8 @@ public final class GatewayServer: Sendable {
                                        scriptMemoryLimit: options.scriptMemoryLimit,
                                        workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true),
                                        threadNiceness: 10),
-                repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true)),
+                repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true),
+                startRetryDelays: options.startRetryDelays),
             limits: { [registry] in registry.concurrencyLimits },
             logger: logger, observer: metrics.schedulerObserver)
     }

@@ -29,15 +29,23 @@ public final class BuildScheduler: Sendable {
         public var pollInterval: Duration
         /// Where mirrors of projects' git repositories are kept.
         public var repositories: URL
+        /// How long a build waits before each new try when it could not start for a reason
+        /// that may pass (its repository or the container engine out of reach): one more try
+        /// per delay, then it fails. Its script has not run, so nothing runs twice.
+        public var startRetryDelays: [Duration]
+
+        public static let defaultStartRetryDelays: [Duration] = [.seconds(10), .seconds(60), .seconds(300)]
 
         public init(lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, worker: WorkerSettings,
-                    pollInterval: Duration = .seconds(1), repositories: URL? = nil) {
+                    pollInterval: Duration = .seconds(1), repositories: URL? = nil,
+                    startRetryDelays: [Duration] = defaultStartRetryDelays) {
             self.lanes = max(1, lanes)
             self.maxBuilds = max(1, maxBuilds)
             self.perProjectLimit = max(1, perProjectLimit)
             self.worker = worker
             self.pollInterval = pollInterval
             self.repositories = repositories ?? worker.workRoot.appendingPathComponent("repositories", isDirectory: true)
+            self.startRetryDelays = startRetryDelays
         }
     }
 
@@ -48,6 +56,8 @@ public final class BuildScheduler: Sendable {
         public var buildEnded: @Sendable (_ status: BuildStatus, _ queued: Duration, _ ran: Duration) -> Void = { _, _, _ in }
         /// A write to the store failed; it is tried again.
         public var storeWriteFailed: @Sendable () -> Void = {}
+        /// A build could not start for a reason that may pass; it is tried again later.
+        public var startRetried: @Sendable () -> Void = {}
 
         public init() {}
     }
@@ -77,6 +87,10 @@ public final class BuildScheduler: Sendable {
         var running: [String: Int] = [:] // project ID → builds running
         var workers: [String: BuildWorker] = [:] // build ID → its worker, for cancellation
         var cancelled: Set<String> = [] // live builds already told to stop
+        /// Build ID → the sleep before its next try to start, which a stop cuts short.
+        var startWaits: [String: Task<Void, Never>] = [:]
+        /// Build ID → why it was told to stop while it waited to start again.
+        var stoppedWhileWaiting: [String: String] = [:]
         var total = 0
         /// The projects that may have pending builds, when known: those a claim that found
         /// nothing had skipped as busy, and those with builds added since (nil: unknown).
@@ -149,6 +163,7 @@ public final class BuildScheduler: Sendable {
             state.withLock { state in
                 state.stopping = true
                 for worker in state.workers.values { worker.cancel(reason: Self.shutdownReason) }
+                for wait in state.startWaits.values { wait.cancel() }
             }
         }
         for lane in lanes { lane.close() }
@@ -160,9 +175,18 @@ public final class BuildScheduler: Sendable {
     /// Stops a build live here at once; false if none of that ID is live here.
     @discardableResult
     public func cancel(buildID: String, reason: String) -> Bool {
-        let (worker, first): (BuildWorker?, Bool) = state.withLock { state in
-            guard let worker = state.workers[buildID] else { return (nil, false) }
-            return (worker, state.cancelled.insert(buildID).inserted)
+        let (worker, first, waiting): (BuildWorker?, Bool, Bool) = state.withLock { state in
+            if let wait = state.startWaits[buildID] {
+                if state.stoppedWhileWaiting[buildID] == nil { state.stoppedWhileWaiting[buildID] = reason }
+                wait.cancel()
+                return (nil, false, true)
+            }
+            guard let worker = state.workers[buildID] else { return (nil, false, false) }
+            return (worker, state.cancelled.insert(buildID).inserted, false)
+        }
+        if waiting {
+            logger.notice("stopping build \(buildID) (waiting to start again): \(reason)")
+            return true
         }
         guard let worker else { return false }
         if first {
@@ -175,7 +199,7 @@ public final class BuildScheduler: Sendable {
     /// Stops the live builds that were asked to stop through the store (`brig build cancel`,
     /// or the API of another gateway sharing it). The store is read only while builds live.
     private func stopBuildsAskedToStop() async {
-        guard !state.withLock({ $0.workers.isEmpty }) else { return }
+        guard !state.withLock({ $0.workers.isEmpty && $0.startWaits.isEmpty }) else { return }
         let requests: [String: String]
         do {
             requests = try await store.cancelRequests()
@@ -282,10 +306,23 @@ public final class BuildScheduler: Sendable {
                            maxOutputBytes: settings.worker.maxLogBytes, sink: spool.append)
         let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: source) }
+        // Logs reach the store every 200 ms while the build runs (and while it waits to try
+        // its start again). The flusher is not the worker's sibling in a group: at shutdown
+        // the worker still ends (it is cancelled through `cancel(reason:)`) and its outcome is
+        // recorded.
+        let flusher = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                await flush(spool, of: build.id)
+            }
+        }
+        func stopFlushing() async {
+            flusher.cancel()
+            await flusher.value // its last write lands before the final one, keeping lines in order
+        }
         let outcome: BuildOutcome
         do {
-            let runner = try await makeRunner(project)
-            let request = try await request(for: build, project: project, source: source, log: log)
+            let (runner, request) = try await prepare(build, project: project, source: source, log: log)
             // The lane with the fewest live builds; a project's own time limit applies per context.
             let lane = lanes.min { $0.liveBuilds < $1.liveBuilds }!
             let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: lane.runtime)
@@ -296,19 +333,10 @@ public final class BuildScheduler: Sendable {
                 return state.stopping
             }
             if stopping { worker.cancel(reason: Self.shutdownReason) }
-            // Logs reach the store every 200 ms while the build runs. The flusher is not the
-            // worker's sibling in a group: at shutdown the worker still ends (it is cancelled
-            // through `cancel(reason:)`) and its outcome is recorded.
-            let flusher = Task { [self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(200))
-                    await flush(spool, of: build.id)
-                }
-            }
             outcome = await worker.run(on: lane)
-            flusher.cancel()
-            await flusher.value // its last write lands before the final one, keeping lines in order
+            await stopFlushing()
         } catch {
+            await stopFlushing()
             log.log(.error, nil, "\(error)")
             return Ending(status: .failed, exitCode: 1, reason: project.redactor.redact("\(error)"), lastLines: spool.take())
         }
@@ -320,6 +348,53 @@ public final class BuildScheduler: Sendable {
         }
         return Ending(status: outcome.status == .succeeded ? .succeeded : .failed, exitCode: Int(outcome.exitCode),
                       reason: outcome.reason.map(redactor.redact), lastLines: spool.take(), jobs: jobs)
+    }
+
+    /// The build's runner and request. A failure that may pass (a `TransientError`: the
+    /// repository's host or the container engine out of reach) is tried again after each of
+    /// `startRetryDelays`, noted in the build's log; a stop meanwhile ends the wait, and the
+    /// build, with the stop's reason.
+    private func prepare(_ build: NewBuild, project: Project, source: URL, log: BuildLog) async throws -> (any JobRunner, BuildRequest) {
+        let delays = settings.startRetryDelays
+        for attempt in 0... {
+            do {
+                let runner = try await makeRunner(project)
+                return (runner, try await request(for: build, project: project, source: source, log: log))
+            } catch let error as any TransientError {
+                guard attempt < delays.count else {
+                    throw attempt == 0 ? error : SchedulerError("\(error) (tried \(attempt + 1) times)")
+                }
+                let delay = delays[attempt]
+                log.log(.warn, nil, "could not start: \(error); trying again in \(Self.seconds(delay))"
+                    + " (try \(attempt + 2) of \(delays.count + 1))")
+                observer.startRetried()
+                if let reason = await waitToStartAgain(build.id, after: delay) { throw SchedulerError(reason) }
+            }
+        }
+        fatalError("unreachable: the loop above returns or throws")
+    }
+
+    /// Sleeps `delay` unless the build is stopped first (through `cancel`, or the gateway
+    /// shutting down); returns why it was stopped, or nil.
+    private func waitToStartAgain(_ buildID: String, after delay: Duration) async -> String? {
+        let sleep = Task { _ = try? await Task.sleep(for: delay) }
+        let stopping = state.withLock { state in
+            state.startWaits[buildID] = sleep
+            return state.stopping
+        }
+        if stopping { sleep.cancel() }
+        await withTaskCancellationHandler { await sleep.value } onCancel: { sleep.cancel() }
+        return state.withLock { state in
+            state.startWaits[buildID] = nil
+            if let reason = state.stoppedWhileWaiting.removeValue(forKey: buildID) { return reason }
+            return state.stopping || Task.isCancelled ? Self.shutdownReason : nil
+        }
+    }
+
+    /// `10 s`, `1.5 s`: a delay as a log line gives it.
+    static func seconds(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
     }
 
     /// Runs a write to the store even if the calling task is being cancelled (at shutdown),

@@ -42,9 +42,12 @@ final class RepositoryCheckout: Sendable {
                 try await git(["-C", mirror.path, "remote", "add", "--mirror=fetch", "origin", cloneURL])
             }
             try await git(["-C", mirror.path, "remote", "set-url", "origin", cloneURL])
-            try await git(["-C", mirror.path, "fetch", "--quiet", "--prune", "--tags", "origin"], what: "fetch \(Self.display(cloneURL))")
+            // The two steps that reach the repository's host, which may be out of reach for a while.
+            try await git(["-C", mirror.path, "fetch", "--quiet", "--prune", "--tags", "origin"],
+                          what: "fetch \(Self.display(cloneURL))", reachesHost: true)
             // A bare mirror's HEAD is git's own default; point it at the remote's default branch.
-            let remoteHead = try await git(["-C", mirror.path, "ls-remote", "--symref", "origin", "HEAD"], what: "read the default branch")
+            let remoteHead = try await git(["-C", mirror.path, "ls-remote", "--symref", "origin", "HEAD"],
+                                           what: "read the default branch", reachesHost: true)
             if let line = remoteHead.split(separator: "\n").first(where: { $0.hasPrefix("ref: ") }),
                let branch = line.dropFirst(5).split(separator: "\t").first {
                 try await git(["-C", mirror.path, "symbolic-ref", "HEAD", String(branch)])
@@ -92,12 +95,14 @@ final class RepositoryCheckout: Sendable {
 
     /// Runs git; its output, or an error naming what failed (credentials removed).
     @discardableResult
-    private func git(_ arguments: [String], what: String? = nil) async throws -> String {
-        try await run("git", arguments, what: what ?? "git \(arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? "")")
+    private func git(_ arguments: [String], what: String? = nil, reachesHost: Bool = false) async throws -> String {
+        try await run("git", arguments, what: what ?? "git \(arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? "")",
+                      reachesHost: reachesHost)
     }
 
+    /// - Parameter reachesHost: a failure is the repository's host failing (a `TransientError`).
     @discardableResult
-    private func run(_ tool: String, _ arguments: [String], what: String) async throws -> String {
+    private func run(_ tool: String, _ arguments: [String], what: String, reachesHost: Bool = false) async throws -> String {
         let outcome: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
         do {
             outcome = try await Subprocess.run(
@@ -108,7 +113,8 @@ final class RepositoryCheckout: Sendable {
         }
         guard case .exited(0) = outcome.terminationStatus else {
             let detail = outcome.standardError.split(separator: "\n").last.map(String.init) ?? "\(outcome.terminationStatus)"
-            throw CheckoutError("could not \(what): \(Self.scrub(detail))")
+            let message = "could not \(what): \(Self.scrub(detail))"
+            throw reachesHost ? RepositoryUnreachable(description: message) : CheckoutError(message)
         }
         return outcome.standardOutput
     }
@@ -132,4 +138,10 @@ final class RepositoryCheckout: Sendable {
 struct CheckoutError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The repository's host did not answer a fetch as it should (down, unreachable, refusing
+/// for now): worth trying again later.
+struct RepositoryUnreachable: TransientError, CustomStringConvertible {
+    let description: String
 }

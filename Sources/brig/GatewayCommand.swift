@@ -57,6 +57,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
     var tlsKey: String?
 
+    @Option(name: .customLong("start-retry-delays"),
+            help: ArgumentHelp("Seconds a build that could not start (its repository or the container engine out of reach) waits before each new try, comma-separated; none: it fails at once.",
+                               valueName: "seconds,…"))
+    var startRetryDelays = "10,60,300"
+
     @Option(name: .customLong("keep-days"),
             help: "Delete ended builds (with their jobs and logs) this many days after they came, checked hourly; without it, builds are kept.")
     var keepDays: Double?
@@ -91,6 +96,7 @@ struct GatewayCommand: AsyncParsableCommand {
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
             engineSocket: engineSocket, apiToken: try apiToken(),
             keepEndedBuilds: keepDays.map { .seconds($0 * 86_400) })
+        options.startRetryDelays = try Self.delays(startRetryDelays)
         if let tlsCert, let tlsKey { options.tls = GatewayServer.TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
         let server: GatewayServer
@@ -116,6 +122,18 @@ struct GatewayCommand: AsyncParsableCommand {
 }
 
 extension GatewayCommand {
+    /// `10,60,300` → those waits; `none` (or nothing) → none.
+    static func delays(_ text: String) throws -> [Duration] {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || trimmed == "none" { return [] }
+        return try trimmed.split(separator: ",").map { part in
+            guard let seconds = Double(part.trimmingCharacters(in: .whitespaces)), seconds >= 0, seconds <= 86_400 else {
+                throw CLIError("--start-retry-delays is seconds (0 to 86400) separated by commas, or none; not '\(text)'")
+            }
+            return .milliseconds(Int((seconds * 1000).rounded()))
+        }
+    }
+
     /// The token from --api-token-file (its first line), else BRIGANTINE_API_TOKEN; nil when neither is set.
     func apiToken() throws -> String? {
         guard let apiTokenFile else {

@@ -269,7 +269,8 @@ extension Array {
         let projects = [project.id: project, empty.id: empty]
         let scheduler = BuildScheduler(
             store: store, projects: { projects[$0] }, runners: { _ in SimulateRunner() },
-            settings: .init(worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)))
+            settings: .init(worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50),
+                            startRetryDelays: [.milliseconds(100)]))
         let running = Task { await scheduler.run() }
         defer { running.cancel() }
 
@@ -296,7 +297,11 @@ extension Array {
         let missing = try await build(project, commit: "0123456789abcdef0123456789abcdef01234567", ref: "")
         #expect(missing.0.status == .failed && missing.0.reason == "commit 0123456789abcdef0123456789abcdef01234567 is not in \(repository.path)")
         let unreachable = try await build(empty, ref: "")
+        // A fetch that fails may be the host down for a while: it is tried again, once here.
         #expect(unreachable.0.status == .failed && unreachable.0.reason?.hasPrefix("could not fetch \(repository.path)-nothing-here") == true)
+        #expect(unreachable.0.reason?.hasSuffix(" (tried 2 times)") == true, "\(unreachable.0.reason ?? "")")
+        #expect(unreachable.1.contains { $0.hasPrefix("[brigade] could not start: could not fetch \(repository.path)-nothing-here") })
+        #expect(missing.1.allSatisfy { !$0.contains("could not start") }, "a missing commit is not tried again")
 
         try FileManager.default.removeItem(at: repository.appendingPathComponent("brigade.js"))
         try await git("commit", "--quiet", "-am", "no script", in: repository)

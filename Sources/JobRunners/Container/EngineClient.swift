@@ -1,3 +1,4 @@
+import BrigantineCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -87,7 +88,7 @@ struct EngineClient: Sendable {
 }
 
 /// No container engine answers on the socket.
-struct EngineUnavailable: Error, CustomStringConvertible {
+struct EngineUnavailable: TransientError, CustomStringConvertible {
     let socketPath: String
     var description: String {
         "no container engine answers at \(socketPath) (start dockerd, or `podman system service`, or pass its socket)"

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Through a real gateway: a build whose repository cannot be fetched yet waits and tries
+/// again (`--start-retry-delays`), says so in its log and metrics, and runs once it can.
+@Suite struct StartRetryGatewayTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("start-retry-gateway-\(UUID().uuidString)")
+
+    func git(_ arguments: String..., in repository: URL) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", repository.path, "-c", "user.name=test", "-c", "user.email=test@example.com"] + arguments
+        let output = try await process.runCollectingOutput(mergingErrors: true)
+        guard process.terminationStatus == 0 else { throw TestFailure("git \(arguments): \(String(decoding: output.stdout, as: UTF8.self))") }
+    }
+
+    @Test func aBuildWhoseRepositoryIsNotThereYetRunsOnceItIs() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let projects = root.appendingPathComponent("projects")
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        let repository = root.appendingPathComponent("repository") // made only after the webhook
+        try "name: later\nrepo: {cloneURL: \(repository.path)}\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
+            .write(to: projects.appendingPathComponent("later.yaml"), atomically: true, encoding: .utf8)
+        let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"),
+                                                     arguments: ["--start-retry-delays", "0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5"])
+        let answer = try await gateway.post("/events/webhook/later",
+                                            try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json")))
+        let id = try #require(answer.json["build"] as? String, "\(answer.text)")
+
+        var waiting = false
+        for _ in 0..<200 where !waiting {
+            waiting = try await gateway.logLines(id).contains { $0.hasPrefix("[brigade] could not start: could not fetch \(repository.path)") }
+            if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(waiting, "the build's log says why it waits")
+        #expect(try await gateway.get("/v1/build/\(id)").json["status"] as? String == "Running")
+
+        try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
+        try await git("init", "--quiet", "--initial-branch=main", in: repository)
+        try "require('brigadier').events.on('image_push', (e) => console.log('ran from the repository'));"
+            .write(to: repository.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
+        try await git("add", ".", in: repository)
+        try await git("commit", "--quiet", "-m", "script", in: repository)
+
+        let build = try await gateway.finishedBuild(id)
+        #expect(build["status"] as? String == "Succeeded", "\(build)")
+        #expect(try await gateway.logLines(id).contains("ran from the repository"))
+        let metrics = try await gateway.get("/metrics").text
+        let retries = metrics.split(separator: "\n").first { $0.hasPrefix("brigantine_build_start_retries_total ") }
+        #expect(retries.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 >= 1 } == true, "\(retries ?? "none")")
+        await gateway.stop()
+    }
+
+    @Test func badDelaysAreRefused() async throws {
+        let result = try await Brig.run(["gateway", "--start-retry-delays", "10,soon", "--projects", root.path, "--data", root.path])
+        #expect(result.status == 1 && result.stderr.contains("--start-retry-delays is seconds (0 to 86400) separated by commas, or none; not '10,soon'"),
+                "\(result.stderr)")
+    }
+}

@@ -1,0 +1,144 @@
+import BrigantineCore
+import Foundation
+import JobRunners
+import Logging
+@testable import Scheduler
+import Store
+import Synchronization
+import Testing
+import TestSupport
+import Worker
+
+/// A build that could not start for a reason that may pass (the container engine or the
+/// repository's host out of reach) is tried again after each of `startRetryDelays`.
+@Suite struct StartRetryTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("start-retry-\(UUID().uuidString)")
+
+    struct EngineDown: TransientError, CustomStringConvertible {
+        var description: String { "no container engine answers at /run/test.sock" }
+    }
+
+    struct NoSuchRunner: Error, CustomStringConvertible {
+        var description: String { "the kubernetes runner is not available in this version" }
+    }
+
+    /// A runner factory that fails with each of `failures` in turn, then gives a runner.
+    final class FlakyRunners: Sendable {
+        private let remaining: Mutex<[any Error]>
+        private let asked = Mutex(0)
+        init(failing failures: [any Error]) { remaining = Mutex(failures) }
+        var calls: Int { asked.withLock { $0 } }
+
+        func runner() throws -> any JobRunner {
+            asked.withLock { $0 += 1 }
+            if let failure = remaining.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw failure }
+            return SimulateRunner()
+        }
+    }
+
+    struct Started {
+        let store: SQLiteBuildStore
+        let scheduler: BuildScheduler
+        let running: Task<Void, Never>
+        let buildID: String
+
+        func ended(within seconds: Int = 20) async throws -> StoredBuild {
+            for _ in 0..<(seconds * 20) {
+                if let build = try await store.build(id: buildID), build.status == .succeeded || build.status == .failed { return build }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw TestFailure("build \(buildID) did not end within \(seconds) s")
+        }
+
+        /// Returns once the build's log says it waits to try its start again.
+        func waitingToStartAgain() async throws {
+            for _ in 0..<400 {
+                if try await log().contains(where: { $0.hasPrefix("[brigade] could not start") }) { return }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            throw TestFailure("build \(buildID) did not come to wait for its next try")
+        }
+
+        func log() async throws -> [String] {
+            try await store.logs(buildID: buildID, after: 0, limit: 1000).map(\.line.text)
+        }
+    }
+
+    final class Counter: Sendable {
+        let value = Mutex(0)
+    }
+
+    func start(_ runners: FlakyRunners, delays: [Duration], data: String = "data") async throws -> (Started, Counter) {
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent(data))
+        var project = Project(name: "acme/web", directory: directory.path)
+        project.defaultScript = "require('brigadier').events.on('image_push', () => new (require('brigadier').Job)('test', 'alpine').run());"
+        let retries = Counter()
+        var observer = BuildScheduler.Observer()
+        observer.startRetried = { retries.value.withLock { $0 += 1 } }
+        let scheduler = BuildScheduler(
+            store: store, projects: { [project] in $0 == project.id ? project : nil }, runners: { _ in try runners.runner() },
+            settings: .init(lanes: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
+                            pollInterval: .milliseconds(50), startRetryDelays: delays),
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, observer: observer)
+        let id = try await store.create(NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push",
+                                                 provider: "dockerhub", payload: Data("{}".utf8))).id
+        let running = Task { await scheduler.run() }
+        scheduler.wake()
+        return (Started(store: store, scheduler: scheduler, running: running, buildID: id), retries)
+    }
+
+    @Test func aStartThatFailsForAWhileIsTriedAgainAndRuns() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let runners = FlakyRunners(failing: [EngineDown(), EngineDown()])
+        let (started, retries) = try await start(runners, delays: [.milliseconds(200), .milliseconds(300), .seconds(60)])
+        defer { started.running.cancel() }
+        let build = try await started.ended()
+        #expect(build.status == .succeeded, "\(build)")
+        #expect(runners.calls == 3 && retries.value.withLock { $0 } == 2)
+        let log = try await started.log()
+        #expect(log.contains("[brigade] could not start: no container engine answers at /run/test.sock; trying again in 0.2 s (try 2 of 4)"), "\(log)")
+        #expect(log.contains("[brigade] could not start: no container engine answers at /run/test.sock; trying again in 0.3 s (try 3 of 4)"))
+        #expect(try await started.store.jobs(buildID: started.buildID).map(\.status) == ["succeeded"])
+    }
+
+    @Test func aStartThatKeepsFailingFailsWithItsReasonAfterTheLastTry() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let runners = FlakyRunners(failing: Array(repeating: EngineDown(), count: 5))
+        let (started, retries) = try await start(runners, delays: [.milliseconds(100), .milliseconds(100)])
+        defer { started.running.cancel() }
+        let build = try await started.ended()
+        #expect(build.status == .failed && build.reason == "no container engine answers at /run/test.sock (tried 3 times)", "\(build)")
+        #expect(runners.calls == 3 && retries.value.withLock { $0 } == 2)
+    }
+
+    /// A failure that will not pass by waiting (a runner this version lacks) fails at once.
+    @Test func aFailureThatWillNotPassIsNotTriedAgain() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let runners = FlakyRunners(failing: [NoSuchRunner()])
+        let (started, retries) = try await start(runners, delays: [.milliseconds(100)])
+        defer { started.running.cancel() }
+        let build = try await started.ended()
+        #expect(build.status == .failed && build.reason == "the kubernetes runner is not available in this version", "\(build)")
+        #expect(runners.calls == 1 && retries.value.withLock { $0 } == 0)
+        #expect(try await started.log().allSatisfy { !$0.contains("trying again") })
+    }
+
+    /// A build waiting a minute for its next try ends at once when asked to stop, through the
+    /// store (`brig build cancel`, another gateway's API) or by the gateway shutting down.
+    @Test func aBuildWaitingToStartAgainStopsWhenAsked() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cancelled = try await start(FlakyRunners(failing: [EngineDown()]), delays: [.seconds(60)]).0
+        defer { cancelled.running.cancel() }
+        try await cancelled.waitingToStartAgain()
+        #expect(try await cancelled.store.requestCancel(buildID: cancelled.buildID, reason: "cancelled with brig build cancel") == .requested)
+        let stopped = try await cancelled.ended(within: 10)
+        #expect(stopped.status == .failed && stopped.reason == "cancelled with brig build cancel", "\(stopped)")
+
+        let shutDown = try await start(FlakyRunners(failing: [EngineDown()]), delays: [.seconds(60)], data: "data-2").0
+        try await shutDown.waitingToStartAgain()
+        shutDown.running.cancel()
+        await shutDown.running.value
+        let ended = try #require(try await shutDown.store.build(id: shutDown.buildID))
+        #expect(ended.status == .failed && ended.reason == "the gateway is shutting down", "\(ended)")
+    }
+}
