@@ -23,7 +23,7 @@ import TestSupport
         try "name: later\nrepo: {cloneURL: \(repository.path)}\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
             .write(to: projects.appendingPathComponent("later.yaml"), atomically: true, encoding: .utf8)
         let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"),
-                                                     arguments: ["--start-retry-delays", "0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5"])
+                                                     arguments: ["--start-retry-delays", Array(repeating: "0.5", count: 60).joined(separator: ",")])
         let answer = try await gateway.post("/events/webhook/later",
                                             try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json")))
         let id = try #require(answer.json["build"] as? String, "\(answer.text)")
@@ -36,12 +36,15 @@ import TestSupport
         #expect(waiting, "the build's log says why it waits")
         #expect(try await gateway.get("/v1/build/\(id)").json["status"] as? String == "Running")
 
-        try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
-        try await git("init", "--quiet", "--initial-branch=main", in: repository)
+        // Made beside it and moved into place, so that no try finds a repository without commits.
+        let making = root.appendingPathComponent("making")
+        try FileManager.default.createDirectory(at: making, withIntermediateDirectories: true)
+        try await git("init", "--quiet", "--initial-branch=main", in: making)
         try "require('brigadier').events.on('image_push', (e) => console.log('ran from the repository'));"
-            .write(to: repository.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
-        try await git("add", ".", in: repository)
-        try await git("commit", "--quiet", "-m", "script", in: repository)
+            .write(to: making.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
+        try await git("add", ".", in: making)
+        try await git("commit", "--quiet", "-m", "script", in: making)
+        try FileManager.default.moveItem(at: making, to: repository)
 
         let build = try await gateway.finishedBuild(id)
         #expect(build["status"] as? String == "Succeeded", "\(build)")
