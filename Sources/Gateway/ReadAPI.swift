@@ -33,25 +33,25 @@ struct ReadAPI: Sendable {
                 : Self.text(.serviceUnavailable, "not ready: the build store does not answer, so webhooks would get 503")
         }
         api.get("projects") { _, _ in
-            Reply.json(.ok, registry.projects.map(Self.json(project:)))
+            Reply.json(.ok, registry.projects.map(APIObjects.project))
         }
         api.get("project/:id") { _, context in
             guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
-            return Reply.json(.ok, Self.json(project: project))
+            return Reply.json(.ok, APIObjects.project(project))
         }
         api.get("project/:id/builds") { request, context in
             guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
             guard case .valid(let status) = statusFilter(request) else { return badStatus() }
             let builds = try await store.builds(projectID: project.id, status: status, limit: limit(request))
-            return Reply.json(.ok, builds.map(Self.json(build:)))
+            return Reply.json(.ok, builds.map(APIObjects.build))
         }
         api.get("builds") { request, _ in
             guard case .valid(let status) = statusFilter(request) else { return badStatus() }
-            return Reply.json(.ok, try await store.builds(projectID: nil, status: status, limit: limit(request)).map(Self.json(build:)))
+            return Reply.json(.ok, try await store.builds(projectID: nil, status: status, limit: limit(request)).map(APIObjects.build))
         }
         api.get("build/:id") { _, context in
             guard let build = try await store.build(id: try context.parameters.require("id")) else { return notFound("build") }
-            return Reply.json(.ok, Self.json(build: build))
+            return Reply.json(.ok, APIObjects.build(build))
         }
         // Long polling, for a caller that started a build and wants its outcome: 200 once it
         // has ended, 202 if it has not within `timeout` seconds (30; at most 60).
@@ -61,12 +61,12 @@ struct ReadAPI: Sendable {
                                                          stop: stopping) else {
                 return notFound("build")
             }
-            return Reply.json(build.status.isFinished ? .ok : .accepted, Self.json(build: build))
+            return Reply.json(build.status.isFinished ? .ok : .accepted, APIObjects.build(build))
         }
         api.get("build/:id/jobs") { _, context in
             let id = try context.parameters.require("id")
             guard try await store.build(id: id) != nil else { return notFound("build") }
-            return Reply.json(.ok, try await store.jobs(buildID: id).map(Self.json(job:)))
+            return Reply.json(.ok, try await store.jobs(buildID: id).map(APIObjects.job))
         }
         api.get("build/:id/logs") { request, context in
             let id = try context.parameters.require("id")
@@ -79,7 +79,7 @@ struct ReadAPI: Sendable {
         }
         api.get("job/:id") { _, context in
             guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
-            return Reply.json(.ok, Self.json(job: job))
+            return Reply.json(.ok, APIObjects.job(job))
         }
         api.get("job/:id/logs") { _, context in
             guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
@@ -126,55 +126,5 @@ struct ReadAPI: Sendable {
         }
         try await writer.finish(nil)
     }
-
-    // MARK: JSON
-
-    /// JSON's null for a missing value.
-    static func orNull(_ value: Any?) -> Any {
-        value ?? NSNull()
-    }
-
-    static func timestamp(_ date: Date?) -> Any {
-        date.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull()
-    }
-
-    static func json(project: Project) -> [String: Any] {
-        [
-            "id": project.id, "name": project.name,
-            "gateways": project.gateways.map(\.rawValue),
-            "insecure": project.insecure,
-            "repo": ["cloneURL": orNull(project.repo?.cloneURL)],
-            "runner": orNull(project.runner),
-            "secrets": Dictionary(uniqueKeysWithValues: project.secrets.keys.map { ($0, "REDACTED") }),
-            "allowPrivilegedJobs": project.allowPrivilegedJobs, "allowHostMounts": project.allowHostMounts,
-            "allowSecretKeyRef": project.allowSecretKeyRef, "allowJobNetwork": project.allowJobNetwork,
-            "deduplicate": project.deduplicate, "rerunInterrupted": project.rerunInterrupted,
-            // null: the gateway's own setting applies.
-            "buildTimeout": orNull(project.buildTimeout), "scriptTimeLimit": orNull(project.scriptTimeLimit),
-            "maxConcurrentBuilds": orNull(project.maxConcurrentBuilds),
-            "rateLimit": orNull(project.rateLimit.map { ["builds": $0.builds, "per": $0.per.rawValue, "burst": $0.burst] }),
-            "registries": project.registries.mapValues { ["username": $0.username, "password": "REDACTED"] },
-        ]
-    }
-
-    static func json(build: StoredBuild) -> [String: Any] {
-        [
-            "id": build.id,
-            "project": ["id": build.build.projectID, "name": build.build.projectName],
-            "type": build.build.eventType, "provider": build.build.provider,
-            "revision": ["commit": build.build.commit, "ref": build.build.ref],
-            "status": build.status.rawValue, "reason": orNull(build.reason), "exitCode": orNull(build.exitCode),
-            "createdAt": timestamp(build.createdAt), "startedAt": timestamp(build.startedAt),
-            "finishedAt": timestamp(build.finishedAt), "attempts": build.attempts,
-            "payloadBytes": build.build.payload.count,
-        ]
-    }
-
-    static func json(job: StoredJob) -> [String: Any] {
-        [
-            "id": job.id, "build": job.buildID, "name": job.name, "image": job.image, "status": job.status,
-            "exitCode": orNull(job.exitCode), "failure": orNull(job.failure),
-            "startedAt": timestamp(job.startedAt), "finishedAt": timestamp(job.finishedAt),
-        ]
-    }
 }
+

@@ -259,9 +259,7 @@ enum Reply {
     }
 
     static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
-        var data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        data.append(0x0A)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: APIObjects.text(object))))
     }
 }

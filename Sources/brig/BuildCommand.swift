@@ -1,13 +1,14 @@
 import ArgumentParser
 import BrigantineCore
 import Foundation
+import Gateway
 import Logging
 import Store
 
 /// `brig build`: read builds from the gateway's store.
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "build", abstract: "List builds, show one, or print (and follow) its log.",
+        commandName: "build", abstract: "List builds, show one, print (and follow) its log, wait for one, stop it, run it again, or delete old ones.",
         subcommands: [List.self, Get.self, Logs.self, Wait.self, Cancel.self, Rerun.self, Prune.self])
 
     static func open(_ places: Places) async throws -> any BuildStore {
@@ -25,6 +26,7 @@ struct BuildCommand: AsyncParsableCommand {
         @Option(help: "Only this project (name or Brigade ID).") var project: String?
         @Option(help: "Only builds in this status: Pending, Running, Succeeded or Failed.") var status: String?
         @Option(help: "How many.") var limit = 20
+        @OptionGroup var format: OutputFormat
 
         func run() async throws {
             let wanted = try status.map { word in
@@ -34,7 +36,9 @@ struct BuildCommand: AsyncParsableCommand {
                 return status
             }
             let store = try await BuildCommand.open(places)
-            for build in try await store.builds(projectID: project.map(ProjectID.of), status: wanted, limit: limit) {
+            let builds = try await store.builds(projectID: project.map(ProjectID.of), status: wanted, limit: limit)
+            if format.json { return format.print(json: builds.map(APIObjects.build)) }
+            for build in builds {
                 print([build.id, build.build.projectName, build.build.eventType, build.status.rawValue,
                        build.reason ?? ""].joined(separator: "\t"))
             }
@@ -45,10 +49,18 @@ struct BuildCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a build and its jobs.")
         @OptionGroup var places: Places
         @Argument var id: String
+        @OptionGroup var format: OutputFormat
 
         func run() async throws {
             let store = try await BuildCommand.open(places)
             let build = try await BuildCommand.find(id, in: store)
+            let jobs = try await store.jobs(buildID: build.id)
+            if format.json {
+                // The build as /v1/build/<id> has it, with its jobs as /v1/build/<id>/jobs has them.
+                var object = APIObjects.build(build)
+                object["jobs"] = jobs.map(APIObjects.job)
+                return format.print(json: object)
+            }
             print("""
                 build: \(build.id)
                 project: \(build.build.projectName) (\(build.build.projectID))
@@ -56,7 +68,7 @@ struct BuildCommand: AsyncParsableCommand {
                 status: \(build.status.rawValue)\(build.exitCode.map { ", exit code \($0)" } ?? "")
                 """)
             if let reason = build.reason { print("reason: \(reason)") }
-            for job in try await store.jobs(buildID: build.id) {
+            for job in jobs {
                 print("job \(job.id): \(job.status)\(job.exitCode.map { " (exit \($0))" } ?? "")\(job.failure.map { ": \($0)" } ?? "")")
             }
         }

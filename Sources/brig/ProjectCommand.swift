@@ -28,12 +28,14 @@ struct ProjectCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the projects of the projects directory.")
         @Option(help: "Directory of project YAML files.") var projects = "projects"
+        @OptionGroup var format: OutputFormat
 
         /// Exits 1 when a file does not load, after listing the others: a check to run
         /// before giving a gateway the directory.
         func run() throws {
             let loaded = try ProjectCommand.load(projects)
-            for project in loaded.projects {
+            if format.json { format.print(json: loaded.projects.map(APIObjects.project)) }
+            for project in loaded.projects where !format.json {
                 let gateways = project.gateways.map(\.rawValue).joined(separator: ",")
                 print("\(project.name)\t\(project.id)\t\(gateways.isEmpty ? "-" : gateways)\(project.insecure ? "\tinsecure" : "")")
             }
@@ -48,9 +50,11 @@ struct ProjectCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a project; secret values are redacted.")
         @Argument(help: "Project name or Brigade ID.") var name: String
         @Option(help: "Directory of project YAML files.") var projects = "projects"
+        @OptionGroup var format: OutputFormat
 
         func run() throws {
             let project = try ProjectCommand.find(name, in: projects)
+            if format.json { return format.print(json: APIObjects.project(project)) }
             var lines = [
                 "name: \(project.name)", "id: \(project.id)", "directory: \(project.directory)",
                 "gateways: [\(project.gateways.map(\.rawValue).joined(separator: ", "))]",

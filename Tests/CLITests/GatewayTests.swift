@@ -539,6 +539,25 @@ import Testing
         #expect(logs.stdout.contains("REPORT {"))
         #expect(try await Brig.run(["build", "get", "nope", "--data", data.path]).stderr == "Error: no build nope\n")
 
+        // -o json: the API's objects, for scripts.
+        func object(_ text: String) -> NSDictionary? {
+            (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? NSDictionary
+        }
+        let getJSON = try await Brig.run(["build", "get", build, "--data", data.path, "-o", "json"])
+        let shownBuild = try #require(object(getJSON.stdout)?.mutableCopy() as? NSMutableDictionary, "\(getJSON.stdout)")
+        let apiJobs = try await gateway.get("/v1/build/\(build)/jobs").list
+        #expect((shownBuild["jobs"] as? [Any])?.count == apiJobs?.count)
+        shownBuild["jobs"] = nil
+        #expect(shownBuild == object(try await gateway.get("/v1/build/\(build)").text), "the same object as the API's")
+        let listJSON = try await Brig.run(["build", "list", "--data", data.path, "--output", "json"])
+        let listed = try #require((try? JSONSerialization.jsonObject(with: Data(listJSON.stdout.utf8))) as? [[String: Any]])
+        #expect(listed.first?["id"] as? String == build && listed.first?["status"] as? String == "Succeeded")
+        let projectJSON = try await Brig.run(["project", "get", "acme/registry", "--projects", projects.path, "-o", "json"])
+        #expect(object(projectJSON.stdout) == object(try await gateway.get("/v1/project/\(ProjectID.of("acme/registry"))").text) && !projectJSON.stdout.contains(Self.webhookSecret))
+        let projectsJSON = try await Brig.run(["project", "list", "--projects", projects.path, "-o", "json"])
+        #expect(((try? JSONSerialization.jsonObject(with: Data(projectsJSON.stdout.utf8))) as? [[String: Any]])?.contains { $0["name"] as? String == "acme/registry" } == true)
+        #expect(try await Brig.run(["build", "list", "--data", data.path, "-o", "yaml"]).stderr.contains("'yaml'"))
+
         let projectList = try await Brig.run(["project", "list", "--projects", projects.path])
         #expect(projectList.stdoutLines.contains("acme/registry\t\(ProjectID.of("acme/registry"))\tcontainer-registry,generic"))
         let shown = try await Brig.run(["project", "get", "acme/registry", "--projects", projects.path])

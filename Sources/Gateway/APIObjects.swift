@@ -1,0 +1,62 @@
+import BrigantineCore
+import Foundation
+import Store
+
+/// Projects, builds and jobs as the read API shows them (and `brig … --output json` prints
+/// them): secrets never, times in ISO 8601, a missing value as null.
+public enum APIObjects {
+    /// JSON's null for a missing value.
+    static func orNull(_ value: Any?) -> Any {
+        value ?? NSNull()
+    }
+
+    static func timestamp(_ date: Date?) -> Any {
+        date.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull()
+    }
+
+    public static func project(_ project: Project) -> [String: Any] {
+        [
+            "id": project.id, "name": project.name,
+            "gateways": project.gateways.map(\.rawValue),
+            "insecure": project.insecure,
+            "repo": ["cloneURL": orNull(project.repo?.cloneURL)],
+            "runner": orNull(project.runner),
+            "secrets": Dictionary(uniqueKeysWithValues: project.secrets.keys.map { ($0, "REDACTED") }),
+            "allowPrivilegedJobs": project.allowPrivilegedJobs, "allowHostMounts": project.allowHostMounts,
+            "allowSecretKeyRef": project.allowSecretKeyRef, "allowJobNetwork": project.allowJobNetwork,
+            "deduplicate": project.deduplicate, "rerunInterrupted": project.rerunInterrupted,
+            // null: the gateway's own setting applies.
+            "buildTimeout": orNull(project.buildTimeout), "scriptTimeLimit": orNull(project.scriptTimeLimit),
+            "maxConcurrentBuilds": orNull(project.maxConcurrentBuilds),
+            "rateLimit": orNull(project.rateLimit.map { ["builds": $0.builds, "per": $0.per.rawValue, "burst": $0.burst] }),
+            "registries": project.registries.mapValues { ["username": $0.username, "password": "REDACTED"] },
+        ]
+    }
+
+    public static func build(_ build: StoredBuild) -> [String: Any] {
+        [
+            "id": build.id,
+            "project": ["id": build.build.projectID, "name": build.build.projectName],
+            "type": build.build.eventType, "provider": build.build.provider,
+            "revision": ["commit": build.build.commit, "ref": build.build.ref],
+            "status": build.status.rawValue, "reason": orNull(build.reason), "exitCode": orNull(build.exitCode),
+            "createdAt": timestamp(build.createdAt), "startedAt": timestamp(build.startedAt),
+            "finishedAt": timestamp(build.finishedAt), "attempts": build.attempts,
+            "payloadBytes": build.build.payload.count,
+        ]
+    }
+
+    public static func job(_ job: StoredJob) -> [String: Any] {
+        [
+            "id": job.id, "build": job.buildID, "name": job.name, "image": job.image, "status": job.status,
+            "exitCode": orNull(job.exitCode), "failure": orNull(job.failure),
+            "startedAt": timestamp(job.startedAt), "finishedAt": timestamp(job.finishedAt),
+        ]
+    }
+
+    /// The object as JSON text, keys sorted, with a final newline.
+    public static func text(_ object: Any) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
