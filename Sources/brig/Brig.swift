@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Worker
 
 /// `brig`: Brigantine's one executable.
 @main
@@ -7,6 +8,7 @@ struct Brig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "brig",
         abstract: "Run Brigade v1 scripts (brigade.js) on registry webhooks and from the command line.",
+        version: "brig (Brigantine) \(BuildWorker.version)",
         subcommands: [RunCommand.self, GatewayCommand.self, ProjectCommand.self, BuildCommand.self])
 
     /// Brigade's exit codes: 0 success, 2 a build that failed, 1 anything else, with a

@@ -4,6 +4,14 @@ import TestSupport
 
 /// `brig run` as users call it: the README's sample commands, Brigade's flags and exit codes.
 @Suite struct RunCommandTests {
+    /// The version `brig --version` prints is the one each build's log names.
+    @Test func versionIsTheWorkers() async throws {
+        let result = try await Brig.run(["--version"])
+        let run = try await Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "-p", "samples/dockerhub/payload.json", "--level", "log"])
+        let banner = try #require(run.stdoutLines.first { $0.hasPrefix("[brigade] brigantine worker version: ") }, "\(run.stdout)")
+        #expect(result.status == 0 && result.stdout == "brig (Brigantine) \(banner.split(separator: " ").last ?? "")\n")
+    }
+
     @Test func dockerHubSample() async throws {
         let result = try await Brig.run(["run", "-f", "samples/dockerhub/brigade.js", "-e", "image_push", "-p", "samples/dockerhub/payload.json"])
         #expect(result.status == 0, "\(result.stderr)")
