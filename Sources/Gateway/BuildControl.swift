@@ -3,7 +3,8 @@ import Scheduler
 import Store
 
 /// Requests under `/v1` that change builds: `POST /v1/build/<id>/cancel` stops one,
-/// `POST /v1/build/<id>/rerun` queues a new build of the same event.
+/// `POST /v1/build/<id>/rerun` queues a new build of the same event, `DELETE /v1/build/<id>`
+/// deletes an ended one.
 struct BuildControl: Sendable {
     let registry: ProjectRegistry
     let store: any BuildStore
@@ -31,6 +32,20 @@ struct BuildControl: Sendable {
                 return Reply.status(.conflict, "the build has already ended: \(status.rawValue)")
             case .notFound:
                 return Reply.status(.notFound, "build not found")
+            }
+        }
+        api.delete("build/:id") { _, context in
+            let id = try context.parameters.require("id")
+            let deletion: BuildDeletion
+            do {
+                deletion = try await store.deleteBuild(id: id)
+            } catch {
+                return Reply.status(.serviceUnavailable, "the build store did not answer; nothing was deleted, try again")
+            }
+            switch deletion {
+            case .deleted: return Reply.json(.ok, ["build": id, "deleted": true])
+            case .notEnded(let status): return Reply.status(.conflict, "the build is \(status.rawValue): cancel it first")
+            case .notFound: return Reply.status(.notFound, "build not found")
             }
         }
         api.post("build/:id/rerun") { _, context in

@@ -140,6 +140,9 @@ public protocol BuildStore: Sendable {
     /// their jobs and logs, a batch per transaction; returns how many. Pending and running
     /// builds stay, however old.
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int
+    /// Deletes one build with its jobs and logs, if it has ended; one pending or running
+    /// is left as it is (stop it first).
+    func deleteBuild(id: String) async throws -> BuildDeletion
 
     func build(id: String) async throws -> StoredBuild?
     /// The newest builds, of one project and in one status when those are given.
@@ -149,6 +152,14 @@ public protocol BuildStore: Sendable {
     func jobs(buildID: String) async throws -> [StoredJob]
     func job(id: String) async throws -> StoredJob?
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine]
+}
+
+/// What asking to delete a build did.
+public enum BuildDeletion: Sendable, Equatable {
+    case deleted
+    /// It is pending or running, and was kept.
+    case notEnded(BuildStatus)
+    case notFound
 }
 
 /// What asking to stop a build did.

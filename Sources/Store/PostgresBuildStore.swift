@@ -360,6 +360,18 @@ public final class PostgresBuildStore: BuildStore {
 
     static let deletionBatch = 500
 
+    public func deleteBuild(id: String) async throws -> BuildDeletion {
+        try await withTransaction { connection in
+            let rows = try await connection.query(
+                "SELECT status FROM builds WHERE id = \(id) FOR UPDATE", logger: self.logger).collect()
+            guard let row = rows.first else { return .notFound }
+            let status = BuildStatus(rawValue: try row.decode(String.self)) ?? .failed
+            guard status.isFinished else { return .notEnded(status) }
+            try await connection.query("DELETE FROM builds WHERE id = \(id)", logger: self.logger)
+            return .deleted
+        }
+    }
+
     public func requestCancel(buildID: String, reason: String) async throws -> CancelRequest {
         try await withTransaction { connection in
             let rows = try await connection.query(

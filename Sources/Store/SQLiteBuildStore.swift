@@ -283,6 +283,18 @@ public final class SQLiteBuildStore: BuildStore {
 
     static let deletionBatch = 200
 
+    public func deleteBuild(id: String) async throws -> BuildDeletion {
+        try await commits.write { db in
+            guard let word = try String.fetchOne(db, sql: "SELECT status FROM builds WHERE id = ?", arguments: [id]) else {
+                return .notFound
+            }
+            let status = BuildStatus(rawValue: word) ?? .failed
+            guard status.isFinished else { return .notEnded(status) }
+            try db.execute(sql: "DELETE FROM builds WHERE id = ?", arguments: [id])
+            return .deleted
+        }
+    }
+
     /// One gateway uses this store: every running build is its own.
     public func cancelRequests() async throws -> [String: String] {
         try await database.read { db in

@@ -8,8 +8,8 @@ import Store
 /// `brig build`: read builds from the gateway's store.
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "build", abstract: "List builds, show one, print (and follow) its log, wait for one, stop it, run it again, or delete old ones.",
-        subcommands: [List.self, Get.self, Logs.self, Wait.self, Cancel.self, Rerun.self, Prune.self])
+        commandName: "build", abstract: "List builds, show one, print (and follow) its log, wait for one, stop it, run it again, or delete builds.",
+        subcommands: [List.self, Get.self, Logs.self, Wait.self, Cancel.self, Rerun.self, Delete.self, Prune.self])
 
     static func open(_ places: Places) async throws -> any BuildStore {
         try await places.openStore(logger: Logger(label: "brig.build") { _ in SwiftLogNoOpLogHandler() })
@@ -126,6 +126,33 @@ struct BuildCommand: AsyncParsableCommand {
             case .alreadyEnded(let status): throw CLIError("build \(id) has already ended: \(status.rawValue)")
             case .notFound: throw CLIError("no build \(id)")
             }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete ended builds, with their jobs and logs.",
+            discussion: "A pending or running build is kept: stop it first with brig build cancel. Exit status 1 when any build was not deleted.")
+        @OptionGroup var places: Places
+        @Argument(help: "Build IDs.") var ids: [String]
+
+        func run() async throws {
+            guard !ids.isEmpty else { throw CLIError("name the builds to delete") }
+            let store = try await BuildCommand.open(places)
+            var kept = 0
+            for id in ids {
+                let problem: String
+                switch try await store.deleteBuild(id: id) {
+                case .deleted:
+                    print("\(id): deleted")
+                    continue
+                case .notEnded(let status): problem = "build \(id) is \(status.rawValue): stop it first (brig build cancel \(id))"
+                case .notFound: problem = "no build \(id)"
+                }
+                FileHandle.standardError.write(Data("Error: \(problem)\n".utf8))
+                kept += 1
+            }
+            if kept > 0 { throw QuietExit(exitCode: 1) }
         }
     }
 

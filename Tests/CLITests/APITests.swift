@@ -140,6 +140,37 @@ import Testing
         await gateway.stop()
     }
 
+    /// An ended build is deleted with its jobs and logs; a running one is kept (409, exit 1).
+    @Test func endedBuildsAreDeletedThroughTheAPIOrTheCommandLine() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeWaitingProject()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, apiToken: Self.token)
+        let first = try #require(try await gateway.post("/events/webhook/waits", try payload).json["build"] as? String)
+        try await waitUntilRunning(first, on: gateway)
+        let live = try await gateway.request("DELETE", "/v1/build/\(first)")
+        #expect(live.status == 409 && live.json["status"] as? String == "the build is Running: cancel it first", "\(live.status) \(live.text)")
+        let refused = try await Brig.run(["build", "delete", first, "--data", data.path])
+        #expect(refused.status == 1 && refused.stderr == "Error: build \(first) is Running: stop it first (brig build cancel \(first))\n")
+
+        #expect(try await gateway.post("/v1/build/\(first)/cancel", Data()).status == 202)
+        _ = try await gateway.finishedBuild(first)
+        let deleted = try await gateway.request("DELETE", "/v1/build/\(first)")
+        #expect(deleted.status == 200 && deleted.json["deleted"] as? Bool == true, "\(deleted.status) \(deleted.text)")
+        #expect(try await gateway.get("/v1/build/\(first)").status == 404)
+        #expect(try await gateway.get("/v1/build/\(first)/logs").status == 404)
+        #expect(try await gateway.request("DELETE", "/v1/build/\(first)").status == 404)
+
+        let second = try #require(try await gateway.post("/events/webhook/waits", try payload).json["build"] as? String)
+        try await waitUntilRunning(second, on: gateway)
+        #expect(try await gateway.post("/v1/build/\(second)/cancel", Data()).status == 202)
+        _ = try await gateway.finishedBuild(second)
+        let byCommand = try await Brig.run(["build", "delete", second, "no-such-build", "--data", data.path])
+        #expect(byCommand.status == 1 && byCommand.stdout == "\(second): deleted\n" && byCommand.stderr == "Error: no build no-such-build\n",
+                "\(byCommand.stdout) \(byCommand.stderr)")
+        #expect(try await gateway.get("/v1/build/\(second)").status == 404)
+        await gateway.stop()
+    }
+
     /// Until the build's script has started (its first line is in the log).
     func waitUntilRunning(_ id: String, on gateway: GatewayProcess) async throws {
         for _ in 0..<400 {

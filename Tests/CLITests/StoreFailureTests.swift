@@ -20,6 +20,7 @@ final class FailingStore: BuildStore {
     func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild] { [] }
     func pendingCount() async throws -> Int { throw DiskGone() }
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { throw DiskGone() }
+    func deleteBuild(id: String) async throws -> BuildDeletion { throw DiskGone() }
     func jobs(buildID: String) async throws -> [StoredJob] { [] }
     func job(id: String) async throws -> StoredJob? { nil }
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] { [] }

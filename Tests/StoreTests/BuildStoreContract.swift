@@ -118,6 +118,16 @@ enum BuildStoreContract {
         #expect(try await store.build(id: oldPending)?.status == .pending)
         for kept in ids[3...4] { #expect(try await store.build(id: kept) != nil) }
         #expect(try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-30 * 86_400)) == 0)
+
+        // One at a time: an ended one goes with its jobs and logs, a live one stays.
+        try await store.appendLog(buildID: ids[3], lines: [LogLine(.stdout, "three")])
+        #expect(try await store.deleteBuild(id: ids[3]) == .deleted)
+        #expect(try await store.build(id: ids[3]) == nil)
+        #expect(try await store.logs(buildID: ids[3], after: 0, limit: 10).isEmpty)
+        #expect(try await store.deleteBuild(id: ids[3]) == .notFound)
+        #expect(try await store.deleteBuild(id: ids[2]) == .notEnded(.running))
+        #expect(try await store.deleteBuild(id: oldPending) == .notEnded(.pending))
+        for kept in [ids[2], oldPending, ids[4]] { #expect(try await store.build(id: kept) != nil) }
     }
 
     /// `before` is the store of a gateway that stops with builds running; `restart` opens
