@@ -6,8 +6,8 @@ import Gateway
 /// `brig project`: what the gateway serves, and the URLs to give registries.
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "List projects, show one, print its webhook URLs, or create one.",
-        subcommands: [List.self, Get.self, URLs.self, Create.self])
+        commandName: "project", abstract: "List projects, show one, print its webhook URLs, create one, or delete one.",
+        subcommands: [List.self, Get.self, URLs.self, Create.self, Delete.self])
 
     static func load(_ directory: String) throws -> ProjectDirectory {
         do { return try ProjectDirectory(path: directory) } catch { throw CLIError("\(error)") }

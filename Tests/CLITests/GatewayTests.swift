@@ -631,6 +631,43 @@ import Testing
         await gateway.stop()
     }
 
+    /// `brig project delete` removes the file and the secrets of the project's own; the
+    /// gateway stops serving it without a restart, and a secret another project reads stays.
+    @Test func aDeletedProjectIsNoLongerServed() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        let created = try await Brig.run(["project", "create", "acme/gone", "--projects", projects.path, "--script", "samples/dockerhub/brigade.js",
+                                          "--gateway", "container-registry", "--gateway", "generic"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let secrets = projects.appendingPathComponent("secrets")
+        try "name: acme/shares\ndefaultScript: ''\ngateways: [generic]\ngenericGatewaySecret: {fromFile: secrets/acme-gone.generic-secret}\n"
+            .write(to: projects.appendingPathComponent("shares.yaml"), atomically: true, encoding: .utf8)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let webhookSecret = try String(contentsOf: secrets.appendingPathComponent("acme-gone.webhook-secret"), encoding: .utf8)
+        let path = "/events/webhook/\(WebhookSecrets.token(project: "acme/gone", secret: webhookSecret))"
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
+        #expect(try await gateway.post(path, body).status == 200)
+
+        let deleted = try await Brig.run(["project", "delete", "acme/gone", "--projects", projects.path])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(Array(deleted.stdoutLines.prefix(2)) == ["removed \(projects.path)/acme-gone.yaml",
+                                                          "removed \(projects.path)/secrets/acme-gone.webhook-secret"], "\(deleted.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: secrets.appendingPathComponent("acme-gone.webhook-secret").path))
+        #expect(FileManager.default.fileExists(atPath: secrets.appendingPathComponent("acme-gone.generic-secret").path),
+                "acme/shares reads it too")
+        var status = 200
+        for _ in 0..<100 where status == 200 { // until the gateway has looked at the directory again
+            try await Task.sleep(for: .milliseconds(100))
+            status = try await gateway.post(path, body).status
+        }
+        #expect(status == 401)
+        let shares = try await Brig.run(["project", "get", "acme/shares", "--projects", projects.path])
+        #expect(shares.status == 0, "the other project still loads: \(shares.stderr)")
+        let again = try await Brig.run(["project", "delete", "acme/gone", "--projects", projects.path])
+        #expect(again.status == 1 && again.stderr.hasPrefix("Error: could not find the project \"acme/gone\""), "\(again.stderr)")
+        await gateway.stop()
+    }
+
     /// The files a project reads at loading are watched like the project files: a secret
     /// rewritten in place (same size, same inode), one swapped through a symlink as Kubernetes
     /// does, and a config changed each take effect at the next look, without a restart.
