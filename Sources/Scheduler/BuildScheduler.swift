@@ -252,9 +252,28 @@ public final class BuildScheduler: Sendable {
         let build = stored.build
         let started = stored.startedAt ?? Date()
         let ending = await run(build)
+        if ending.putBack {
+            logger.notice("build put back in the queue: the gateway stopped before it could start",
+                          metadata: ["build": "\(build.id)", "project": "\(build.projectName)"])
+            release(build)
+            await persist("the return of build \(build.id) to the queue") { store in try await store.putBack(buildID: build.id) }
+            return
+        }
         let ran = max(0, Date().timeIntervalSince(started))
         observer.buildEnded(ending.status, .seconds(max(0, started.timeIntervalSince(stored.createdAt))), .seconds(ran))
         logEnd(of: build, ending, ran: ran)
+        release(build)
+        await persist("the end of build \(build.id)") { store in
+            try await store.finish(buildID: build.id, status: ending.status, exitCode: ending.exitCode,
+                                   reason: ending.reason, lastLines: ending.lastLines, jobs: ending.jobs)
+        }
+        // A shared store counts this build against its project's own limit until its end is
+        // stored: the claim made as it ended may have found the project still full.
+        if store.isShared, limits()[build.projectID] != nil { wakeup.yield() }
+    }
+
+    /// Gives the build's place back, for the next claim.
+    private func release(_ build: NewBuild) {
         state.withLock { state in
             state.running[build.projectID, default: 1] -= 1
             if state.running[build.projectID] == 0 { state.running[build.projectID] = nil }
@@ -263,13 +282,6 @@ public final class BuildScheduler: Sendable {
             state.cancelled.remove(build.id)
         }
         wakeup.yield()
-        await persist("the end of build \(build.id)") { store in
-            try await store.finish(buildID: build.id, status: ending.status, exitCode: ending.exitCode,
-                                   reason: ending.reason, lastLines: ending.lastLines, jobs: ending.jobs)
-        }
-        // A shared store counts this build against its project's own limit until its end is
-        // stored: the claim made as it ended may have found the project still full.
-        if store.isShared, limits()[build.projectID] != nil { wakeup.yield() }
     }
 
     /// One line per build in the gateway's log; a failed one (a notice, so `--log-level
@@ -295,6 +307,9 @@ public final class BuildScheduler: Sendable {
         var reason: String?
         var lastLines: [LogLine]
         var jobs: [StoredJob] = []
+        /// It has not ended: the gateway stopped before its script could start, and it goes
+        /// back in the queue.
+        var putBack = false
     }
 
     private func run(_ build: NewBuild) async -> Ending {
@@ -335,6 +350,9 @@ public final class BuildScheduler: Sendable {
             if stopping { worker.cancel(reason: Self.shutdownReason) }
             outcome = await worker.run(on: lane)
             await stopFlushing()
+        } catch is StartPostponed {
+            await stopFlushing()
+            return Ending(status: .pending, exitCode: 0, lastLines: [], putBack: true)
         } catch {
             await stopFlushing()
             log.log(.error, nil, "\(error)")
@@ -352,8 +370,9 @@ public final class BuildScheduler: Sendable {
 
     /// The build's runner and request. A failure that may pass (a `TransientError`: the
     /// repository's host or the container engine out of reach) is tried again after each of
-    /// `startRetryDelays`, noted in the build's log; a stop meanwhile ends the wait, and the
-    /// build, with the stop's reason.
+    /// `startRetryDelays`, noted in the build's log. A cancel meanwhile ends the wait, and the
+    /// build, with its reason; the gateway stopping ends it with `StartPostponed`: nothing
+    /// of the build has run, so it goes back in the queue.
     private func prepare(_ build: NewBuild, project: Project, source: URL, log: BuildLog) async throws -> (any JobRunner, BuildRequest) {
         let delays = settings.startRetryDelays
         for attempt in 0... {
@@ -368,15 +387,21 @@ public final class BuildScheduler: Sendable {
                 log.log(.warn, nil, "could not start: \(error); trying again in \(Self.seconds(delay))"
                     + " (try \(attempt + 2) of \(delays.count + 1))")
                 observer.startRetried()
-                if let reason = await waitToStartAgain(build.id, after: delay) { throw SchedulerError(reason) }
+                switch await waitToStartAgain(build.id, after: delay) {
+                case .elapsed: continue
+                case .cancelled(let reason): throw SchedulerError(reason)
+                case .stopping: throw StartPostponed()
+                }
             }
         }
         fatalError("unreachable: the loop above returns or throws")
     }
 
-    /// Sleeps `delay` unless the build is stopped first (through `cancel`, or the gateway
-    /// shutting down); returns why it was stopped, or nil.
-    private func waitToStartAgain(_ buildID: String, after delay: Duration) async -> String? {
+    private enum StartWait { case elapsed, cancelled(String), stopping }
+    private struct StartPostponed: Error {}
+
+    /// Sleeps `delay` unless the build is cancelled or the gateway stops first.
+    private func waitToStartAgain(_ buildID: String, after delay: Duration) async -> StartWait {
         let sleep = Task { _ = try? await Task.sleep(for: delay) }
         let stopping = state.withLock { state in
             state.startWaits[buildID] = sleep
@@ -386,8 +411,8 @@ public final class BuildScheduler: Sendable {
         await withTaskCancellationHandler { await sleep.value } onCancel: { sleep.cancel() }
         return state.withLock { state in
             state.startWaits[buildID] = nil
-            if let reason = state.stoppedWhileWaiting.removeValue(forKey: buildID) { return reason }
-            return state.stopping || Task.isCancelled ? Self.shutdownReason : nil
+            if let reason = state.stoppedWhileWaiting.removeValue(forKey: buildID) { return .cancelled(reason) }
+            return state.stopping || Task.isCancelled ? .stopping : .elapsed
         }
     }
 

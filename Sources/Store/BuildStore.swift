@@ -114,6 +114,10 @@ public protocol BuildStore: Sendable {
     /// Adds lines to the log of a build this store claimed and still holds (a shared store
     /// drops the lines of a claim it lost: the build was recovered, maybe run again elsewhere).
     func appendLog(buildID: String, lines: [LogLine]) async throws
+    /// Puts a build this store claimed, whose script has not started, back in the queue (its
+    /// log cleared) for the next gateway to run: one that stops while the build waits to try
+    /// its start again. A build asked to stop meanwhile ends Failed with that reason instead.
+    func putBack(buildID: String) async throws
     /// Records the end of a build this store claimed, together with its last log lines and its
     /// jobs, in one write: one commit instead of three, and a build seen ended has all of them.
     /// A shared store records nothing for a claim it lost: a build has one recorded end.

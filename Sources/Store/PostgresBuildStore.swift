@@ -337,6 +337,23 @@ public final class PostgresBuildStore: BuildStore {
         }
     }
 
+    public func putBack(buildID: String) async throws {
+        try await withTransaction { connection in
+            guard try await self.holdsClaim(on: buildID, connection) else { return } // another gateway has it now
+            try await connection.query("DELETE FROM log_lines WHERE build_id = \(buildID)", logger: self.logger)
+            try await connection.query("""
+                UPDATE builds SET
+                    status = CASE WHEN cancel_reason IS NULL THEN 'Pending' ELSE 'Failed' END,
+                    started_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE started_at END,
+                    exit_code = CASE WHEN cancel_reason IS NULL THEN NULL ELSE 1 END,
+                    reason = cancel_reason,
+                    finished_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE \(Self.now()) END,
+                    claimed_by = NULL, claim_session = NULL, lease_until = NULL
+                WHERE id = \(buildID) AND status = 'Running'
+                """, logger: self.logger)
+        }
+    }
+
     /// Batches of `deletionBatch` (jobs and log lines go with their builds, by their foreign
     /// keys); rows another gateway is deleting at the same time are skipped, not waited for.
     public func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int {

@@ -241,6 +241,21 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
+    public func putBack(buildID: String) async throws {
+        try await commits.write { db in
+            try db.execute(sql: "DELETE FROM log_lines WHERE build_id = ?", arguments: [buildID])
+            try db.execute(sql: """
+                UPDATE builds SET
+                    status = CASE WHEN cancel_reason IS NULL THEN 'Pending' ELSE 'Failed' END,
+                    started_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE started_at END,
+                    exit_code = CASE WHEN cancel_reason IS NULL THEN NULL ELSE 1 END,
+                    reason = cancel_reason,
+                    finished_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE ? END
+                WHERE id = ? AND status = 'Running'
+                """, arguments: [Date().timeIntervalSince1970, buildID])
+        }
+    }
+
     public func requestCancel(buildID: String, reason: String) async throws -> CancelRequest {
         try await commits.write { db in
             let status = try String.fetchOne(db, sql: "SELECT status FROM builds WHERE id = ?", arguments: [buildID])

@@ -68,7 +68,8 @@ import Worker
         let value = Mutex(0)
     }
 
-    func start(_ runners: FlakyRunners, delays: [Duration], data: String = "data") async throws -> (Started, Counter) {
+    func start(_ runners: FlakyRunners, delays: [Duration], data: String = "data",
+               poll: Duration = .milliseconds(50)) async throws -> (Started, Counter) {
         let store = try SQLiteBuildStore(directory: directory.appendingPathComponent(data))
         var project = Project(name: "acme/web", directory: directory.path)
         project.defaultScript = "require('brigadier').events.on('image_push', () => new (require('brigadier').Job)('test', 'alpine').run());"
@@ -78,7 +79,7 @@ import Worker
         let scheduler = BuildScheduler(
             store: store, projects: { [project] in $0 == project.id ? project : nil }, runners: { _ in try runners.runner() },
             settings: .init(lanes: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
-                            pollInterval: .milliseconds(50), startRetryDelays: delays),
+                            pollInterval: poll, startRetryDelays: delays),
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, observer: observer)
         let id = try await store.create(NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push",
                                                  provider: "dockerhub", payload: Data("{}".utf8))).id
@@ -123,8 +124,9 @@ import Worker
         #expect(try await started.log().allSatisfy { !$0.contains("trying again") })
     }
 
-    /// A build waiting a minute for its next try ends at once when asked to stop, through the
-    /// store (`brig build cancel`, another gateway's API) or by the gateway shutting down.
+    /// A build waiting a minute for its next try ends at once when asked to stop through the
+    /// store (`brig build cancel`, another gateway's API); when the gateway stops instead, it
+    /// goes back in the queue (nothing of it ran), and the next gateway runs it.
     @Test func aBuildWaitingToStartAgainStopsWhenAsked() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cancelled = try await start(FlakyRunners(failing: [EngineDown()]), delays: [.seconds(60)]).0
@@ -138,7 +140,36 @@ import Worker
         try await shutDown.waitingToStartAgain()
         shutDown.running.cancel()
         await shutDown.running.value
-        let ended = try #require(try await shutDown.store.build(id: shutDown.buildID))
-        #expect(ended.status == .failed && ended.reason == "the gateway is shutting down", "\(ended)")
+        let queued = try #require(try await shutDown.store.build(id: shutDown.buildID))
+        #expect(queued.status == .pending && queued.reason == nil && queued.startedAt == nil, "\(queued)")
+        #expect(try await shutDown.log().isEmpty, "the log of the try that never started is cleared")
+
+        // The next gateway (here a scheduler on the same store, its engine back) runs it.
+        var project = Project(name: "acme/web", directory: directory.path)
+        project.defaultScript = "require('brigadier').events.on('image_push', () => console.log('ran after all'));"
+        let next = BuildScheduler(
+            store: shutDown.store, projects: { [project] in $0 == project.id ? project : nil }, runners: { _ in SimulateRunner() },
+            settings: .init(lanes: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .milliseconds(50)),
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let running = Task { await next.run() }
+        defer { running.cancel() }
+        next.wake()
+        let ran = try await shutDown.ended()
+        #expect(ran.status == .succeeded, "\(ran)")
+        #expect(try await shutDown.log().contains("ran after all"))
+    }
+
+    /// A build asked to stop (through the store) just as the gateway stops is failed with
+    /// that reason, not put back.
+    @Test func aCancelledBuildIsNotPutBack() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // No poll comes in time to see the request: it is the store that fails the build.
+        let waiting = try await start(FlakyRunners(failing: [EngineDown()]), delays: [.seconds(60)], poll: .seconds(60)).0
+        try await waiting.waitingToStartAgain()
+        #expect(try await waiting.store.requestCancel(buildID: waiting.buildID, reason: "cancelled with brig build cancel") == .requested)
+        waiting.running.cancel()
+        await waiting.running.value
+        let ended = try #require(try await waiting.store.build(id: waiting.buildID))
+        #expect(ended.status == .failed && ended.reason == "cancelled with brig build cancel", "\(ended)")
     }
 }

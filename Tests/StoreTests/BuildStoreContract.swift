@@ -130,6 +130,26 @@ enum BuildStoreContract {
         for kept in [ids[2], oldPending, ids[4]] { #expect(try await store.build(id: kept) != nil) }
     }
 
+    /// A claimed build put back is pending again without its log, and is claimed again; one
+    /// asked to stop first is failed with that reason instead.
+    static func buildsPutBackAreQueuedAgain(_ store: any BuildStore) async throws {
+        let id = try await store.create(newBuild("acme/web")).id
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == id)
+        try await store.appendLog(buildID: id, lines: [LogLine(.stdout, "could not start")])
+        try await store.putBack(buildID: id)
+        let queued = try #require(try await store.build(id: id))
+        #expect(queued.status == .pending && queued.startedAt == nil && queued.reason == nil && queued.finishedAt == nil, "\(queued)")
+        #expect(try await store.logs(buildID: id, after: 0, limit: 10).isEmpty)
+        #expect(try await store.pendingCount() == 1)
+
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == id)
+        #expect(try await store.requestCancel(buildID: id, reason: "cancelled with brig build cancel") == .requested)
+        try await store.putBack(buildID: id)
+        let failed = try #require(try await store.build(id: id))
+        #expect(failed.status == .failed && failed.reason == "cancelled with brig build cancel" && failed.exitCode == 1, "\(failed)")
+        #expect(try await store.claimNextPending(busyProjects: []) == nil)
+    }
+
     /// `before` is the store of a gateway that stops with builds running; `restart` opens
     /// it again as the restarted gateway does.
     static func recoveryFailsOrRequeuesInterruptedBuilds(

@@ -56,6 +56,10 @@ struct PostgresBuildStoreTests {
         try await withStore(BuildStoreContract.logsJobsAndOutcome)
     }
 
+    @Test func buildsPutBackAreQueuedAgain() async throws {
+        try await withStore(BuildStoreContract.buildsPutBackAreQueuedAgain)
+    }
+
     @Test func oldEndedBuildsAreDeleted() async throws {
         try await withStore(BuildStoreContract.oldEndedBuildsAreDeleted)
     }

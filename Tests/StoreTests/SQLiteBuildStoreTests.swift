@@ -119,6 +119,11 @@ import Testing
         try await BuildStoreContract.logsJobsAndOutcome(SQLiteBuildStore(directory: directory))
     }
 
+    @Test func buildsPutBackAreQueuedAgain() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await BuildStoreContract.buildsPutBackAreQueuedAgain(SQLiteBuildStore(directory: directory))
+    }
+
     @Test func oldEndedBuildsAreDeleted() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await BuildStoreContract.oldEndedBuildsAreDeleted(SQLiteBuildStore(directory: directory))
