@@ -75,16 +75,38 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     struct Logs: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a build's log.")
+        static let configuration = CommandConfiguration(abstract: "Print a build's log (and its jobs' output).")
         @OptionGroup var places: Places
-        @Argument var id: String
+        @Argument(help: "Build ID (or --last).") var id: String?
+        @Flag(help: "The newest build (of --project, if given).") var last = false
+        @Option(help: "With --last: of this project (name or Brigade ID).") var project: String?
+        @Flag(help: "Then each job's output, after a line naming the job.") var jobs = false
         @Flag(help: "Keep printing new lines until the build ends.") var follow = false
+
+        func validate() throws {
+            guard (id == nil) == last else { throw ValidationError("name a build, or give --last (not both)") }
+            if project != nil, !last { throw ValidationError("--project goes with --last") }
+        }
 
         func run() async throws {
             let store = try await BuildCommand.open(places)
-            _ = try await BuildCommand.find(id, in: store)
-            try await store.forEachLogBatch(of: id, follow: follow, pollInterval: .milliseconds(250)) { lines in
+            let build: StoredBuild
+            if let id {
+                build = try await BuildCommand.find(id, in: store)
+            } else {
+                guard let newest = try await store.builds(projectID: project.map(ProjectID.of), status: nil, limit: 1).first else {
+                    throw CLIError("no build" + (project.map { " of \($0)" } ?? "") + " yet")
+                }
+                build = newest
+            }
+            try await store.forEachLogBatch(of: build.id, follow: follow, pollInterval: .milliseconds(250)) { lines in
                 for line in lines { print(line.line.text) }
+            }
+            guard jobs else { return }
+            for job in try await store.jobs(buildID: build.id) {
+                print("==> job \(job.id) (\(job.status)\(job.exitCode.map { ", exit \($0)" } ?? "")) <==")
+                let output = job.output
+                if !output.isEmpty { print(output.hasSuffix("\n") ? String(output.dropLast()) : output) }
             }
         }
     }

@@ -171,6 +171,38 @@ import Testing
         await gateway.stop()
     }
 
+    /// `brig build logs --last --jobs`: the newest build's log, then each job's output.
+    @Test func theLastBuildsLogWithItsJobs() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        try """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', async () => {
+              console.log('before the job');
+              await new Job('hello', 'alpine', ['echo hello from the job', 'echo second line']).run();
+            });
+            """.write(to: projects.appendingPathComponent("hello.js"), atomically: true, encoding: .utf8)
+        try "name: hello\ndefaultScriptFile: hello.js\ninsecure: true\ngateways: [container-registry]\nrunner: local\n"
+            .write(to: projects.appendingPathComponent("hello.yaml"), atomically: true, encoding: .utf8)
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        var ids: [String] = []
+        for _ in 0..<2 {
+            let id = try #require(try await gateway.post("/events/webhook/hello", try payload).json["build"] as? String)
+            #expect(try await gateway.finishedBuild(id)["status"] as? String == "Succeeded")
+            ids.append(id)
+        }
+        let logs = try await Brig.run(["build", "logs", "--last", "--project", "hello", "--jobs", "--data", data.path])
+        #expect(logs.status == 0, "\(logs.stderr)")
+        let lines = logs.stdoutLines
+        let header = try #require(lines.firstIndex(of: "==> job hello-\(ids[1]) (succeeded, exit 0) <=="), "\(logs.stdout)")
+        #expect(lines.firstIndex(of: "before the job").map { $0 < header } == true)
+        #expect(Array(lines[(header + 1)...].prefix(2)) == ["hello from the job", "second line"])
+        #expect(try await Brig.run(["build", "logs", ids[0], "--data", data.path]).stdout.contains("==> job") == false)
+        let none = try await Brig.run(["build", "logs", "--last", "--project", "nobody", "--data", data.path])
+        #expect(none.status == 1 && none.stderr == "Error: no build of nobody yet\n", "\(none.stderr)")
+        await gateway.stop()
+    }
+
     /// Until the build's script has started (its first line is in the log).
     func waitUntilRunning(_ id: String, on gateway: GatewayProcess) async throws {
         for _ in 0..<400 {
