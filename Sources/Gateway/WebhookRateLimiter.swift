@@ -79,8 +79,7 @@ final class WebhookRateLimiter: Sendable {
 
     private func refilled(_ bucket: Bucket?, limit: Project.RateLimit, at now: ContinuousClock.Instant) -> Bucket {
         guard let bucket, bucket.limit == limit else { return Bucket(limit: limit, tokens: Double(limit.burst), updated: now) }
-        let elapsed = bucket.updated.duration(to: now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = bucket.updated.duration(to: now) / .seconds(1)
         var refilled = bucket
         refilled.tokens = min(Double(limit.burst), bucket.tokens + seconds * limit.refillPerSecond)
         refilled.updated = now

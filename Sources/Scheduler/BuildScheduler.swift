@@ -418,7 +418,7 @@ public final class BuildScheduler: Sendable {
 
     /// `10 s`, `1.5 s`: a delay as a log line gives it.
     static func seconds(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        let seconds = duration / .seconds(1)
         return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
     }
 
