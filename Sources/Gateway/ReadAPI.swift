@@ -42,12 +42,13 @@ struct ReadAPI: Sendable {
         api.get("project/:id/builds") { request, context in
             guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
             guard case .valid(let status) = statusFilter(request) else { return badStatus() }
-            let builds = try await store.builds(projectID: project.id, status: status, limit: limit(request))
+            let builds = try await store.builds(projectID: project.id, status: status, before: before(request), limit: limit(request))
             return Reply.json(.ok, builds.map(APIObjects.build))
         }
         api.get("builds") { request, _ in
             guard case .valid(let status) = statusFilter(request) else { return badStatus() }
-            return Reply.json(.ok, try await store.builds(projectID: nil, status: status, limit: limit(request)).map(APIObjects.build))
+            let builds = try await store.builds(projectID: nil, status: status, before: before(request), limit: limit(request))
+            return Reply.json(.ok, builds.map(APIObjects.build))
         }
         api.get("build/:id") { _, context in
             guard let build = try await store.build(id: try context.parameters.require("id")) else { return notFound("build") }
@@ -112,6 +113,11 @@ struct ReadAPI: Sendable {
 
     static func text(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `?before=<build ID>`: the page after the one that ended with that build.
+    private func before(_ request: Request) -> String? {
+        request.uri.queryParameters["before"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     private func limit(_ request: Request) -> Int {

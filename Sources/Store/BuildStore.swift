@@ -149,8 +149,9 @@ public protocol BuildStore: Sendable {
     func deleteBuild(id: String) async throws -> BuildDeletion
 
     func build(id: String) async throws -> StoredBuild?
-    /// The newest builds, of one project and in one status when those are given.
-    func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild]
+    /// The newest builds, of one project and in one status when those are given, and older
+    /// than the build `before` (the last of the previous page) when it is.
+    func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild]
     /// How many builds wait in the queue (of every gateway, for a shared store).
     func pendingCount() async throws -> Int
     func jobs(buildID: String) async throws -> [StoredJob]
@@ -198,7 +199,11 @@ extension BuildStore {
     public var isShared: Bool { false }
 
     public func builds(projectID: String?, limit: Int) async throws -> [StoredBuild] {
-        try await builds(projectID: projectID, status: nil, limit: limit)
+        try await builds(projectID: projectID, status: nil, before: nil, limit: limit)
+    }
+
+    public func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild] {
+        try await builds(projectID: projectID, status: status, before: nil, limit: limit)
     }
 
     /// Takes the oldest pending build whose project is not in `busyProjects`, with no limits.

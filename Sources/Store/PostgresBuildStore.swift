@@ -473,11 +473,13 @@ public final class PostgresBuildStore: BuildStore {
             "SELECT \(unescaped: Self.buildColumns) FROM builds WHERE id = \(id)")).first
     }
 
-    public func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild] {
-        // Planned for each call's values, so a missing filter costs nothing.
+    public func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] {
+        // Planned for each call's values, so a missing filter costs nothing. IDs are ULIDs: in
+        // the order builds came.
         try await Self.builds(from: rows("""
             SELECT \(unescaped: Self.buildColumns) FROM builds
             WHERE (\(projectID)::text IS NULL OR project_id = \(projectID)) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+                AND (\(before)::text IS NULL OR id < \(before))
             ORDER BY id DESC LIMIT \(limit)
             """))
     }

@@ -351,10 +351,14 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
-    public func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild] {
+    public func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] {
         try await database.read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
+            if let before {
+                conditions.append("id < ?") // IDs are ULIDs: in the order builds came
+                arguments += [before]
+            }
             if let projectID {
                 conditions.append("project_id = ?")
                 arguments += [projectID]

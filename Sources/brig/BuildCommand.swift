@@ -26,6 +26,7 @@ struct BuildCommand: AsyncParsableCommand {
         @Option(help: "Only this project (name or Brigade ID).") var project: String?
         @Option(help: "Only builds in this status: Pending, Running, Succeeded or Failed.") var status: String?
         @Option(help: "How many.") var limit = 20
+        @Option(help: "Only builds that came before this one (the last of the previous page).") var before: String?
         @OptionGroup var format: OutputFormat
 
         func run() async throws {
@@ -36,7 +37,7 @@ struct BuildCommand: AsyncParsableCommand {
                 return status
             }
             let store = try await BuildCommand.open(places)
-            let builds = try await store.builds(projectID: project.map(ProjectID.of), status: wanted, limit: limit)
+            let builds = try await store.builds(projectID: project.map(ProjectID.of), status: wanted, before: before, limit: limit)
             if format.json { return format.print(json: builds.map(APIObjects.build)) }
             for build in builds {
                 print([build.id, build.build.projectName, build.build.eventType, build.status.rawValue,

@@ -191,6 +191,13 @@ import Testing
             #expect(try await gateway.finishedBuild(id)["status"] as? String == "Succeeded")
             ids.append(id)
         }
+        // Newest first, a page at a time.
+        #expect(try await gateway.get("/v1/builds?limit=1").list?.compactMap { $0["id"] as? String } == [ids[1]])
+        #expect(try await gateway.get("/v1/project/hello/builds?limit=1&before=\(ids[1])").list?.compactMap { $0["id"] as? String } == [ids[0]])
+        #expect(try await gateway.get("/v1/builds?before=\(ids[0])").list?.isEmpty == true)
+        let page = try await Brig.run(["build", "list", "--before", ids[1], "--data", data.path])
+        #expect(page.stdoutLines.map { $0.split(separator: "\t").first.map(String.init) } == [ids[0]], "\(page.stdout)")
+
         let logs = try await Brig.run(["build", "logs", "--last", "--project", "hello", "--jobs", "--data", data.path])
         #expect(logs.status == 0, "\(logs.stderr)")
         let lines = logs.stdoutLines

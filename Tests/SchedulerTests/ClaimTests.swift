@@ -165,8 +165,8 @@ final class CountingStore: BuildStore {
     }
     func cancelRequests() async throws -> [String: String] { try await store.cancelRequests() }
     func build(id: String) async throws -> StoredBuild? { try await store.build(id: id) }
-    func builds(projectID: String?, status: BuildStatus?, limit: Int) async throws -> [StoredBuild] {
-        try await store.builds(projectID: projectID, status: status, limit: limit)
+    func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] {
+        try await store.builds(projectID: projectID, status: status, before: before, limit: limit)
     }
     func pendingCount() async throws -> Int { try await store.pendingCount() }
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { try await store.deleteEndedBuilds(createdBefore: cutoff) }

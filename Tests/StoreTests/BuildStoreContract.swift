@@ -108,6 +108,10 @@ enum BuildStoreContract {
         #expect(try await store.builds(projectID: ProjectID.of("acme/later"), status: .pending, limit: 10).map(\.id) == [oldPending])
         #expect(try await store.builds(projectID: ProjectID.of("acme/later"), status: .running, limit: 10).isEmpty)
         #expect(try await store.builds(projectID: nil, status: .succeeded, limit: 1).map(\.id) == [ids[3]])
+        // Pages: the builds before the last of the previous page.
+        #expect(try await store.builds(projectID: nil, status: nil, before: ids[4], limit: 2).map(\.id) == [ids[3], ids[2]])
+        #expect(try await store.builds(projectID: nil, status: .failed, before: ids[4], limit: 10).map(\.id) == [ids[1]])
+        #expect(try await store.builds(projectID: ProjectID.of("acme/web"), status: nil, before: ids[1], limit: 10).map(\.id) == [ids[0]])
 
         #expect(try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-30 * 86_400)) == 2)
         for gone in ids[0...1] { #expect(try await store.build(id: gone) == nil) }
