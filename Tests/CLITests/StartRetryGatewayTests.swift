@@ -7,14 +7,6 @@ import TestSupport
 @Suite struct StartRetryGatewayTests {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("start-retry-gateway-\(UUID().uuidString)")
 
-    func git(_ arguments: String..., in repository: URL) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", repository.path, "-c", "user.name=test", "-c", "user.email=test@example.com"] + arguments
-        let output = try await process.runCollectingOutput(mergingErrors: true)
-        guard process.terminationStatus == 0 else { throw TestFailure("git \(arguments): \(String(decoding: output.stdout, as: UTF8.self))") }
-    }
-
     @Test func aBuildWhoseRepositoryIsNotThereYetRunsOnceItIs() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let projects = root.appendingPathComponent("projects")

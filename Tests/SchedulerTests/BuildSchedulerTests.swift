@@ -233,16 +233,6 @@ extension Array {
 @Suite struct RepositoryBuildTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("repo-builds-\(UUID().uuidString)")
 
-    func git(_ arguments: String..., in repository: URL) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", repository.path, "-c", "user.name=test", "-c", "user.email=test@example.com"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try await process.runUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
-    }
-
     func script(_ label: String) -> String {
         "require('./lib/helper'); require('brigadier').events.on('image_push', (e) => console.log('script from \(label), ref', e.revision.ref));"
     }
