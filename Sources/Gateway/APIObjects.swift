@@ -54,9 +54,10 @@ public enum APIObjects {
         ]
     }
 
-    /// The object as JSON text, keys sorted, with a final newline.
-    public static func text(_ object: Any) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self) + "\n"
+    /// The object as JSON, keys sorted, with a final newline.
+    public static func data(_ object: Any) -> Data {
+        var data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        data.append(0x0A)
+        return data
     }
 }

@@ -260,6 +260,6 @@ enum Reply {
 
     static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: APIObjects.text(object))))
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: APIObjects.data(object))))
     }
 }

@@ -16,6 +16,6 @@ struct OutputFormat: ParsableArguments {
 
     /// Prints `object` as one JSON text.
     func print(json object: Any) {
-        FileHandle.standardOutput.write(Data(APIObjects.text(object).utf8))
+        FileHandle.standardOutput.write(APIObjects.data(object))
     }
 }
