@@ -375,7 +375,8 @@ public final class BuildScheduler: Sendable {
     /// of the build has run, so it goes back in the queue.
     private func prepare(_ build: NewBuild, project: Project, source: URL, log: BuildLog) async throws -> (any JobRunner, BuildRequest) {
         let delays = settings.startRetryDelays
-        for attempt in 0... {
+        var attempt = 0
+        while true {
             do {
                 let runner = try await makeRunner(project)
                 return (runner, try await request(for: build, project: project, source: source, log: log))
@@ -384,8 +385,9 @@ public final class BuildScheduler: Sendable {
                     throw attempt == 0 ? error : SchedulerError("\(error) (tried \(attempt + 1) times)")
                 }
                 let delay = delays[attempt]
+                attempt += 1
                 log.log(.warn, nil, "could not start: \(error); trying again in \(Self.seconds(delay))"
-                    + " (try \(attempt + 2) of \(delays.count + 1))")
+                    + " (try \(attempt + 1) of \(delays.count + 1))")
                 observer.startRetried()
                 switch await waitToStartAgain(build.id, after: delay) {
                 case .elapsed: continue
@@ -394,7 +396,6 @@ public final class BuildScheduler: Sendable {
                 }
             }
         }
-        fatalError("unreachable: the loop above returns or throws")
     }
 
     private enum StartWait { case elapsed, cancelled(String), stopping }
