@@ -372,19 +372,26 @@ public final class BuildScheduler: Sendable {
     /// repository's host or the container engine out of reach) is tried again after each of
     /// `startRetryDelays`, noted in the build's log. A cancel meanwhile ends the wait, and the
     /// build, with its reason; the gateway stopping ends it with `StartPostponed`: nothing
-    /// of the build has run, so it goes back in the queue.
+    /// of the build has run, so it goes back in the queue. While it waits, the store knows it
+    /// (`markWaitingToStart`), so that a gateway that dies puts it back in the queue too.
     private func prepare(_ build: NewBuild, project: Project, source: URL, log: BuildLog) async throws -> (any JobRunner, BuildRequest) {
         let delays = settings.startRetryDelays
         var attempt = 0
         while true {
             do {
                 let runner = try await makeRunner(project)
-                return (runner, try await request(for: build, project: project, source: source, log: log))
+                let request = try await request(for: build, project: project, source: source, log: log)
+                // From here its script may run: a gateway that dies now must not run it again.
+                if attempt > 0 { try await store.markWaitingToStart(buildID: build.id, false) }
+                return (runner, request)
             } catch let error as any TransientError {
                 guard attempt < delays.count else {
                     throw attempt == 0 ? error : SchedulerError("\(error) (tried \(attempt + 1) times)")
                 }
                 let delay = delays[attempt]
+                // Best effort: unmarked, a gateway that dies while the build waits leaves it
+                // to recovery's usual rule (failed, or run again with `rerunInterrupted`).
+                if attempt == 0 { try? await store.markWaitingToStart(buildID: build.id, true) }
                 attempt += 1
                 log.log(.warn, nil, "could not start: \(error); trying again in \(Self.seconds(delay))"
                     + " (try \(attempt + 1) of \(delays.count + 1))")

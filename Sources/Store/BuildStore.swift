@@ -114,6 +114,10 @@ public protocol BuildStore: Sendable {
     /// Adds lines to the log of a build this store claimed and still holds (a shared store
     /// drops the lines of a claim it lost: the build was recovered, maybe run again elsewhere).
     func appendLog(buildID: String, lines: [LogLine]) async throws
+    /// Marks a claimed build as one whose script has not started and that waits to try its
+    /// start again (or clears that, before its script starts): a gateway that dies meanwhile
+    /// leaves a build that recovery puts back in the queue, since none of it ran.
+    func markWaitingToStart(buildID: String, _ waiting: Bool) async throws
     /// Puts a build this store claimed, whose script has not started, back in the queue (its
     /// log cleared) for the next gateway to run: one that stops while the build waits to try
     /// its start again. A build asked to stop meanwhile ends Failed with that reason instead.
@@ -125,6 +129,7 @@ public protocol BuildStore: Sendable {
                 lastLines: [LogLine], jobs: [StoredJob]) async throws
     /// Builds whose gateway is gone (after a crash) are failed with `reason`, or put back in
     /// the queue when `requeue` says so for their project. Returns how many were touched.
+    /// (A build marked waiting to start is put back in the queue whatever `requeue` says.)
     func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int
     /// How often to recover while serving: a store shared by several gateways finds builds of
     /// one that died; nil when only a start can find any (a store of one gateway).

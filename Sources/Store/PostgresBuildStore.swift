@@ -167,6 +167,8 @@ public final class PostgresBuildStore: BuildStore {
         // One build per delivery of a webhook, for projects that deduplicate.
         "ALTER TABLE builds ADD COLUMN IF NOT EXISTS delivery_key TEXT",
         "CREATE UNIQUE INDEX IF NOT EXISTS delivery_once ON builds (project_id, delivery_key) WHERE delivery_key IS NOT NULL",
+        // Builds whose script has not started and that wait to try their start again.
+        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS waiting_to_start BOOLEAN NOT NULL DEFAULT false",
         """
         CREATE TABLE IF NOT EXISTS jobs (
             id TEXT PRIMARY KEY,
@@ -337,12 +339,16 @@ public final class PostgresBuildStore: BuildStore {
         }
     }
 
+    public func markWaitingToStart(buildID: String, _ waiting: Bool) async throws {
+        _ = try await rows("UPDATE builds SET waiting_to_start = \(waiting) WHERE id = \(buildID)")
+    }
+
     public func putBack(buildID: String) async throws {
         try await withTransaction { connection in
             guard try await self.holdsClaim(on: buildID, connection) else { return } // another gateway has it now
             try await connection.query("DELETE FROM log_lines WHERE build_id = \(buildID)", logger: self.logger)
             try await connection.query("""
-                UPDATE builds SET
+                UPDATE builds SET waiting_to_start = false,
                     status = CASE WHEN cancel_reason IS NULL THEN 'Pending' ELSE 'Failed' END,
                     started_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE started_at END,
                     exit_code = CASE WHEN cancel_reason IS NULL THEN NULL ELSE 1 END,
@@ -438,18 +444,18 @@ public final class PostgresBuildStore: BuildStore {
     private func recover(reason: String, requeue: @escaping @Sendable (String) -> Bool) async throws -> Int {
         try await withTransaction { connection in
             let rows = try await connection.query("""
-                SELECT id, project_id, cancel_reason FROM builds
+                SELECT id, project_id, cancel_reason, waiting_to_start FROM builds
                 WHERE status = 'Running' AND claim_session <> \(self.session)
                     AND (claimed_by = \(self.instance) OR lease_until < \(unescaped: Self.databaseNow))
                 FOR UPDATE SKIP LOCKED
                 """, logger: self.logger)
-            var interrupted: [(id: String, project: String, cancelled: String?)] = []
-            for try await build in rows.decode((String, String, String?).self) { interrupted.append(build) }
-            for (id, project, cancelled) in interrupted {
-                if cancelled == nil, requeue(project) {
+            var interrupted: [(id: String, project: String, cancelled: String?, waiting: Bool)] = []
+            for try await build in rows.decode((String, String, String?, Bool).self) { interrupted.append(build) }
+            for (id, project, cancelled, waiting) in interrupted {
+                if cancelled == nil, waiting || requeue(project) {
                     try await connection.query("""
                         UPDATE builds SET status = 'Pending', started_at = NULL, claimed_by = NULL, claim_session = NULL,
-                            lease_until = NULL
+                            lease_until = NULL, waiting_to_start = false
                         WHERE id = \(id)
                         """, logger: self.logger)
                     try await connection.query("DELETE FROM log_lines WHERE build_id = \(id)", logger: self.logger)

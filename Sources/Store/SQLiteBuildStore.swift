@@ -137,6 +137,10 @@ public final class SQLiteBuildStore: BuildStore {
                 CREATE UNIQUE INDEX delivery_once ON builds(project_id, delivery_key) WHERE delivery_key IS NOT NULL;
                 """)
         }
+        // Builds whose script has not started and that wait to try their start again.
+        migrator.registerMigration("builds waiting to start") { db in
+            try db.execute(sql: "ALTER TABLE builds ADD COLUMN waiting_to_start INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -241,11 +245,17 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
+    public func markWaitingToStart(buildID: String, _ waiting: Bool) async throws {
+        try await commits.write { db in
+            try db.execute(sql: "UPDATE builds SET waiting_to_start = ? WHERE id = ?", arguments: [waiting, buildID])
+        }
+    }
+
     public func putBack(buildID: String) async throws {
         try await commits.write { db in
             try db.execute(sql: "DELETE FROM log_lines WHERE build_id = ?", arguments: [buildID])
             try db.execute(sql: """
-                UPDATE builds SET
+                UPDATE builds SET waiting_to_start = 0,
                     status = CASE WHEN cancel_reason IS NULL THEN 'Pending' ELSE 'Failed' END,
                     started_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE started_at END,
                     exit_code = CASE WHEN cancel_reason IS NULL THEN NULL ELSE 1 END,
@@ -323,13 +333,14 @@ public final class SQLiteBuildStore: BuildStore {
     /// A build that was asked to stop is failed with that reason rather than run again.
     public func recoverInterrupted(reason: String, requeue: @Sendable (String) -> Bool) async throws -> Int {
         try await database.write { db in
-            let running = try Row.fetchAll(db, sql: "SELECT id, project_id, cancel_reason FROM builds WHERE status = ?",
+            let running = try Row.fetchAll(db, sql: "SELECT id, project_id, cancel_reason, waiting_to_start FROM builds WHERE status = ?",
                                            arguments: [BuildStatus.running.rawValue])
             for row in running {
                 let id: String = row["id"]
                 let cancelled: String? = row["cancel_reason"]
-                if cancelled == nil, requeue(row["project_id"]) {
-                    try db.execute(sql: "UPDATE builds SET status = ?, started_at = NULL WHERE id = ?",
+                let waiting: Bool = row["waiting_to_start"]
+                if cancelled == nil, waiting || requeue(row["project_id"]) {
+                    try db.execute(sql: "UPDATE builds SET status = ?, started_at = NULL, waiting_to_start = 0 WHERE id = ?",
                                    arguments: [BuildStatus.pending.rawValue, id])
                     try db.execute(sql: "DELETE FROM log_lines WHERE build_id = ?", arguments: [id])
                     try db.execute(sql: "DELETE FROM jobs WHERE build_id = ?", arguments: [id])

@@ -22,6 +22,7 @@ final class FailingStore: BuildStore {
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { throw DiskGone() }
     func deleteBuild(id: String) async throws -> BuildDeletion { throw DiskGone() }
     func putBack(buildID: String) async throws { throw DiskGone() }
+    func markWaitingToStart(buildID: String, _ waiting: Bool) async throws { throw DiskGone() }
     func jobs(buildID: String) async throws -> [StoredJob] { [] }
     func job(id: String) async throws -> StoredJob? { nil }
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] { [] }

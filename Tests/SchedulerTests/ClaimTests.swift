@@ -172,6 +172,7 @@ final class CountingStore: BuildStore {
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { try await store.deleteEndedBuilds(createdBefore: cutoff) }
     func deleteBuild(id: String) async throws -> BuildDeletion { try await store.deleteBuild(id: id) }
     func putBack(buildID: String) async throws { try await store.putBack(buildID: buildID) }
+    func markWaitingToStart(buildID: String, _ waiting: Bool) async throws { try await store.markWaitingToStart(buildID: buildID, waiting) }
     func jobs(buildID: String) async throws -> [StoredJob] { try await store.jobs(buildID: buildID) }
     func job(id: String) async throws -> StoredJob? { try await store.job(id: id) }
     func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {

@@ -162,20 +162,25 @@ enum BuildStoreContract {
         let failing = try await before.create(newBuild("acme/web"))
         let rerun = try await before.create(newBuild("acme/api"))
         let waiting = try await before.create(newBuild("acme/web"))
+        let notStarted = try await before.create(newBuild("acme/ui"))
         _ = try await before.claimNextPending(busyProjects: [])
         _ = try await before.claimNextPending(busyProjects: [ProjectID.of("acme/web")])
+        #expect(try await before.claimNextPending(busyProjects: [ProjectID.of("acme/web")])?.id == notStarted.id)
+        // It waits to try its start again: whatever its project says, none of it ran.
+        try await before.markWaitingToStart(buildID: notStarted.id, true)
         try await before.appendLog(buildID: rerun.id, lines: [LogLine(.stdout, "half done")])
         let store = try await restart()
         let api = ProjectID.of("acme/api")
         let touched = try await store.recoverInterrupted(reason: "the gateway stopped while the build was running") { $0 == api }
-        #expect(touched == 2)
+        #expect(touched == 3)
+        #expect(try await store.build(id: notStarted.id)?.status == .pending)
         let failed = try #require(try await store.build(id: failing.id))
         #expect(failed.status == .failed && failed.reason == "the gateway stopped while the build was running")
         let requeued = try #require(try await store.build(id: rerun.id))
         #expect(requeued.status == .pending && requeued.attempts == 1)
         #expect(try await store.logs(buildID: rerun.id, after: 0, limit: 10).isEmpty)
         #expect(try await store.build(id: waiting.id)?.status == .pending)
-        #expect(try await store.builds(projectID: nil, limit: 10).map(\.id) == [waiting.id, rerun.id, failing.id])
+        #expect(try await store.builds(projectID: nil, limit: 10).map(\.id) == [notStarted.id, waiting.id, rerun.id, failing.id])
         #expect(try await store.builds(projectID: api, limit: 10).map(\.id) == [rerun.id])
     }
 
