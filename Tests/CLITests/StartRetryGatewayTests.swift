@@ -3,40 +3,56 @@ import Testing
 import TestSupport
 
 /// Through a real gateway: a build whose repository cannot be fetched yet waits and tries
-/// again (`--start-retry-delays`), says so in its log and metrics, and runs once it can.
+/// again (`--start-retry-delays`), says so in its log and metrics, runs once it can, and
+/// outlives a crash while it waits.
 @Suite struct StartRetryGatewayTests {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("start-retry-gateway-\(UUID().uuidString)")
+    var projects: URL { root.appendingPathComponent("projects") }
+    var data: URL { root.appendingPathComponent("data") }
+    /// The project's repository, made only after its webhook came.
+    var repository: URL { root.appendingPathComponent("repository") }
 
-    @Test func aBuildWhoseRepositoryIsNotThereYetRunsOnceItIs() async throws {
-        defer { try? FileManager.default.removeItem(at: root) }
-        let projects = root.appendingPathComponent("projects")
+    /// A gateway with `delays`, and the build of a Docker Hub push to a project whose
+    /// repository is not there yet, once its log says it waits to try its start again.
+    func gatewayWithAWaitingBuild(delays: String) async throws -> (gateway: GatewayProcess, build: String) {
         try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
-        let repository = root.appendingPathComponent("repository") // made only after the webhook
         try "name: later\nrepo: {cloneURL: \(repository.path)}\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
             .write(to: projects.appendingPathComponent("later.yaml"), atomically: true, encoding: .utf8)
-        let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"),
-                                                     arguments: ["--start-retry-delays", Array(repeating: "0.5", count: 60).joined(separator: ",")])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--start-retry-delays", delays])
         let answer = try await gateway.post("/events/webhook/later",
                                             try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json")))
         let id = try #require(answer.json["build"] as? String, "\(answer.text)")
+        try await waitForLine(of: id, on: gateway) { $0.hasPrefix("[brigade] could not start: could not fetch \(repository.path)") }
+        return (gateway, id)
+    }
 
-        var waiting = false
-        for _ in 0..<200 where !waiting {
-            waiting = try await gateway.logLines(id).contains { $0.hasPrefix("[brigade] could not start: could not fetch \(repository.path)") }
-            if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+    /// Returns once a line of the build's log matches (or throws after 20 s).
+    func waitForLine(of id: String, on gateway: GatewayProcess, where matches: (String) -> Bool) async throws {
+        for _ in 0..<400 {
+            if try await gateway.logLines(id).contains(where: matches) { return }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(waiting, "the build's log says why it waits")
-        #expect(try await gateway.get("/v1/build/\(id)").json["status"] as? String == "Running")
+        throw TestFailure("build \(id): no such line in its log: \(try await gateway.logLines(id))")
+    }
 
-        // Made beside it and moved into place, so that no try finds a repository without commits.
+    /// A repository whose one commit has `script` as its brigade.js, made beside `repository`
+    /// and moved into place whole, so that no try finds a repository without commits.
+    func makeRepository(script: String) async throws {
         let making = root.appendingPathComponent("making")
         try FileManager.default.createDirectory(at: making, withIntermediateDirectories: true)
         try await git("init", "--quiet", "--initial-branch=main", in: making)
-        try "require('brigadier').events.on('image_push', (e) => console.log('ran from the repository'));"
-            .write(to: making.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
+        try script.write(to: making.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
         try await git("add", ".", in: making)
         try await git("commit", "--quiet", "-m", "script", in: making)
         try FileManager.default.moveItem(at: making, to: repository)
+    }
+
+    @Test func aBuildWhoseRepositoryIsNotThereYetRunsOnceItIs() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        // Tries for 30 s: a loaded machine takes seconds to make the repository.
+        let (gateway, id) = try await gatewayWithAWaitingBuild(delays: Array(repeating: "0.5", count: 60).joined(separator: ","))
+        #expect(try await gateway.get("/v1/build/\(id)").json["status"] as? String == "Running")
+        try await makeRepository(script: "require('brigadier').events.on('image_push', (e) => console.log('ran from the repository'));")
 
         let build = try await gateway.finishedBuild(id)
         #expect(build["status"] as? String == "Succeeded", "\(build)")
@@ -51,31 +67,9 @@ import TestSupport
     /// the next start runs: none of it had run, so it is not failed as interrupted.
     @Test func aBuildWaitingToStartSurvivesACrash() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let projects = root.appendingPathComponent("projects"), data = root.appendingPathComponent("data")
-        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
-        let repository = root.appendingPathComponent("repository")
-        try "name: later\nrepo: {cloneURL: \(repository.path)}\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
-            .write(to: projects.appendingPathComponent("later.yaml"), atomically: true, encoding: .utf8)
-        let first = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--start-retry-delays", "600"])
-        let answer = try await first.post("/events/webhook/later",
-                                          try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json")))
-        let id = try #require(answer.json["build"] as? String, "\(answer.text)")
-        var waiting = false
-        for _ in 0..<200 where !waiting {
-            waiting = try await first.logLines(id).contains { $0.hasPrefix("[brigade] could not start: could not fetch") }
-            if !waiting { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(waiting)
+        let (first, id) = try await gatewayWithAWaitingBuild(delays: "600")
         await first.crash()
-
-        let making = root.appendingPathComponent("making")
-        try FileManager.default.createDirectory(at: making, withIntermediateDirectories: true)
-        try await git("init", "--quiet", "--initial-branch=main", in: making)
-        try "require('brigadier').events.on('image_push', () => console.log('ran after the crash'));"
-            .write(to: making.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
-        try await git("add", ".", in: making)
-        try await git("commit", "--quiet", "-m", "script", in: making)
-        try FileManager.default.moveItem(at: making, to: repository)
+        try await makeRepository(script: "require('brigadier').events.on('image_push', () => console.log('ran after the crash'));")
 
         let second = try await GatewayProcess.start(projects: projects, data: data)
         let build = try await second.finishedBuild(id)
@@ -88,38 +82,14 @@ import TestSupport
     /// other by a crash: failed at the next start, not run a second time.
     @Test func aBuildWhoseScriptStartedAfterWaitingIsNotRunAgainAfterACrash() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let projects = root.appendingPathComponent("projects"), data = root.appendingPathComponent("data")
-        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
-        let repository = root.appendingPathComponent("repository")
-        try "name: later\nrepo: {cloneURL: \(repository.path)}\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
-            .write(to: projects.appendingPathComponent("later.yaml"), atomically: true, encoding: .utf8)
-        let first = try await GatewayProcess.start(projects: projects, data: data,
-                                                   arguments: ["--start-retry-delays", Array(repeating: "0.3", count: 100).joined(separator: ",")])
-        let answer = try await first.post("/events/webhook/later",
-                                          try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json")))
-        let id = try #require(answer.json["build"] as? String, "\(answer.text)")
-        var lines: [String] = []
-        for _ in 0..<200 where !lines.contains(where: { $0.hasPrefix("[brigade] could not start") }) {
-            try await Task.sleep(for: .milliseconds(50))
-            lines = try await first.logLines(id)
-        }
-        let making = root.appendingPathComponent("making")
-        try FileManager.default.createDirectory(at: making, withIntermediateDirectories: true)
-        try await git("init", "--quiet", "--initial-branch=main", in: making)
-        try """
+        let (first, id) = try await gatewayWithAWaitingBuild(delays: Array(repeating: "0.3", count: 100).joined(separator: ","))
+        try await makeRepository(script: """
             require('brigadier').events.on('image_push', async () => {
               console.log('script started');
               await new Promise((resolve) => setTimeout(resolve, 600000));
             });
-            """.write(to: making.appendingPathComponent("brigade.js"), atomically: true, encoding: .utf8)
-        try await git("add", ".", in: making)
-        try await git("commit", "--quiet", "-m", "script", in: making)
-        try FileManager.default.moveItem(at: making, to: repository)
-        for _ in 0..<400 where !lines.contains("script started") {
-            try await Task.sleep(for: .milliseconds(50))
-            lines = try await first.logLines(id)
-        }
-        #expect(lines.contains("script started"), "\(lines)")
+            """)
+        try await waitForLine(of: id, on: first) { $0 == "script started" }
         await first.crash()
 
         let second = try await GatewayProcess.start(projects: projects, data: data)
