@@ -16,7 +16,11 @@ struct ProjectCommand: ParsableCommand {
     /// The project, whatever other files of the directory do not load; when it is not
     /// found, the error names the files that did not load (one may be meant to be it).
     static func find(_ name: String, in directory: String) throws -> Project {
-        let loaded = try load(directory)
+        try find(name, in: load(directory), of: directory)
+    }
+
+    /// The same, in a directory already loaded.
+    static func find(_ name: String, in loaded: ProjectDirectory, of directory: String) throws -> Project {
         guard let project = loaded.project(named: name) else {
             let unread = loaded.problems.map { ($0.error.file as NSString).lastPathComponent }
             throw CLIError("could not find the project \"\(name)\" in \(directory)"

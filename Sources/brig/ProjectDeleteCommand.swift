@@ -16,8 +16,8 @@ extension ProjectCommand {
         @Option(help: "Directory of project YAML files.") var projects = "projects"
 
         func run() throws {
-            let project = try ProjectCommand.find(name, in: projects)
             let loaded = try ProjectCommand.load(projects)
+            let project = try ProjectCommand.find(name, in: loaded, of: projects)
             guard let file = loaded.byFile.first(where: { $0.value.name == project.name })?.key else {
                 throw CLIError("could not find the file of \(project.name) in \(projects)")
             }
