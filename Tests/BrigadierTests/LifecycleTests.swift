@@ -334,7 +334,12 @@ import Worker
         let worker = BuildWorker(request: request, runner: LocalRunnerFactory.make(), log: log,
                                  settings: WorkerSettings(workRoot: directory.appendingPathComponent("work")))
         async let outcome = worker.run()
-        try await Task.sleep(for: .milliseconds(500))
+        // Once the job runs (its shell has written its pid): a fixed pause was too short when
+        // the suite's start kept the machine busy, and the job had not started yet.
+        let pidFile = directory.appendingPathComponent("job.pid").path
+        for _ in 0..<600 where (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") != true {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         worker.cancel(reason: "operator asked")
         let result = await outcome
         #expect(result.status == .failed)
