@@ -120,6 +120,11 @@ public struct Project: Sendable, Equatable {
     public var maxConcurrentBuilds: Int?
     /// Webhooks turned into builds per period, by each gateway (nil: no limit).
     public var rateLimit: RateLimit?
+    /// Seconds a build of a registry webhook waits before it may start, during which later
+    /// webhooks for the same image repository (and action) join it instead of making builds
+    /// of their own: a push of several tags runs one build, with the last webhook's event
+    /// (nil: every webhook is a build of its own, as in Brigade).
+    public var coalesceWindow: Double?
     /// Registry host (`myacr.azurecr.io`, `ghcr.io`, `docker.io`) → the credential the
     /// container runner pulls that registry's images with.
     public var registries: [String: RegistryCredential]
@@ -169,6 +174,7 @@ extension Project {
         case genericGatewaySecret, webhookSecret, insecure, gateways, runner
         case allowPrivilegedJobs, allowHostMounts, allowSecretKeyRef, kubernetes, buildTimeout, scriptTimeLimit
         case rerunInterrupted, allowJobNetwork, deduplicate, maxConcurrentBuilds, rateLimit, registries
+        case coalesceWindow
     }
 
     static let knownKeys = Set(FileKey.allCases.map(\.rawValue))
@@ -322,12 +328,15 @@ extension Project {
             project.deduplicate = try file.decodeIfPresent(Bool.self, forKey: .deduplicate) ?? false
             project.maxConcurrentBuilds = try file.decodeIfPresent(Int.self, forKey: .maxConcurrentBuilds)
             project.rateLimit = try file.decodeIfPresent(WrittenRateLimit.self, forKey: .rateLimit)?.limit
+            project.coalesceWindow = try file.decodeIfPresent(Double.self, forKey: .coalesceWindow)
             self.project = project
             defaultConfigFile = try file.decodeIfPresent(String.self, forKey: .defaultConfigFile)
         }
     }
 
     public static let knownRunners: Set<String> = ["local", "simulate", "container"]
+    /// An hour: a longer window would hold a build back longer than anyone waits for one.
+    public static let maxCoalesceWindow: Double = 3600
 
     /// Reads a project file; relative paths in it are taken from the file's directory.
     public static func load(file path: String) throws -> Project {
@@ -405,6 +414,9 @@ extension Project {
         }
         for (key, limit) in [("buildTimeout", project.buildTimeout), ("scriptTimeLimit", project.scriptTimeLimit)] {
             if let limit, !(limit > 0) { throw fail("'\(key)' must be a positive number of seconds") }
+        }
+        if let window = project.coalesceWindow, !(window > 0 && window <= maxCoalesceWindow) {
+            throw fail("'coalesceWindow' must be a number of seconds above 0 and at most \(Int(maxCoalesceWindow)), not \(String(format: "%g", window))")
         }
         if let limit = project.maxConcurrentBuilds, limit < 1 {
             throw fail("'maxConcurrentBuilds' must be at least 1, not \(limit)")

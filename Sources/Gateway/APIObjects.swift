@@ -29,6 +29,7 @@ public enum APIObjects {
             "buildTimeout": orNull(project.buildTimeout), "scriptTimeLimit": orNull(project.scriptTimeLimit),
             "maxConcurrentBuilds": orNull(project.maxConcurrentBuilds),
             "rateLimit": orNull(project.rateLimit.map { ["builds": $0.builds, "per": $0.per.rawValue, "burst": $0.burst] }),
+            "coalesceWindow": orNull(project.coalesceWindow),
             "registries": project.registries.mapValues { ["username": $0.username, "password": "REDACTED"] },
         ]
     }
@@ -43,6 +44,8 @@ public enum APIObjects {
             "createdAt": timestamp(build.createdAt), "startedAt": timestamp(build.startedAt),
             "finishedAt": timestamp(build.finishedAt), "attempts": build.attempts,
             "payloadBytes": build.build.payload.count,
+            // Webhooks that joined it in its coalescing window, and that window's end.
+            "coalesced": build.coalesced, "notBefore": timestamp(build.build.notBefore),
         ]
     }
 

@@ -9,8 +9,8 @@ import Store
 struct WebhookRoutes: Sendable {
     let registry: ProjectRegistry
     let store: any BuildStore
-    /// Told the project of each build stored.
-    let accepted: @Sendable (_ projectID: String) -> Void
+    /// Told the project of each build stored, and when it may start (nil: at once).
+    let accepted: @Sendable (_ projectID: String, _ notBefore: Date?) -> Void
     let maxBodySize: Int
     let rateLimiter: WebhookRateLimiter
 
@@ -78,11 +78,12 @@ struct WebhookRoutes: Sendable {
                                     "message": "ping received: the webhook reaches its project; no build was made"])
         }
         // Brigade put the commitish in revision.ref; its 0.x route had a commit instead.
-        let build = NewBuild(
+        var build = NewBuild(
             projectID: entry.project.id, projectName: entry.project.name,
             eventType: legacy ? "imagePush" : "image_push", provider: Self.registryProvider(of: object),
             commit: legacy ? commitish : "", ref: legacy ? "" : commitish, payload: payload,
             deliveryKey: deliveryKey(request, entry.project, body: object))
+        coalesce(&build, entry.project, body: object)
         return await store(build, of: entry.project, answer: "Success")
     }
 
@@ -148,13 +149,17 @@ struct WebhookRoutes: Sendable {
         case .failure(let error):
             return Reply.status(.badRequest, error.message)
         case .success(let revision):
-            let build = NewBuild(
-                projectID: entry.project.id, projectName: entry.project.name,
+            let project = entry.project
+            // Parsed again (the checks above keep no parse) only for a project that needs it.
+            let body = project.deduplicate || project.coalesceWindow != nil
+                ? (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] : nil
+            var build = NewBuild(
+                projectID: project.id, projectName: project.name,
                 eventType: kind == .simpleEvent ? "simpleevent" : "cloudevent", provider: "GenericWebhook",
                 commit: revision.commit, ref: revision.commit.isEmpty && revision.ref.isEmpty ? "master" : revision.ref,
-                payload: payload,
-                deliveryKey: deliveryKey(request, entry.project, body: (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any]))
-            return await store(build, of: entry.project, answer: kind == .simpleEvent ? "Success. Build created" : "Success")
+                payload: payload, deliveryKey: deliveryKey(request, project, body: body))
+            coalesce(&build, project, body: body)
+            return await store(build, of: project, answer: kind == .simpleEvent ? "Success. Build created" : "Success")
         }
     }
 
@@ -167,9 +172,17 @@ struct WebhookRoutes: Sendable {
                        body: project.deduplicate ? body() : nil)
     }
 
+    /// For a project with a coalescing window: what the webhook is about, and the window's end.
+    private func coalesce(_ build: inout NewBuild, _ project: Project, body: [String: Any]?) {
+        guard let window = project.coalesceWindow, let key = CoalesceKey.of(eventType: build.eventType, body: body) else { return }
+        build.coalesceKey = key
+        build.notBefore = Date().addingTimeInterval(window)
+    }
+
     /// 200 with the build's ID once the build is durable; 503 when it could not be stored;
     /// 429 with `Retry-After` when the project is over its rate limit (nothing is stored).
-    /// A delivery sent again gets the first one's build, marked `"duplicate": true`.
+    /// A delivery sent again gets the first one's build, marked `"duplicate": true`; one that
+    /// joined a pending build in its coalescing window gets that build, `"coalesced": true`.
     private func store(_ build: NewBuild, of project: Project, answer: String) async -> Response {
         if case .refused(let retryAfter) = rateLimiter.take(for: project) {
             var response = Reply.json(.tooManyRequests, [
@@ -184,9 +197,10 @@ struct WebhookRoutes: Sendable {
             let stored = try await store.create(build)
             guard stored.id == build.id else {
                 rateLimiter.giveBack(for: project) // no new build was made
-                return Reply.json(.ok, ["status": answer, "build": stored.id, "duplicate": true])
+                let duplicate = build.deliveryKey != nil && stored.build.deliveryKey == build.deliveryKey
+                return Reply.json(.ok, ["status": answer, "build": stored.id, duplicate ? "duplicate" : "coalesced": true])
             }
-            accepted(build.projectID)
+            accepted(build.projectID, build.notBefore)
             return Reply.json(.ok, ["status": answer, "build": stored.id])
         } catch {
             rateLimiter.giveBack(for: project)

@@ -127,6 +127,20 @@ public final class BuildScheduler: Sendable {
     /// cost a write per webhook under load, so that wake-up is skipped.
     /// - Parameter projectID: the build's project (nil: unknown, look anyway).
     public func wake(for projectID: String? = nil) {
+        wakeNow(for: projectID)
+    }
+
+    /// The same, for a build that may not start before `time` (the end of its coalescing
+    /// window): the wake-up comes then. (Were it lost, the next poll would find the build.)
+    public func wake(for projectID: String, at time: Date?) {
+        guard let time, time > Date() else { return wakeNow(for: projectID) }
+        Task { [self] in
+            try? await Task.sleep(for: .milliseconds(Int(time.timeIntervalSinceNow * 1000) + 1))
+            wakeNow(for: projectID)
+        }
+    }
+
+    private func wakeNow(for projectID: String?) {
         let limit = projectID.map { limits()[$0] ?? settings.perProjectLimit }
         let full = state.withLock { state in
             guard let projectID, let limit, state.running[projectID, default: 0] >= limit else {
@@ -251,7 +265,7 @@ public final class BuildScheduler: Sendable {
     private func execute(_ stored: StoredBuild) async {
         let build = stored.build
         let started = stored.startedAt ?? Date()
-        let ending = await run(build)
+        let ending = await run(build, coalesced: stored.coalesced)
         if ending.putBack {
             logger.notice("build put back in the queue: the gateway stopped before it could start",
                           metadata: ["build": "\(build.id)", "project": "\(build.projectName)"])
@@ -312,7 +326,7 @@ public final class BuildScheduler: Sendable {
         var putBack = false
     }
 
-    private func run(_ build: NewBuild) async -> Ending {
+    private func run(_ build: NewBuild, coalesced: Int) async -> Ending {
         guard let project = projects(build.projectID) else {
             return Ending(status: .failed, exitCode: 1, reason: "project \(build.projectName) no longer exists", lastLines: [])
         }
@@ -321,6 +335,10 @@ public final class BuildScheduler: Sendable {
                            maxOutputBytes: settings.worker.maxLogBytes, sink: spool.append)
         let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: source) }
+        if coalesced > 0, let window = project.coalesceWindow {
+            log.log(.log, nil, "\(coalesced + 1) webhooks for the same image repository came within the project's"
+                + " coalescing window of \(Self.seconds(.milliseconds(Int(window * 1000)))): this build runs the last one's event")
+        }
         // Logs reach the store every 200 ms while the build runs (and while it waits to try
         // its start again). The flusher is not the worker's sibling in a group: at shutdown
         // the worker still ends (it is cancelled through `cancel(reason:)`) and its outcome is

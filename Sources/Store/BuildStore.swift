@@ -31,10 +31,16 @@ public struct NewBuild: Sendable, Equatable {
     /// Names the delivery of the webhook this build came from: a project keeps one build per
     /// key, so a delivery sent again finds the first one's build (nil: never deduplicated).
     public var deliveryKey: String?
+    /// Names what the webhook is about (its image repository and action) for a project that
+    /// coalesces: while a pending build of the project has the same key, a new one is not
+    /// stored but joins it, which then runs this one's event (nil: never coalesced).
+    public var coalesceKey: String?
+    /// The build may not start before this (the end of its coalescing window; nil: at once).
+    public var notBefore: Date?
 
     public init(id: String = ULID.make(), projectID: String, projectName: String, eventType: String, provider: String,
                 commit: String = "", ref: String = "", payload: Data, cloneURL: String? = nil, logLevel: String = "log",
-                deliveryKey: String? = nil) {
+                deliveryKey: String? = nil, coalesceKey: String? = nil, notBefore: Date? = nil) {
         self.id = id
         self.projectID = projectID
         self.projectName = projectName
@@ -46,6 +52,8 @@ public struct NewBuild: Sendable, Equatable {
         self.cloneURL = cloneURL
         self.logLevel = logLevel
         self.deliveryKey = deliveryKey
+        self.coalesceKey = coalesceKey
+        self.notBefore = notBefore
     }
 }
 
@@ -60,6 +68,9 @@ public struct StoredBuild: Sendable, Equatable {
     public var finishedAt: Date?
     /// How many times a worker has taken it (more than one: re-run after a crash).
     public var attempts: Int
+    /// Webhooks that joined this build while it waited out its coalescing window (the
+    /// last one's event is the build's).
+    public var coalesced = 0
 
     public var id: String { build.id }
 }
@@ -103,9 +114,13 @@ public struct StoredLogLine: Sendable, Equatable {
 /// `create` returns only once the build is durable: a gateway answers 200 after it.
 public protocol BuildStore: Sendable {
     /// Stores a new pending build; when its project already has a build of the same
-    /// `deliveryKey`, stores nothing and returns that one (its ID tells them apart).
+    /// `deliveryKey`, stores nothing and returns that one (its ID tells them apart). Else,
+    /// when a pending build of the project has the same `coalesceKey`, that one takes this
+    /// one's event (type, provider, revision, payload), counts one more in `coalesced` and is
+    /// returned; its ID, delivery key and `notBefore` stay.
     func create(_ build: NewBuild) async throws -> StoredBuild
-    /// Takes the oldest pending build whose project is not in `busyProjects` and marks it running.
+    /// Takes the oldest pending build whose project is not in `busyProjects` (and whose
+    /// `notBefore` has passed) and marks it running.
     ///
     /// `limits` (project ID → most builds running) are counted over every gateway of a
     /// shared store: a project at its limit anywhere gets no build here. A store of one

@@ -167,8 +167,6 @@ public final class PostgresBuildStore: BuildStore {
         // One build per delivery of a webhook, for projects that deduplicate.
         "ALTER TABLE builds ADD COLUMN IF NOT EXISTS delivery_key TEXT",
         "CREATE UNIQUE INDEX IF NOT EXISTS delivery_once ON builds (project_id, delivery_key) WHERE delivery_key IS NOT NULL",
-        // Builds whose script has not started and that wait to try their start again.
-        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS waiting_to_start BOOLEAN NOT NULL DEFAULT false",
         """
         CREATE TABLE IF NOT EXISTS jobs (
             id TEXT PRIMARY KEY,
@@ -195,29 +193,69 @@ public final class PostgresBuildStore: BuildStore {
         """,
         // Running builds by project, counted by claims for projects that limit theirs.
         "CREATE INDEX IF NOT EXISTS running_by_project ON builds (project_id) WHERE status = 'Running'",
+        // Statements are only ever added here, at the end: a database records how many it has had,
+        // and is given the ones after those. (`waiting_to_start` was first put before `jobs`,
+        // where databases made before it never ran it; after their last one, they do.)
+        // Builds whose script has not started and that wait to try their start again.
+        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS waiting_to_start BOOLEAN NOT NULL DEFAULT false",
+        // Webhooks joining a pending build of the same image repository, for projects that coalesce.
+        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS coalesce_key TEXT",
+        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS not_before DOUBLE PRECISION",
+        "ALTER TABLE builds ADD COLUMN IF NOT EXISTS coalesced BIGINT NOT NULL DEFAULT 0",
+        """
+        CREATE UNIQUE INDEX IF NOT EXISTS pending_coalescing ON builds (project_id, coalesce_key)
+            WHERE status = 'Pending' AND coalesce_key IS NOT NULL
+        """,
     ]
 
     // MARK: Writing
 
     public func create(_ build: NewBuild) async throws -> StoredBuild {
-        let now = Self.now()
-        let inserted = try await rows("""
-            INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
-                                clone_url, log_level, delivery_key, status, created_at)
-            VALUES (\(build.id), \(build.projectID), \(build.projectName), \(build.eventType), \(build.provider),
-                    \(build.commit), \(build.ref), \(build.payload), \(build.cloneURL), \(build.logLevel),
-                    \(build.deliveryKey), 'Pending', \(now))
-            ON CONFLICT (project_id, delivery_key) WHERE delivery_key IS NOT NULL DO NOTHING
-            RETURNING id
-            """)
-        // Taken: a concurrent insert of the same key has committed by now (it waited for it).
-        if inserted.isEmpty, let key = build.deliveryKey,
-           let first = try await Self.builds(from: rows("""
-               SELECT \(unescaped: Self.buildColumns) FROM builds WHERE project_id = \(build.projectID) AND delivery_key = \(key)
-               """)).first {
-            return first
+        // Between the looks and the insert, the pending build of the same coalescing key may be
+        // claimed, or another gateway may insert one: the insert then takes nothing (a unique
+        // index), and the looks are made again.
+        for _ in 1...5 {
+            if build.coalesceKey != nil {
+                if let first = try await firstDelivery(of: build) { return first }
+                if let joined = try await join(build) { return joined }
+            }
+            let now = Self.now()
+            let inserted = try await rows("""
+                INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
+                                    clone_url, log_level, delivery_key, coalesce_key, not_before, status, created_at)
+                VALUES (\(build.id), \(build.projectID), \(build.projectName), \(build.eventType), \(build.provider),
+                        \(build.commit), \(build.ref), \(build.payload), \(build.cloneURL), \(build.logLevel),
+                        \(build.deliveryKey), \(build.coalesceKey), \(build.notBefore?.timeIntervalSince1970), 'Pending', \(now))
+                ON CONFLICT DO NOTHING
+                RETURNING id
+                """)
+            if !inserted.isEmpty {
+                return StoredBuild(build: build, status: .pending, createdAt: Date(timeIntervalSince1970: now), attempts: 0)
+            }
+            // Taken: a concurrent insert of the same key has committed by now (it waited for it).
+            if let first = try await firstDelivery(of: build) { return first }
+            guard build.coalesceKey != nil else { break }
         }
-        return StoredBuild(build: build, status: .pending, createdAt: Date(timeIntervalSince1970: now), attempts: 0)
+        throw StoreError("build \(build.id) could not be stored: its delivery or coalescing key kept being taken")
+    }
+
+    /// The build of the project that has the same delivery key, if any.
+    private func firstDelivery(of build: NewBuild) async throws -> StoredBuild? {
+        guard let key = build.deliveryKey else { return nil }
+        return try Self.builds(from: try await rows("""
+            SELECT \(unescaped: Self.buildColumns) FROM builds WHERE project_id = \(build.projectID) AND delivery_key = \(key)
+            """)).first
+    }
+
+    /// The pending build of the same coalescing key, given this build's event, if there is
+    /// one. A claim that has the row locked is waited for, and then it is not pending.
+    private func join(_ build: NewBuild) async throws -> StoredBuild? {
+        try Self.builds(from: try await rows("""
+            UPDATE builds SET event_type = \(build.eventType), provider = \(build.provider), commit_id = \(build.commit),
+                ref = \(build.ref), payload = \(build.payload), coalesced = coalesced + 1
+            WHERE project_id = \(build.projectID) AND coalesce_key = \(build.coalesceKey) AND status = 'Pending'
+            RETURNING \(unescaped: Self.buildColumns)
+            """)).first
     }
 
     /// The oldest pending build of a project not in `busyProjects`: the projects with pending
@@ -258,6 +296,7 @@ public final class PostgresBuildStore: BuildStore {
             next AS (
                 SELECT oldest.id FROM projects, LATERAL (
                     SELECT id FROM builds WHERE status = 'Pending' AND project_id = projects.project
+                        AND (not_before IS NULL OR not_before <= \(now))
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
                 ) oldest
                 WHERE projects.project IS NOT NULL AND projects.project <> ALL(\(Array(busyProjects)))
@@ -348,7 +387,7 @@ public final class PostgresBuildStore: BuildStore {
             guard try await self.holdsClaim(on: buildID, connection) else { return } // another gateway has it now
             try await connection.query("DELETE FROM log_lines WHERE build_id = \(buildID)", logger: self.logger)
             try await connection.query("""
-                UPDATE builds SET waiting_to_start = false,
+                UPDATE builds SET waiting_to_start = false, coalesce_key = NULL,
                     status = CASE WHEN cancel_reason IS NULL THEN 'Pending' ELSE 'Failed' END,
                     started_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE started_at END,
                     exit_code = CASE WHEN cancel_reason IS NULL THEN NULL ELSE 1 END,
@@ -455,7 +494,7 @@ public final class PostgresBuildStore: BuildStore {
                 if cancelled == nil, waiting || requeue(project) {
                     try await connection.query("""
                         UPDATE builds SET status = 'Pending', started_at = NULL, claimed_by = NULL, claim_session = NULL,
-                            lease_until = NULL, waiting_to_start = false
+                            lease_until = NULL, waiting_to_start = false, coalesce_key = NULL
                         WHERE id = \(id)
                         """, logger: self.logger)
                     try await connection.query("DELETE FROM log_lines WHERE build_id = \(id)", logger: self.logger)
@@ -576,7 +615,8 @@ public final class PostgresBuildStore: BuildStore {
 
     private static let buildColumns = """
         builds.id, project_id, project_name, event_type, provider, commit_id, ref, payload, clone_url, log_level,
-        status, reason, exit_code, created_at, started_at, finished_at, attempts, delivery_key
+        status, reason, exit_code, created_at, started_at, finished_at, attempts, delivery_key,
+        coalesce_key, not_before, coalesced
         """
 
     private static func builds(from rows: [PostgresRow]) throws -> [StoredBuild] {
@@ -588,14 +628,17 @@ public final class PostgresBuildStore: BuildStore {
             builds.append(StoredBuild(
                 build: NewBuild(id: id, projectID: projectID, projectName: projectName, eventType: eventType,
                                 provider: provider, commit: commit, ref: ref, payload: payload, cloneURL: cloneURL,
-                                logLevel: logLevel, deliveryKey: try columns[17].decode(String?.self)),
+                                logLevel: logLevel, deliveryKey: try columns[17].decode(String?.self),
+                                coalesceKey: try columns[18].decode(String?.self),
+                                notBefore: try columns[19].decode(Double?.self).map(Date.init(timeIntervalSince1970:))),
                 status: BuildStatus(rawValue: try columns[10].decode(String.self)) ?? .failed,
                 reason: try columns[11].decode(String?.self),
                 exitCode: try columns[12].decode(Int?.self),
                 createdAt: Date(timeIntervalSince1970: try columns[13].decode(Double.self)),
                 startedAt: try columns[14].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
                 finishedAt: try columns[15].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
-                attempts: try columns[16].decode(Int.self)))
+                attempts: try columns[16].decode(Int.self),
+                coalesced: try columns[20].decode(Int.self)))
         }
         return builds
     }

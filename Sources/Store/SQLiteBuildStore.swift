@@ -141,6 +141,16 @@ public final class SQLiteBuildStore: BuildStore {
         migrator.registerMigration("builds waiting to start") { db in
             try db.execute(sql: "ALTER TABLE builds ADD COLUMN waiting_to_start INTEGER NOT NULL DEFAULT 0")
         }
+        // Webhooks joining a pending build of the same image repository, for projects that coalesce.
+        migrator.registerMigration("coalescing") { db in
+            try db.execute(sql: """
+                ALTER TABLE builds ADD COLUMN coalesce_key TEXT;
+                ALTER TABLE builds ADD COLUMN not_before REAL;
+                ALTER TABLE builds ADD COLUMN coalesced INTEGER NOT NULL DEFAULT 0;
+                CREATE UNIQUE INDEX pending_coalescing ON builds(project_id, coalesce_key)
+                    WHERE status = 'Pending' AND coalesce_key IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -149,28 +159,56 @@ public final class SQLiteBuildStore: BuildStore {
     public func create(_ build: NewBuild) async throws -> StoredBuild {
         let now = Date()
         return try await commits.write { db in
+            // One writer at a time: nothing comes between these looks and the insert.
+            if build.coalesceKey != nil {
+                if let first = try Self.firstDelivery(of: build, in: db) { return first }
+                if let joined = try Self.join(build, in: db) { return joined }
+            }
             try db.execute(sql: """
                 INSERT INTO builds (id, project_id, project_name, event_type, provider, commit_id, ref, payload,
-                                    clone_url, log_level, delivery_key, status, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    clone_url, log_level, delivery_key, coalesce_key, not_before, status, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (project_id, delivery_key) WHERE delivery_key IS NOT NULL DO NOTHING
                 """, arguments: [build.id, build.projectID, build.projectName, build.eventType, build.provider,
                                  build.commit, build.ref, build.payload, build.cloneURL, build.logLevel,
-                                 build.deliveryKey, BuildStatus.pending.rawValue, now.timeIntervalSince1970])
-            if db.changesCount == 0, let key = build.deliveryKey,
-               let first = try Row.fetchOne(db, sql: "SELECT * FROM builds WHERE project_id = ? AND delivery_key = ?",
-                                            arguments: [build.projectID, key]) {
-                return Self.build(from: first)
-            }
+                                 build.deliveryKey, build.coalesceKey, build.notBefore?.timeIntervalSince1970,
+                                 BuildStatus.pending.rawValue, now.timeIntervalSince1970])
+            if db.changesCount == 0, let first = try Self.firstDelivery(of: build, in: db) { return first }
             return StoredBuild(build: build, status: .pending, createdAt: now, attempts: 0)
         }
+    }
+
+    /// The build of the project that has the same delivery key, if any.
+    private static func firstDelivery(of build: NewBuild, in db: Database) throws -> StoredBuild? {
+        guard let key = build.deliveryKey else { return nil }
+        return try Row.fetchOne(db, sql: "SELECT * FROM builds WHERE project_id = ? AND delivery_key = ?",
+                                arguments: [build.projectID, key]).map(Self.build(from:))
+    }
+
+    /// The pending build of the same coalescing key, given this build's event, if there is one.
+    private static func join(_ build: NewBuild, in db: Database) throws -> StoredBuild? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT * FROM builds INDEXED BY pending_coalescing
+            WHERE project_id = ? AND coalesce_key = ? AND status = 'Pending' AND coalesce_key IS NOT NULL
+            """, arguments: [build.projectID, build.coalesceKey]) else { return nil }
+        var joined = Self.build(from: row)
+        joined.build.eventType = build.eventType
+        joined.build.provider = build.provider
+        joined.build.commit = build.commit
+        joined.build.ref = build.ref
+        joined.build.payload = build.payload
+        joined.coalesced += 1
+        try db.execute(sql: """
+            UPDATE builds SET event_type = ?, provider = ?, commit_id = ?, ref = ?, payload = ?, coalesced = ? WHERE id = ?
+            """, arguments: [build.eventType, build.provider, build.commit, build.ref, build.payload, joined.coalesced, joined.id])
+        return joined
     }
 
     /// One gateway uses this store: its scheduler's count of its own builds (`busyProjects`)
     /// is the whole count, so `limits` need no second look here.
     public func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild? {
         try await commits.write { db in
-            guard let id = try Self.oldestPending(skipping: busyProjects, in: db),
+            guard let id = try Self.oldestPending(skipping: busyProjects, at: Date(), in: db),
                   let row = try Row.fetchOne(db, sql: "SELECT * FROM builds WHERE id = ?", arguments: [id]) else { return nil }
             var build = Self.build(from: row)
             build.status = .running
@@ -182,10 +220,10 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
-    /// The oldest pending build of a project not in `busy`. It visits each project with
-    /// pending builds once (an index search each) rather than every pending build: a
-    /// backlog of thousands for a busy project costs nothing to skip.
-    private static func oldestPending(skipping busy: Set<String>, in db: Database) throws -> String? {
+    /// The oldest pending build of a project not in `busy` that may start at `now`. It visits
+    /// each project with pending builds once (an index search each) rather than every pending
+    /// build: a backlog of thousands for a busy project costs nothing to skip.
+    private static func oldestPending(skipping busy: Set<String>, at now: Date, in db: Database) throws -> String? {
         // The literal status lets SQLite use the partial index.
         let nextProject = try db.cachedStatement(sql: """
             SELECT project_id FROM builds INDEXED BY pending_by_project
@@ -193,13 +231,14 @@ public final class SQLiteBuildStore: BuildStore {
             """)
         let oldestOfProject = try db.cachedStatement(sql: """
             SELECT id FROM builds INDEXED BY pending_by_project
-            WHERE status = 'Pending' AND project_id = ? ORDER BY id LIMIT 1
+            WHERE status = 'Pending' AND project_id = ? AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT 1
             """)
         var oldest: String?
         var after = ""
         while let project = try String.fetchOne(nextProject, arguments: [after]) {
             after = project
-            guard !busy.contains(project), let id = try String.fetchOne(oldestOfProject, arguments: [project]) else { continue }
+            guard !busy.contains(project),
+                  let id = try String.fetchOne(oldestOfProject, arguments: [project, now.timeIntervalSince1970]) else { continue }
             if oldest.map({ id < $0 }) ?? true { oldest = id }
         }
         return oldest
@@ -255,7 +294,7 @@ public final class SQLiteBuildStore: BuildStore {
         try await commits.write { db in
             try db.execute(sql: "DELETE FROM log_lines WHERE build_id = ?", arguments: [buildID])
             try db.execute(sql: """
-                UPDATE builds SET waiting_to_start = 0,
+                UPDATE builds SET waiting_to_start = 0, coalesce_key = NULL,
                     status = CASE WHEN cancel_reason IS NULL THEN 'Pending' ELSE 'Failed' END,
                     started_at = CASE WHEN cancel_reason IS NULL THEN NULL ELSE started_at END,
                     exit_code = CASE WHEN cancel_reason IS NULL THEN NULL ELSE 1 END,
@@ -340,7 +379,9 @@ public final class SQLiteBuildStore: BuildStore {
                 let cancelled: String? = row["cancel_reason"]
                 let waiting: Bool = row["waiting_to_start"]
                 if cancelled == nil, waiting || requeue(row["project_id"]) {
-                    try db.execute(sql: "UPDATE builds SET status = ?, started_at = NULL, waiting_to_start = 0 WHERE id = ?",
+                    try db.execute(sql: """
+                        UPDATE builds SET status = ?, started_at = NULL, waiting_to_start = 0, coalesce_key = NULL WHERE id = ?
+                        """,
                                    arguments: [BuildStatus.pending.rawValue, id])
                     try db.execute(sql: "DELETE FROM log_lines WHERE build_id = ?", arguments: [id])
                     try db.execute(sql: "DELETE FROM jobs WHERE build_id = ?", arguments: [id])
@@ -427,10 +468,10 @@ public final class SQLiteBuildStore: BuildStore {
                 id: row["id"], projectID: row["project_id"], projectName: row["project_name"],
                 eventType: row["event_type"], provider: row["provider"], commit: row["commit_id"], ref: row["ref"],
                 payload: row["payload"], cloneURL: row["clone_url"], logLevel: row["log_level"],
-                deliveryKey: row["delivery_key"]),
+                deliveryKey: row["delivery_key"], coalesceKey: row["coalesce_key"], notBefore: date(row, "not_before")),
             status: BuildStatus(rawValue: row["status"]) ?? .failed, reason: row["reason"], exitCode: row["exit_code"],
             createdAt: date(row, "created_at") ?? Date(timeIntervalSince1970: 0), startedAt: date(row, "started_at"),
-            finishedAt: date(row, "finished_at"), attempts: row["attempts"])
+            finishedAt: date(row, "finished_at"), attempts: row["attempts"], coalesced: row["coalesced"])
     }
 
     private static func job(from row: Row) -> StoredJob {

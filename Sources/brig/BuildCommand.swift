@@ -69,6 +69,12 @@ struct BuildCommand: AsyncParsableCommand {
                 status: \(build.status.rawValue)\(build.exitCode.map { ", exit code \($0)" } ?? "")
                 """)
             if let reason = build.reason { print("reason: \(reason)") }
+            if build.coalesced > 0 {
+                print("coalesced: \(build.coalesced) later webhook\(build.coalesced == 1 ? "" : "s") joined it (its event is the last one's)")
+            }
+            if build.status == .pending, let time = build.build.notBefore, time > Date() {
+                print("starts: not before \(ISO8601DateFormatter().string(from: time)) (the end of its coalescing window)")
+            }
             for job in jobs {
                 print("job \(job.id): \(job.status)\(job.exitCode.map { " (exit \($0))" } ?? "")\(job.failure.map { ": \($0)" } ?? "")")
             }

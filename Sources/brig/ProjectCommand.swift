@@ -74,6 +74,7 @@ struct ProjectCommand: ParsableCommand {
                 "scriptTimeLimit: \(project.scriptTimeLimit.map { "\($0) s" } ?? "the gateway's --script-time-limit")",
                 "maxConcurrentBuilds: \(project.maxConcurrentBuilds.map(String.init) ?? "the gateway's --per-project")",
                 "rateLimit: \(project.rateLimit.map { "\($0) per gateway" } ?? "none")",
+                "coalesceWindow: \(project.coalesceWindow.map { "\($0) s" } ?? "none")",
             ]
             lines.append("secrets:" + (project.secrets.isEmpty ? " {}" : ""))
             lines += project.secrets.keys.sorted().map { "  \($0): REDACTED" }

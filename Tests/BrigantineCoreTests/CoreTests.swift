@@ -110,6 +110,7 @@ import Testing
             scriptTimeLimit: 2.5
             maxConcurrentBuilds: 1
             rateLimit: {builds: 30, per: minute, burst: 5}
+            coalesceWindow: 1.5
             registries:
               myacr.azurecr.io: {username: ci, password: acr-password}
               https://index.docker.io/v1/: {username: acme, password: hub-password}
@@ -121,7 +122,7 @@ import Testing
         #expect(project.gateways == [.containerRegistry, .generic])
         #expect(project.runner == "simulate" && project.allowPrivilegedJobs && project.allowHostMounts && project.allowSecretKeyRef)
         #expect(project.kubernetes.namespace == "ci" && project.buildTimeout == 120 && project.scriptTimeLimit == 2.5)
-        #expect(project.maxConcurrentBuilds == 1)
+        #expect(project.maxConcurrentBuilds == 1 && project.coalesceWindow == 1.5)
         #expect(project.rateLimit == .init(builds: 30, per: .minute, burst: 5) && project.rateLimit?.refillPerSecond == 0.5)
         #expect(project.rateLimit?.description == "30 builds a minute (bursts of 5)")
         #expect(project.registries == ["myacr.azurecr.io": .init(username: "ci", password: "acr-password"),
@@ -134,7 +135,7 @@ import Testing
         let project = try Project.parse("name: minimal", file: "m.yaml", directory: directory)
         #expect(!project.allowPrivilegedJobs && !project.allowHostMounts && !project.allowSecretKeyRef && !project.insecure)
         #expect(project.gateways.isEmpty && project.secrets.isEmpty && project.runner == nil && project.maxConcurrentBuilds == nil)
-        #expect(project.rateLimit == nil)
+        #expect(project.rateLimit == nil && project.coalesceWindow == nil)
         // Without a burst, a full period's worth may come at once.
         let hourly = try Project.parse("name: x\nrateLimit: {builds: 1, per: hour}", file: "m.yaml", directory: directory)
         #expect(hourly.rateLimit == .init(builds: 1, per: .hour, burst: 1) && hourly.rateLimit?.description == "1 build an hour")
@@ -157,6 +158,9 @@ import Testing
         ("name: x\nrateLimit: {per: second}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; 'builds' is a whole number"),
         ("name: x\nrateLimit: {builds: 5, per: second, burst: 0}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; 'burst' must be at least 1, not 0"),
         ("name: x\nrateLimit: 30/minute", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; this is not a mapping"),
+        ("name: x\ncoalesceWindow: 0", "m.yaml: 'coalesceWindow' must be a number of seconds above 0 and at most 3600, not 0"),
+        ("name: x\ncoalesceWindow: 7200", "m.yaml: 'coalesceWindow' must be a number of seconds above 0 and at most 3600, not 7200"),
+        ("name: x\ncoalesceWindow: 10s", "m.yaml: 'coalesceWindow': "),
         ("name: [unclosed", "m.yaml: is not valid YAML"),
         ("name: x\nallowHostMounts: maybe", "m.yaml: 'allowHostMounts': "),
         // Secrets that cannot be had: named, never shown.

@@ -71,6 +71,35 @@ import Worker
         #expect(jobs.first?.output == "job saw ***\n", "stored job output is masked too")
     }
 
+    /// A build that may not start yet (its coalescing window) starts when its time comes,
+    /// woken then rather than at the next poll (a minute away here); others run meanwhile.
+    @Test func aBuildWaitingOutItsWindowStartsWhenItEnds() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
+        let web = try project("acme/web", script: "require('brigadier').events.on('image_push', (e) => console.log('ran', e.revision.ref));")
+        let scheduler = BuildScheduler(
+            store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
+            settings: .init(lanes: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")), pollInterval: .seconds(60)))
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+
+        let notBefore = Date().addingTimeInterval(0.8)
+        let waiting = NewBuild(projectID: web.id, projectName: web.name, eventType: "image_push", provider: "dockerhub",
+                               ref: "1.2.3", payload: Data("{}".utf8), coalesceKey: "repository-1", notBefore: notBefore)
+        _ = try await store.create(waiting)
+        scheduler.wake(for: web.id, at: notBefore)
+        let now = NewBuild(projectID: web.id, projectName: web.name, eventType: "image_push", provider: "dockerhub",
+                           ref: "other", payload: Data("{}".utf8))
+        _ = try await store.create(now)
+        scheduler.wake(for: web.id, at: nil)
+        let ended = try await waitForAll(store, ids: [waiting.id, now.id])
+        #expect(ended.map(\.status) == [.succeeded, .succeeded])
+        let (late, early) = (try #require(ended.first), try #require(ended.last))
+        #expect(try #require(early.startedAt) < notBefore, "the build without a window did not wait for the other")
+        #expect(try #require(late.startedAt) >= notBefore && late.startedAt! < notBefore.addingTimeInterval(5),
+                "started \(late.startedAt!.timeIntervalSince(notBefore)) s after its window")
+    }
+
     /// A build claimed just before shutdown, whose worker comes after the live builds were
     /// told to stop, is stopped too: shutdown does not wait for its hour-long timer.
     @Test func aBuildStartingAsShutdownBeginsIsStoppedToo() async throws {

@@ -245,4 +245,63 @@ enum BuildStoreContract {
         #expect(rerun.id != first.id && rerun.build.deliveryKey == nil && rerun.build.payload == first.build.payload)
         #expect(try await store.builds(projectID: ProjectID.of("acme/web"), limit: 10).count == 4)
     }
+
+    /// While a build of a coalescing key waits out its window, a build of the same key and
+    /// project joins it (its event replaces the pending one's, `coalesced` counts it) and is
+    /// not stored; the pending build is not claimed before `notBefore`, while others are.
+    /// Once it is running, the key makes a new build; a delivery key still finds its first
+    /// build; a build put back in the queue takes no more joins.
+    static func coalescingJoinsThePendingBuildOfItsKey(_ store: any BuildStore) async throws {
+        func keyed(_ project: String, _ key: String, tag: String, startsIn seconds: Double) -> NewBuild {
+            var build = newBuild(project, payload: #"{"push_data":{"tag":"\#(tag)"}}"#)
+            build.ref = tag
+            build.coalesceKey = key
+            build.notBefore = Date().addingTimeInterval(seconds)
+            return build
+        }
+        let web = ProjectID.of("acme/web")
+        let first = try await store.create(keyed("acme/web", "repository-1", tag: "1.2.3", startsIn: 0.4))
+        #expect(first.coalesced == 0 && first.build.notBefore != nil)
+        let second = keyed("acme/web", "repository-1", tag: "latest", startsIn: 60)
+        let joined = try await store.create(second)
+        #expect(joined.id == first.id && joined.coalesced == 1 && joined.build.ref == "latest", "\(joined)")
+        #expect(try await store.build(id: second.id) == nil)
+        let stored = try #require(try await store.build(id: first.id))
+        #expect(stored.coalesced == 1 && stored.build.ref == "latest"
+                && stored.build.payload == Data(#"{"push_data":{"tag":"latest"}}"#.utf8), "\(stored)")
+        let window = try #require(stored.build.notBefore).timeIntervalSince(try #require(first.build.notBefore))
+        #expect(abs(window) < 0.001, "a join does not move the window")
+        let otherKey = try await store.create(keyed("acme/web", "repository-2", tag: "1.0", startsIn: 60))
+        let otherProject = try await store.create(keyed("acme/api", "repository-1", tag: "1.0", startsIn: 60))
+        #expect(Set([first.id, otherKey.id, otherProject.id]).count == 3)
+        let unkeyed = try await store.create(newBuild("acme/web"))
+
+        // Within the window only the build without one is claimed.
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == unkeyed.id)
+        #expect(try await store.claimNextPending(busyProjects: []) == nil)
+        #expect(try await store.pendingCount() == 3)
+        try await Task.sleep(for: .milliseconds(500))
+        let claimed = try #require(try await store.claimNextPending(busyProjects: []))
+        #expect(claimed.id == first.id && claimed.coalesced == 1 && claimed.build.ref == "latest")
+        #expect(try await store.claimNextPending(busyProjects: []) == nil)
+
+        // Running: the same key starts a new build, which a delivery sent again finds.
+        var third = keyed("acme/web", "repository-1", tag: "1.2.4", startsIn: 60)
+        third.deliveryKey = "delivery-3"
+        let next = try await store.create(third)
+        #expect(next.id == third.id && next.coalesced == 0)
+        var resent = keyed("acme/web", "repository-1", tag: "1.2.4", startsIn: 60)
+        resent.deliveryKey = "delivery-3"
+        let found = try await store.create(resent)
+        #expect(found.id == third.id && found.coalesced == 0, "a duplicate delivery is not a join")
+
+        // Put back in the queue, a build that ran once takes no more joins (nor conflicts with
+        // the pending build of its key).
+        try await store.putBack(buildID: first.id)
+        #expect(try await store.build(id: first.id)?.status == .pending)
+        let fourth = try await store.create(keyed("acme/web", "repository-1", tag: "1.2.5", startsIn: 60))
+        #expect(fourth.id == third.id && fourth.coalesced == 1, "\(fourth)")
+        #expect(try await store.build(id: first.id)?.build.ref == "latest")
+        #expect(try await store.builds(projectID: web, limit: 10).count == 4)
+    }
 }

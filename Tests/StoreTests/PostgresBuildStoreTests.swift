@@ -84,6 +84,10 @@ struct PostgresBuildStoreTests {
         try await withStore(BuildStoreContract.deliveryKeysKeepOneBuildPerDelivery)
     }
 
+    @Test func coalescingJoinsThePendingBuildOfItsKey() async throws {
+        try await withStore(BuildStoreContract.coalescingJoinsThePendingBuildOfItsKey)
+    }
+
     @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
         try await withRestartableStore(BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds)
     }
@@ -310,6 +314,34 @@ struct PostgresBuildStoreTests {
             defer { upgraded.close() }
             _ = try await upgraded.create(BuildStoreContract.newBuild("acme/web"))
             #expect(try await server.query(url, "SELECT applied FROM brigantine_schema") == "\(PostgresBuildStore.schemaStatements)")
+        }
+    }
+
+    /// A database an earlier Brigantine made gets the statements added since: here one of
+    /// 12, from before builds could wait to start again or coalesce (the statement for the
+    /// first was once put among the earlier ones, where such a database never ran it).
+    @Test func aDatabaseOfAnEarlierSchemaGetsTheLaterStatements() async throws {
+        try await withDatabase { url in
+            try await store(url).close()
+            try await PostgresServer.withShared { server in
+                _ = try await server.query(url, """
+                    DROP INDEX pending_coalescing;
+                    ALTER TABLE builds DROP COLUMN waiting_to_start, DROP COLUMN coalesce_key, DROP COLUMN not_before,
+                        DROP COLUMN coalesced;
+                    UPDATE brigantine_schema SET applied = 12
+                    """)
+            }
+            let upgraded = try await store(url)
+            defer { upgraded.close() }
+            var build = BuildStoreContract.newBuild("acme/web")
+            build.coalesceKey = "repository-1"
+            let created = try await upgraded.create(build)
+            #expect(try await upgraded.claimNextPending(busyProjects: [])?.id == created.id)
+            try await upgraded.markWaitingToStart(buildID: created.id, true)
+            let applied = try await PostgresServer.withShared { server in
+                try await server.query(url, "SELECT applied FROM brigantine_schema")
+            }
+            #expect(applied == "\(PostgresBuildStore.schemaStatements)")
         }
     }
 

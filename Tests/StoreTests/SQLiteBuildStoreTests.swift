@@ -157,6 +157,11 @@ import Testing
         try await BuildStoreContract.deliveryKeysKeepOneBuildPerDelivery(SQLiteBuildStore(directory: directory))
     }
 
+    @Test func coalescingJoinsThePendingBuildOfItsKey() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await BuildStoreContract.coalescingJoinsThePendingBuildOfItsKey(SQLiteBuildStore(directory: directory))
+    }
+
     @Test func recoveryFailsOrRequeuesInterruptedBuilds() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await BuildStoreContract.recoveryFailsOrRequeuesInterruptedBuilds(SQLiteBuildStore(directory: directory)) {
