@@ -3,7 +3,7 @@ import Scheduler
 import Store
 
 /// What the gateway counts, in Prometheus' text format at `GET /metrics`: requests by
-/// route and status, builds by outcome with their time in the queue and running, writes
+/// route and status, webhooks that joined a build, builds by outcome with their time in the queue and running, writes
 /// to the store that had to be tried again, builds' starts tried again, old builds deleted, and, read when scraped, the
 /// live builds and the queue. Labels are route patterns and statuses only: no URL (tokens ride in some), no
 /// project names (their number is the operator's, not ours to multiply series by).
@@ -42,6 +42,14 @@ final class GatewayMetrics: Sendable {
         registry.makeDurationHistogram(name: "brigantine_http_request_duration_seconds", labels: [("route", route)],
                                        buckets: Self.requestBuckets, help: "Time to answer, by route pattern.")
             .record(duration)
+    }
+
+    /// A webhook answered with a build it did not make: a delivery sent again (`duplicate`)
+    /// or one that joined a pending build in its coalescing window (`coalesced`).
+    func webhookJoined(as how: String) {
+        registry.makeCounter(name: "brigantine_webhooks_joined_total", labels: [("as", how)],
+                             help: "Webhooks that joined a build instead of making one, as a duplicate delivery or coalesced.")
+            .increment()
     }
 
     func buildsDeleted(_ count: Int) {

@@ -148,6 +148,7 @@ public final class GatewayServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLog(logger: logger, metrics: metrics))
         WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake(for: $0, at: $1) },
+                      joined: { [metrics] in metrics.webhookJoined(as: $0) },
                       maxBodySize: options.maxBodySize, rateLimiter: WebhookRateLimiter(logger: logger)).add(to: router)
         let access = APIAccess(token: options.apiToken)
         let api = router.group("v1").add(middleware: access)

@@ -11,6 +11,8 @@ struct WebhookRoutes: Sendable {
     let store: any BuildStore
     /// Told the project of each build stored, and when it may start (nil: at once).
     let accepted: @Sendable (_ projectID: String, _ notBefore: Date?) -> Void
+    /// Told of each webhook that found a build instead of making one: `duplicate` or `coalesced`.
+    let joined: @Sendable (_ how: String) -> Void
     let maxBodySize: Int
     let rateLimiter: WebhookRateLimiter
 
@@ -197,8 +199,9 @@ struct WebhookRoutes: Sendable {
             let stored = try await store.create(build)
             guard stored.id == build.id else {
                 rateLimiter.giveBack(for: project) // no new build was made
-                let duplicate = build.deliveryKey != nil && stored.build.deliveryKey == build.deliveryKey
-                return Reply.json(.ok, ["status": answer, "build": stored.id, duplicate ? "duplicate" : "coalesced": true])
+                let how = build.deliveryKey != nil && stored.build.deliveryKey == build.deliveryKey ? "duplicate" : "coalesced"
+                joined(how)
+                return Reply.json(.ok, ["status": answer, "build": stored.id, how: true])
             }
             accepted(build.projectID, build.notBefore)
             return Reply.json(.ok, ["status": answer, "build": stored.id])

@@ -82,7 +82,7 @@ import Testing
             insecure: true
             gateways: [container-registry]
             runner: simulate
-            coalesceWindow: 2
+            coalesceWindow: 10
             """.write(to: projects.appendingPathComponent("burst.yaml"), atomically: true, encoding: .utf8)
         let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"))
         func push(_ tag: String) async throws -> [String: Any] {
@@ -107,8 +107,11 @@ import Testing
         #expect(started.timeIntervalSince(created) >= 1, "started \(started.timeIntervalSince(created)) s after it came: within its window")
         let lines = try await gateway.logLines(id)
         #expect(lines.contains("ran latest") && !lines.contains("ran 1.2.3"), "\(lines)")
-        #expect(lines.contains { $0.contains("3 webhooks for the same image repository came within the project's coalescing window of 2 s") },
+        #expect(lines.contains { $0.contains("3 webhooks for the same image repository came within the project's coalescing window of 10 s") },
                 "\(lines)")
+
+        let metrics = try await gateway.get("/metrics").text
+        #expect(metrics.contains(#"brigantine_webhooks_joined_total{as="coalesced"} 2"#), "\(metrics)")
 
         // Once it has run, the next push is a build of its own.
         let later = try await push("1.2.4")

@@ -85,6 +85,9 @@ import Testing
         #expect(try await send("every", "dockerhub-push.json", headers: ["Idempotency-Key": "hook-42"])["build"] as? String
                 == named["build"] as? String)
 
+        let metrics = try await gateway.get("/metrics").text
+        #expect(metrics.contains(#"brigantine_webhooks_joined_total{as="duplicate"} 3"#), "\(metrics)")
+
         for project in ["once", "every"] {
             let builds = try JSONSerialization.jsonObject(with: try await gateway.get("/v1/project/\(project)/builds").body) as? [[String: Any]] ?? []
             #expect(builds.count == (project == "once" ? 2 : 3), "\(project): \(builds.count) builds")

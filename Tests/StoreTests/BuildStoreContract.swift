@@ -248,8 +248,8 @@ enum BuildStoreContract {
 
     /// While a build of a coalescing key waits out its window, a build of the same key and
     /// project joins it (its event replaces the pending one's, `coalesced` counts it) and is
-    /// not stored; the pending build is not claimed before `notBefore`, while others are.
-    /// Once it is running, the key makes a new build; a delivery key still finds its first
+    /// not stored; a pending build is not claimed before its `notBefore`, while others are.
+    /// Once it is running, its key makes a new build; a delivery key still finds its first
     /// build; a build put back in the queue takes no more joins.
     static func coalescingJoinsThePendingBuildOfItsKey(_ store: any BuildStore) async throws {
         func keyed(_ project: String, _ key: String, tag: String, startsIn seconds: Double) -> NewBuild {
@@ -260,9 +260,9 @@ enum BuildStoreContract {
             return build
         }
         let web = ProjectID.of("acme/web")
-        let first = try await store.create(keyed("acme/web", "repository-1", tag: "1.2.3", startsIn: 0.4))
+        let first = try await store.create(keyed("acme/web", "repository-1", tag: "1.2.3", startsIn: 600))
         #expect(first.coalesced == 0 && first.build.notBefore != nil)
-        let second = keyed("acme/web", "repository-1", tag: "latest", startsIn: 60)
+        let second = keyed("acme/web", "repository-1", tag: "latest", startsIn: 600)
         let joined = try await store.create(second)
         #expect(joined.id == first.id && joined.coalesced == 1 && joined.build.ref == "latest", "\(joined)")
         #expect(try await store.build(id: second.id) == nil)
@@ -271,37 +271,37 @@ enum BuildStoreContract {
                 && stored.build.payload == Data(#"{"push_data":{"tag":"latest"}}"#.utf8), "\(stored)")
         let window = try #require(stored.build.notBefore).timeIntervalSince(try #require(first.build.notBefore))
         #expect(abs(window) < 0.001, "a join does not move the window")
-        let otherKey = try await store.create(keyed("acme/web", "repository-2", tag: "1.0", startsIn: 60))
-        let otherProject = try await store.create(keyed("acme/api", "repository-1", tag: "1.0", startsIn: 60))
+        let otherKey = try await store.create(keyed("acme/web", "repository-2", tag: "1.0", startsIn: 600))
+        let otherProject = try await store.create(keyed("acme/api", "repository-1", tag: "1.0", startsIn: 600))
         #expect(Set([first.id, otherKey.id, otherProject.id]).count == 3)
         let unkeyed = try await store.create(newBuild("acme/web"))
+        let due = try await store.create(keyed("acme/web", "repository-3", tag: "2.0", startsIn: -1))
 
-        // Within the window only the build without one is claimed.
+        // The builds still within their windows are passed over.
         #expect(try await store.claimNextPending(busyProjects: [])?.id == unkeyed.id)
+        let claimed = try #require(try await store.claimNextPending(busyProjects: []))
+        #expect(claimed.id == due.id && claimed.coalesced == 0 && claimed.build.ref == "2.0")
         #expect(try await store.claimNextPending(busyProjects: []) == nil)
         #expect(try await store.pendingCount() == 3)
-        try await Task.sleep(for: .milliseconds(500))
-        let claimed = try #require(try await store.claimNextPending(busyProjects: []))
-        #expect(claimed.id == first.id && claimed.coalesced == 1 && claimed.build.ref == "latest")
-        #expect(try await store.claimNextPending(busyProjects: []) == nil)
 
-        // Running: the same key starts a new build, which a delivery sent again finds.
-        var third = keyed("acme/web", "repository-1", tag: "1.2.4", startsIn: 60)
+        // Running: its key starts a new build, which a delivery sent again finds.
+        var third = keyed("acme/web", "repository-3", tag: "2.1", startsIn: 600)
         third.deliveryKey = "delivery-3"
         let next = try await store.create(third)
         #expect(next.id == third.id && next.coalesced == 0)
-        var resent = keyed("acme/web", "repository-1", tag: "1.2.4", startsIn: 60)
+        var resent = keyed("acme/web", "repository-3", tag: "2.1", startsIn: 600)
         resent.deliveryKey = "delivery-3"
         let found = try await store.create(resent)
         #expect(found.id == third.id && found.coalesced == 0, "a duplicate delivery is not a join")
 
         // Put back in the queue, a build that ran once takes no more joins (nor conflicts with
         // the pending build of its key).
-        try await store.putBack(buildID: first.id)
-        #expect(try await store.build(id: first.id)?.status == .pending)
-        let fourth = try await store.create(keyed("acme/web", "repository-1", tag: "1.2.5", startsIn: 60))
-        #expect(fourth.id == third.id && fourth.coalesced == 1, "\(fourth)")
+        try await store.putBack(buildID: due.id)
+        #expect(try await store.build(id: due.id)?.status == .pending)
+        let fourth = try await store.create(keyed("acme/web", "repository-3", tag: "2.2", startsIn: 600))
+        #expect(fourth.id == third.id && fourth.coalesced == 1 && fourth.build.ref == "2.2", "\(fourth)")
+        #expect(try await store.build(id: due.id)?.build.ref == "2.0")
         #expect(try await store.build(id: first.id)?.build.ref == "latest")
-        #expect(try await store.builds(projectID: web, limit: 10).count == 4)
+        #expect(try await store.builds(projectID: web, limit: 10).count == 5)
     }
 }
