@@ -335,9 +335,10 @@ public final class BuildScheduler: Sendable {
                            maxOutputBytes: settings.worker.maxLogBytes, sink: spool.append)
         let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: source) }
-        if coalesced > 0, let window = project.coalesceWindow {
+        if coalesced > 0 {
+            let window = project.coalesceWindow.map { " of \(Self.seconds(.milliseconds(Int($0 * 1000))))" } ?? ""
             log.log(.log, nil, "\(coalesced + 1) webhooks for the same image repository came within the project's"
-                + " coalescing window of \(Self.seconds(.milliseconds(Int(window * 1000)))): this build runs the last one's event")
+                + " coalescing window\(window): this build runs the last one's event")
         }
         // Logs reach the store every 200 ms while the build runs (and while it waits to try
         // its start again). The flusher is not the worker's sibling in a group: at shutdown
