@@ -236,7 +236,7 @@ public final class PostgresBuildStore: BuildStore {
             if let first = try await firstDelivery(of: build) { return first }
             guard build.coalesceKey != nil else { break }
         }
-        throw StoreError("build \(build.id) could not be stored: its delivery or coalescing key kept being taken")
+        throw StoreError("build \(build.id) could not be stored: another build has its ID, or kept taking its coalescing key")
     }
 
     /// The build of the project that has the same delivery key, if any.
