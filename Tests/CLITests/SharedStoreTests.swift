@@ -133,7 +133,17 @@ struct SharedStoreTests {
         try await postgres.restart()
 
         for id in ids {
-            let build = try await gateway.finishedBuild(id, within: 60)
+            // The pool's pause before each new try to connect grows by a quarter (PostgresNIO):
+            // ~12 s after an outage of 45 s, which a busy suite's can be; then the build's
+            // end is written within 5 s.
+            let build: [String: Any]
+            do {
+                build = try await gateway.finishedBuild(id, within: 90)
+            } catch {
+                let seen = try await gateway.get("/v1/build/\(id)").text
+                Issue.record("\(error); the build: \(seen); the gateway's log ends:\n\(gateway.log.split(separator: "\n").suffix(40).joined(separator: "\n"))")
+                throw error
+            }
             #expect(build["status"] as? String == "Succeeded", "\(build)")
             let lines = try await gateway.logLines(id)
             #expect(lines.contains { $0.contains("started") } && lines.contains { $0.contains("done waiting") }, "\(lines)")
