@@ -127,20 +127,6 @@ public final class BuildScheduler: Sendable {
     /// cost a write per webhook under load, so that wake-up is skipped.
     /// - Parameter projectID: the build's project (nil: unknown, look anyway).
     public func wake(for projectID: String? = nil) {
-        wakeNow(for: projectID)
-    }
-
-    /// The same, for a build that may not start before `time` (the end of its coalescing
-    /// window): the wake-up comes then. (Were it lost, the next poll would find the build.)
-    public func wake(for projectID: String, at time: Date?) {
-        guard let time, time > Date() else { return wakeNow(for: projectID) }
-        Task { [self] in
-            try? await Task.sleep(for: .milliseconds(Int(time.timeIntervalSinceNow * 1000) + 1))
-            wakeNow(for: projectID)
-        }
-    }
-
-    private func wakeNow(for projectID: String?) {
         let limit = projectID.map { limits()[$0] ?? settings.perProjectLimit }
         let full = state.withLock { state in
             guard let projectID, let limit, state.running[projectID, default: 0] >= limit else {
@@ -153,6 +139,16 @@ public final class BuildScheduler: Sendable {
             return true
         }
         if !full { wakeup.yield() }
+    }
+
+    /// The same, for a build that may not start before `time` (the end of its coalescing
+    /// window): the wake-up comes then. (Were it lost, the next poll would find the build.)
+    public func wake(for projectID: String, at time: Date?) {
+        guard let time, time > Date() else { return wake(for: projectID) }
+        Task { [self] in
+            try? await Task.sleep(for: .milliseconds(Int(time.timeIntervalSinceNow * 1000) + 1))
+            wake(for: projectID)
+        }
     }
 
     static let shutdownReason = "the gateway is shutting down"
