@@ -72,18 +72,17 @@ import Testing
 
     @Test func aBurstOfTagsRunsOneBuildWithTheLastEvent() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let projects = root.appendingPathComponent("projects")
-        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
-        try "require('brigadier').events.on('image_push', (e) => console.log(`ran ${e.image.tag}`));"
-            .write(to: projects.appendingPathComponent("ran.js"), atomically: true, encoding: .utf8)
-        try """
-            name: burst
-            defaultScriptFile: ran.js
-            insecure: true
-            gateways: [container-registry]
-            runner: simulate
-            coalesceWindow: 10
-            """.write(to: projects.appendingPathComponent("burst.yaml"), atomically: true, encoding: .utf8)
+        let projects = try GatewayProcess.projectsDirectory(in: root, [
+            "ran.js": "require('brigadier').events.on('image_push', (e) => console.log(`ran ${e.image.tag}`));",
+            "burst.yaml": """
+                name: burst
+                defaultScriptFile: ran.js
+                insecure: true
+                gateways: [container-registry]
+                runner: simulate
+                coalesceWindow: 10
+                """,
+        ])
         let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"))
         func push(_ tag: String) async throws -> [String: Any] {
             let answer = try await gateway.post("/events/webhook/burst", try JSONSerialization.data(withJSONObject: try dockerHubPush(tag: tag)))

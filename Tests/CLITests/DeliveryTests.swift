@@ -56,14 +56,11 @@ import Testing
 
     @Test func deliveriesSentAgainFindTheFirstBuild() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let projects = root.appendingPathComponent("projects")
-        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
-        try "require('brigadier').events.on('image_push', () => console.log('ran'));"
-            .write(to: projects.appendingPathComponent("ran.js"), atomically: true, encoding: .utf8)
+        var files = ["ran.js": "require('brigadier').events.on('image_push', () => console.log('ran'));"]
         for (name, deduplicate) in [("once", true), ("every", false)] {
-            try "name: \(name)\ndefaultScriptFile: ran.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\ndeduplicate: \(deduplicate)\n"
-                .write(to: projects.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
+            files["\(name).yaml"] = "name: \(name)\ndefaultScriptFile: ran.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\ndeduplicate: \(deduplicate)\n"
         }
+        let projects = try GatewayProcess.projectsDirectory(in: root, files)
         let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"))
         func send(_ project: String, _ fixture: String, headers: [String: String] = [:]) async throws -> [String: Any] {
             let answer = try await gateway.post("/events/webhook/\(project)", try self.fixture(fixture), headers: headers)

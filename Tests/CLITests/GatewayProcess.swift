@@ -21,6 +21,16 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         output = data.deletingLastPathComponent().appendingPathComponent("gateway-\(UUID().uuidString).out")
     }
 
+    /// `root/projects`, made with these files in it (name → contents: scripts, project YAML).
+    static func projectsDirectory(in root: URL, _ files: [String: String]) throws -> URL {
+        let projects = root.appendingPathComponent("projects")
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        for (name, contents) in files {
+            try contents.write(to: projects.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return projects
+    }
+
     /// Starts the gateway and returns once it listens; with `apiToken`, the gateway gets it
     /// in an `--api-token-file` and requests carry it.
     static func start(projects: URL, data: URL, arguments: [String] = [], apiToken: String? = nil) async throws -> GatewayProcess {

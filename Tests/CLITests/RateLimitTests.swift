@@ -65,14 +65,12 @@ import Testing
     /// no build; a duplicate delivery and a ping cost nothing; another project is not limited.
     @Test func webhooksOverTheLimitGet429AndNoBuild() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let projects = root.appendingPathComponent("projects")
-        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
-        try "require('brigadier').events.on('image_push', () => console.log('ran'));"
-            .write(to: projects.appendingPathComponent("ran.js"), atomically: true, encoding: .utf8)
         let common = "defaultScriptFile: ran.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
-        try "name: limited\n\(common)rateLimit: {builds: 2, per: hour}\n"
-            .write(to: projects.appendingPathComponent("limited.yaml"), atomically: true, encoding: .utf8)
-        try "name: free\n\(common)".write(to: projects.appendingPathComponent("free.yaml"), atomically: true, encoding: .utf8)
+        let projects = try GatewayProcess.projectsDirectory(in: root, [
+            "ran.js": "require('brigadier').events.on('image_push', () => console.log('ran'));",
+            "limited.yaml": "name: limited\n\(common)rateLimit: {builds: 2, per: hour}\n",
+            "free.yaml": "name: free\n\(common)",
+        ])
         let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"))
         let push = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
 
