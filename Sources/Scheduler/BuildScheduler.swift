@@ -332,7 +332,7 @@ public final class BuildScheduler: Sendable {
         let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: source) }
         if coalesced > 0 {
-            let window = project.coalesceWindow.map { " of \(Self.seconds(.milliseconds(Int($0 * 1000))))" } ?? ""
+            let window = project.coalesceWindow.map { " of \(Self.seconds(.seconds($0)))" } ?? ""
             log.log(.log, nil, "\(coalesced + 1) webhooks for the same image repository came within the project's"
                 + " coalescing window\(window): this build runs the last one's event")
         }
