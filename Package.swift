@@ -125,7 +125,13 @@ let package = Package(
             name: "BrigadierTests",
             dependencies: ["Worker", "Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore", "TestSupport"]
         ),
-        .testTarget(name: "JobRunnerTests", dependencies: ["JobRunners", "BrigantineCore"]),
+        .testTarget(name: "JobRunnerTests", dependencies: [
+            "JobRunners", "BrigantineCore", "TestSupport",
+            // A fake engine on a unix socket, for what a real one does only now and then.
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "BrigantineCoreTests", dependencies: ["BrigantineCore"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "BrigantineCore", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "JobRunners", "BrigantineCore", "TestSupport"]),

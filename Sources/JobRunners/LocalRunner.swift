@@ -211,6 +211,9 @@ final class OutputCollector: Sendable {
         lines.forEach(onLine)
     }
 
+    /// How many bytes have been appended, kept or dropped.
+    var received: Int { state.withLock { $0.bytes.count + $0.dropped } }
+
     /// The collected text; an unfinished last line is passed to the callback too.
     func finish() -> String {
         let (bytes, dropped, partial) = state.withLock { state in

@@ -19,6 +19,8 @@ struct ContainerRunnerTests {
         let scriptFile = directory.appendingPathComponent("brigade.js")
         try script.write(to: scriptFile, atomically: true, encoding: .utf8)
         var project = Project(name: "acme/containers", directory: directory.path)
+        // These builds take seconds; one the engine stalls fails in minutes, not the default hour.
+        project.buildTimeout = 300
         configure(&project)
         let lines = Mutex<[String]>([])
         let log = BuildLog(level: .all, redactor: project.redactor) { line in lines.withLock { $0.append(line.text) } }

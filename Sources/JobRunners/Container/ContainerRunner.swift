@@ -2,7 +2,6 @@ import BrigantineCore
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// Runs each job in a container of its image, through the Docker Engine API (dockerd or
 /// Podman's compatible service), the way Brigade ran a pod:
@@ -121,43 +120,92 @@ public final class ContainerRunner: JobRunner {
         return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
     }
 
-    /// Follows the container's output while waiting for it to exit, or for the timeout.
+    /// How long the engine's log stream may go on after the container's exit is known.
+    /// Podman's follow sometimes never ends when a container exits as it attaches; then
+    /// the output is read again without following.
+    static let logStreamGrace: Duration = .seconds(3)
+    /// How long that second read, and a kill, may take before the engine counts as unresponsive.
+    static let engineCallLimit: Duration = .seconds(10)
+
+    private enum WaitEvent: Sendable { case exit(JobExit), logsEnded, logsOverdue, killSent }
+
+    /// Follows the container's output while waiting for it to exit, or for the timeout. The
+    /// timeout ends the wait even when the engine no longer answers.
     private func waitForExit(_ id: String, job: JobSpec, output: OutputCollector) async throws -> JobExit {
-        // Set before the kill: the engine may report the killed container's exit before the timer task returns.
-        let timedOut = Flag()
-        let exit = try await withThrowingTaskGroup(of: JobExit?.self) { group in
+        // The kill is sent only once the timeout is the known exit: the killed container's exit cannot come first.
+        let (exit, logsEnded) = try await withThrowingTaskGroup(of: WaitEvent.self) { group in
             group.addTask { [engine] in
                 var frames = LogDemultiplexer()
                 _ = try await engine.stream(.GET, "/containers/\(id)/logs?follow=1&stdout=1&stderr=1") { chunk in
                     frames.feed(chunk.readableBytesView).withUnsafeBytes { output.append($0) }
                 }
-                return nil
+                return .logsEnded
             }
             group.addTask { [engine] in
                 let reply = try await engine.send(.POST, "/containers/\(id)/wait")
                 let code = (reply.json as? [String: Any])?["StatusCode"] as? Int ?? -1
-                return .exited(Int32(clamping: code))
+                return .exit(.exited(Int32(clamping: code)))
             }
-            group.addTask { [engine] in
+            group.addTask {
                 try await Task.sleep(for: .milliseconds(Int64(max(job.timeout, 1))))
-                timedOut.raise()
-                _ = try? await engine.send(.POST, "/containers/\(id)/kill")
-                return .timedOut
+                return .exit(.timedOut)
             }
-            // Done when the exit is known and the log has ended (a killed container ends it too).
+            // Done when the exit is known and the log has ended (a killed container ends it
+            // too), or the log stream is overdue.
             var exit: JobExit?
-            var logsDone = false
-            while let finished = try await group.next() {
-                switch finished {
-                case nil: logsDone = true
-                case let known?: if exit == nil { exit = known }
+            var logsEnded = false
+            waiting: while let event = try await group.next() {
+                switch event {
+                case .logsEnded: logsEnded = true
+                case .exit(let known):
+                    guard exit == nil else { break }
+                    exit = known
+                    if known == .timedOut {
+                        group.addTask { [engine] in
+                            _ = try? await Self.withinEngineLimit { try await engine.send(.POST, "/containers/\(id)/kill") }
+                            return .killSent
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: known == .timedOut ? Self.engineCallLimit : Self.logStreamGrace)
+                        return .logsOverdue
+                    }
+                case .logsOverdue: break waiting
+                case .killSent: break
                 }
-                if exit != nil, logsDone { break }
+                if exit != nil, logsEnded { break }
             }
             group.cancelAll()
-            return exit ?? .exited(-1)
+            return (exit ?? .exited(-1), logsEnded)
         }
-        return timedOut.isRaised ? .timedOut : exit
+        if !logsEnded { try? await readRestOfLogs(id, after: output.received, into: output) }
+        return exit
+    }
+
+    /// Reads the container's whole log once more (not following) and keeps what comes after
+    /// the bytes the stream already delivered.
+    private func readRestOfLogs(_ id: String, after received: Int, into output: OutputCollector) async throws {
+        try await Self.withinEngineLimit { [engine] in
+            var frames = LogDemultiplexer()
+            var skip = received
+            _ = try await engine.stream(.GET, "/containers/\(id)/logs?stdout=1&stderr=1") { chunk in
+                let bytes = frames.feed(chunk.readableBytesView)
+                let skipped = min(skip, bytes.count)
+                skip -= skipped
+                bytes[skipped...].withUnsafeBytes { output.append($0) }
+            }
+        }
+    }
+
+    /// Runs an engine call, or gives up on it after `engineCallLimit`.
+    private static func withinEngineLimit<T: Sendable>(_ call: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await call() }
+            group.addTask { try await Task.sleep(for: engineCallLimit); return nil }
+            defer { group.cancelAll() }
+            guard let result = try await group.next() ?? nil else { throw EngineUnresponsive() }
+            return result
+        }
     }
 
     private func create(_ job: JobSpec, in context: JobContext) async throws -> String {
@@ -268,13 +316,6 @@ public final class ContainerRunner: JobRunner {
     static func query(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
-}
-
-/// A flag raised once, read from any task.
-final class Flag: Sendable {
-    private let raised = Atomic<Bool>(false)
-    func raise() { raised.store(true, ordering: .sequentiallyConsistent) }
-    var isRaised: Bool { raised.load(ordering: .sequentiallyConsistent) }
 }
 
 /// Kubernetes resource quantities (`128Mi`, `1G`, `500m`) as the engine wants them.

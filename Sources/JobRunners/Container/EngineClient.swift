@@ -95,6 +95,11 @@ struct EngineUnavailable: TransientError, CustomStringConvertible {
     }
 }
 
+/// The engine took longer than a call may take (a kill, a log read) and was left waiting.
+struct EngineUnresponsive: Error, CustomStringConvertible {
+    var description: String { "the container engine did not answer in time" }
+}
+
 /// Splits the engine's multiplexed log stream (8-byte frame headers: stream, 3 zero bytes,
 /// big-endian length) into the bytes of the frames, in order.
 struct LogDemultiplexer {

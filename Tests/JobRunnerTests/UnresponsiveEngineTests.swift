@@ -1,0 +1,162 @@
+import BrigantineCore
+import Foundation
+@testable import JobRunners
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import TestSupport
+import Testing
+
+/// The container runner against an engine that stops answering part of the way: its jobs
+/// still end, with their output, instead of waiting on the engine for ever.
+@Suite struct UnresponsiveEngineTests {
+    /// Podman's compatible service sometimes never ends a followed log when the container
+    /// exits as the log attaches; the runner reads the log again and keeps only what is new.
+    @Test(.timeLimit(.minutes(1))) func aLogStreamThatNeverEndsIsReadAgain() async throws {
+        try await FakeEngine(.init(followedLogNeverEnds: true)).use { engine in
+            let scratch = try Scratch()
+            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
+                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let output = try await runner.run(makeJob("quick", tasks: ["echo hello", "echo world"]), in: scratch.context())
+            #expect(output == JobOutput(output: "hello\nworld\n", exitCode: 0), "the followed part is not repeated")
+            #expect(engine.requests.contains("GET /v1.41/containers/fake-1/logs?stdout=1&stderr=1"), "\(engine.requests)")
+            #expect(engine.requests.last == "DELETE /v1.41/containers/fake-1?force=true&v=true", "the container is removed")
+        }
+    }
+
+    /// An engine that never reports the exit and ignores the kill: the job still ends at its
+    /// timeout (plus the engine's allowance), as timed out, with what it wrote.
+    @Test(.timeLimit(.minutes(1))) func aTimeoutEndsTheJobWhenTheEngineNoLongerAnswers() async throws {
+        try await FakeEngine(.init(followedLogNeverEnds: true, waitNeverAnswers: true, killNeverAnswers: true)).use { engine in
+            let scratch = try Scratch()
+            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
+                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 300 }
+            await #expect {
+                _ = try await runner.run(job, in: scratch.context())
+            } throws: { error in
+                guard case JobFailure.timedOut(let milliseconds, let output) = error else { return false }
+                return milliseconds == 300 && output == "hello\nworld\n"
+            }
+            #expect(engine.requests.contains("POST /v1.41/containers/fake-1/kill"), "\(engine.requests)")
+            #expect(scratch.logText.contains("stuck-b1 ran past its timeout and was killed"), "\(scratch.logText)")
+        }
+    }
+}
+
+/// Just enough of the Docker Engine API, on a unix socket, to run one container that writes
+/// "hello" then "world"; each part of it can be told never to answer.
+final class FakeEngine: TestServer, Sendable {
+    struct Behaviour: Sendable {
+        /// A followed log sends "hello" and then nothing more, never ending.
+        var followedLogNeverEnds = false
+        var waitNeverAnswers = false
+        var killNeverAnswers = false
+    }
+
+    let socketPath: String
+    private let channel: any Channel
+    private let received = RequestLog()
+
+    /// "METHOD URI" of every request, in order of arrival.
+    var requests: [String] { received.lines.withLock { $0 } }
+
+    private final class RequestLog: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+
+    init(_ behaviour: Behaviour) async throws {
+        socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString.prefix(8)).sock").path
+        let received = received
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Handler(behaviour: behaviour) { request in
+                        received.lines.withLock { $0.append(request) }
+                    })
+                }
+            }
+            .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
+    }
+
+    func stop() async {
+        try? await channel.close()
+        try? FileManager.default.removeItem(atPath: socketPath)
+    }
+
+    /// One log frame of stdout, as the engine multiplexes it.
+    static func frame(_ text: String) -> ByteBuffer {
+        let bytes = Array(text.utf8)
+        var buffer = ByteBuffer(bytes: [1, 0, 0, 0])
+        buffer.writeInteger(UInt32(bytes.count))
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let behaviour: Behaviour
+        let record: @Sendable (String) -> Void
+        private var head: HTTPRequestHead?
+
+        init(behaviour: Behaviour, record: @escaping @Sendable (String) -> Void) {
+            self.behaviour = behaviour
+            self.record = record
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): self.head = head
+            case .body: break
+            case .end:
+                guard let head else { return }
+                record("\(head.method.rawValue) \(head.uri)")
+                answer(head, context: context)
+            }
+        }
+
+        private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+            let path = head.uri.drop { $0 != "/" }.dropFirst().drop { $0 != "/" }  // without the API version
+            switch (head.method, path) {
+            case (.POST, "/containers/create"): send(201, #"{"Id":"fake-1"}"#, context: context)
+            case (.POST, "/containers/fake-1/start"): send(204, "", context: context)
+            case (.POST, "/containers/fake-1/wait"):
+                if !behaviour.waitNeverAnswers { send(200, #"{"StatusCode":0}"#, context: context) }
+            case (.POST, "/containers/fake-1/kill"):
+                if !behaviour.killNeverAnswers { send(204, "", context: context) }
+            case (.GET, "/containers/fake-1/logs?follow=1&stdout=1&stderr=1"):
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(FakeEngine.frame("hello\n")))), promise: nil)
+                if !behaviour.followedLogNeverEnds {
+                    context.write(wrapOutboundOut(.body(.byteBuffer(FakeEngine.frame("world\n")))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                }
+            case (.GET, "/containers/fake-1/logs?stdout=1&stderr=1"):
+                var both = FakeEngine.frame("hello\n")
+                var second = FakeEngine.frame("world\n")
+                both.writeBuffer(&second)
+                send(200, both, context: context)
+            case (.GET, _) where path.hasPrefix("/images/"): send(200, "{}", context: context)
+            case (.DELETE, _): send(204, "", context: context)
+            default: send(404, #"{"message":"not in the fake engine"}"#, context: context)
+            }
+        }
+
+        private func send(_ status: Int, _ body: String, context: ChannelHandlerContext) {
+            send(status, ByteBuffer(string: body), context: context)
+        }
+
+        private func send(_ status: Int, _ body: ByteBuffer, context: ChannelHandlerContext) {
+            let headers = HTTPHeaders([("Content-Length", String(body.readableBytes)), ("Connection", "close")])
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status),
+                                                                 headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            // The client closes the connection once it has the answer.
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}
