@@ -37,7 +37,7 @@ extension ScriptContext {
             },
             "exit": { call in
                 let code = call.number(0)
-                call.context.requestExit(code.isFinite ? Int32(clamping: Int(code)) : 0)
+                call.context.requestExit(code.isFinite ? Int32(min(max(code, -Double(Int32.max)), Double(Int32.max))) : 0)
                 return nil
             },
             "resolve": { call in

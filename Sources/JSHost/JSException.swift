@@ -32,14 +32,15 @@ public struct JSException: Error, CustomStringConvertible, @unchecked Sendable {
                 message = context.string(from: value)
             }
             let file = context.stringProperty(object, "sourceURL")
-            let line = context.numberProperty(object, "line")
-            let column = context.numberProperty(object, "column")
+            // Numbers a script may have set on what it threw: only whole, plausible ones are places.
+            let line = context.numberProperty(object, "line").flatMap(Self.place)
+            let column = context.numberProperty(object, "column").flatMap(Self.place)
             // Builtin modules have virtual names (`brigadier-js/job.js`); a place in them
             // tells a script's author nothing.
             if let file, let line, file.hasPrefix("/") {
-                let place = "\(file):\(Int(line))"
+                let place = "\(file):\(line)"
                 // JSC's column for a SyntaxError does not point at the offending token.
-                location = name == "SyntaxError" ? place : column.map { "\(place):\(Int($0))" } ?? place
+                location = name == "SyntaxError" ? place : column.map { "\(place):\($0)" } ?? place
             } else {
                 location = nil
             }
@@ -49,6 +50,10 @@ public struct JSException: Error, CustomStringConvertible, @unchecked Sendable {
             location = nil
             stack = nil
         }
+    }
+
+    private static func place(_ number: Double) -> Int? {
+        number >= 0 && number < 1e9 && number == number.rounded() ? Int(number) : nil
     }
 }
 
@@ -72,5 +77,5 @@ public struct ScriptExited: Error, CustomStringConvertible, Sendable {
 }
 
 func formatSeconds(_ seconds: Double) -> String {
-    seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+    seconds == seconds.rounded() && abs(seconds) < 1e15 ? "\(Int(seconds)) s" : "\(seconds) s"
 }

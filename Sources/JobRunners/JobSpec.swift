@@ -51,6 +51,11 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var env: [EnvVar]
     /// Milliseconds (Brigade's `timeout || 60000`).
     public var timeout: Double
+    /// `timeout` as a duration a clock can take: at least 1 ms, and at most 10^10 ms (about
+    /// 115 days; the build's own timeout ends it long before) whatever number a script set.
+    public var timeLimit: Duration {
+        .milliseconds(Int64(timeout.isNaN ? 60_000 : min(max(timeout, 1), 1e10)))
+    }
     public var privileged: Bool
     public var serviceAccount: String?
     public var resourceRequests: Resources

@@ -81,7 +81,7 @@ public struct LocalRunner: JobRunner {
         }
         let exit = try await execute(
             interpreter: job.interpreter, scriptFile: scriptFile, environment: environment,
-            workDirectory: workDirectory, timeout: job.timeout, output: output)
+            workDirectory: workDirectory, timeLimit: job.timeLimit, output: output)
         return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
     }
 
@@ -108,7 +108,7 @@ public struct LocalRunner: JobRunner {
 
     private func execute(
         interpreter: String, scriptFile: URL, environment: [(String, String)],
-        workDirectory: URL, timeout: Double, output: OutputCollector
+        workDirectory: URL, timeLimit: Duration, output: OutputCollector
     ) async throws -> JobExit {
         var options = PlatformOptions()
         options.processGroupID = 0 // a group of its own, so that a kill reaches its children too
@@ -124,7 +124,7 @@ public struct LocalRunner: JobRunner {
                 ) { execution in
                     running.withLock { $0 = execution.processIdentifier }
                     if Task.isCancelled { try? execution.send(signal: .kill, toProcessGroup: true) }
-                    return try await Self.readOutput(of: execution, into: output, timeout: timeout)
+                    return try await Self.readOutput(of: execution, into: output, timeLimit: timeLimit)
                 }
             } onCancel: {
                 running.withLock { pid in
@@ -146,7 +146,7 @@ public struct LocalRunner: JobRunner {
     /// Reads the job's output until it ends; true when the timeout killed the job first.
     private static func readOutput(
         of execution: Execution<NoInput, SequenceOutput, CombinedErrorOutput>,
-        into output: OutputCollector, timeout: Double
+        into output: OutputCollector, timeLimit: Duration
     ) async throws -> Bool {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -156,7 +156,7 @@ public struct LocalRunner: JobRunner {
                 return false
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(Int64(max(timeout, 1))))
+                try await Task.sleep(for: timeLimit)
                 try? execution.send(signal: .kill, toProcessGroup: true)
                 return true
             }

@@ -130,6 +130,14 @@ import Testing
         for (name, script) in hostile {
             try writeProject(name, file: name, script: script, extra: "runner: simulate\n")
         }
+        // Numbers no Swift integer holds, where the host turns script values into integers.
+        try writeProject("numbers", file: "numbers", script: """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', async () => {
+              console.log((await Object.assign(new Job('patient', 'alpine', ['echo ran']), { timeout: 1e300 }).run()).toString().trim());
+              process.exit(1e300);
+            });
+            """, extra: "runner: local\n")
         try writeProject("steady", file: "steady", script: Self.pushHandler, extra: "runner: simulate\n")
         let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: [
             "--lanes", "3", "--script-time-limit", "3", "--script-memory-limit", "128",
@@ -138,7 +146,7 @@ import Testing
         let watching = Task { await health.watch() }
         let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
         var hostileBuilds: [String: String] = [:]
-        for name in hostile.keys.sorted() {
+        for name in hostile.keys.sorted() + ["numbers"] {
             hostileBuilds[name] = try #require(try await gateway.post("/events/webhook/\(name)", body).json["build"] as? String)
         }
         var steady: [String] = []
@@ -158,6 +166,8 @@ import Testing
         #expect(reason("timer").hasPrefix("uncaught exception: Error: timer broke"))
         #expect(reason("many").contains("this build already started 1000 jobs, its limit"))
         #expect(ended["never"]?["status"] as? String == "Succeeded", "Brigade: an idle build ends, after fires")
+        #expect(reason("numbers") == "the script set exit code 2147483647", "\(ended["numbers"] ?? [:])")
+        #expect(try await gateway.logLines(hostileBuilds["numbers"]!).contains("ran"))
         #expect(try await gateway.logLines(hostileBuilds["never"]!).contains { $0.contains("returned a promise that never settled") })
         let chatty = try await gateway.get("/v1/build/\(hostileBuilds["chatty"]!)/logs")
         #expect(chatty.body.count < 20 << 20, "the 100 MB of output was capped")

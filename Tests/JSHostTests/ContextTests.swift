@@ -143,6 +143,23 @@ import Testing
         #expect(host.stdout == ["before"])
     }
 
+    /// Numbers a script chooses reach Swift integers only within range: none can trap the host.
+    @Test func outlandishNumbersFromAScriptAreNoCrash() throws {
+        let host = try TestHost()
+        do {
+            try host.run("process.exit(1e300)")
+            Issue.record("expected process.exit")
+        } catch let exited as ScriptExited {
+            #expect(exited.code == Int32.max)
+        }
+        do {
+            try TestHost().run("throw { name: 'Odd', message: 'thrown', sourceURL: '/x.js', line: 1e300, column: -Infinity }")
+            Issue.record("expected the throw")
+        } catch let error as JSException {
+            #expect(error.location == nil, "\(error.location ?? "-")")
+        }
+    }
+
     @Test func scriptsCannotReachTheHost() throws {
         let host = try TestHost()
         #expect(try host.evaluate("typeof host") == "undefined")

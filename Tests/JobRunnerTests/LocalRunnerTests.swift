@@ -184,6 +184,15 @@ final class Scratch: Sendable {
 
     /// Shown by what the job never did and by its processes being gone, not by a time bound:
     /// the suite's start has stalled every test for longer than such a bound allowed.
+    /// `timeout` is whatever number a script set; the runner takes it without overflowing a clock.
+    @Test func anyTimeoutAScriptSetsIsAValidLimit() async throws {
+        let limits = [1e300, -5, 0, 0.4, 2500.7].map { timeout in makeJob("t", tasks: []) { $0.timeout = timeout }.timeLimit }
+        #expect(limits == [.milliseconds(10_000_000_000), .milliseconds(1), .milliseconds(1), .milliseconds(1), .milliseconds(2500)])
+        let scratch = try Scratch()
+        let job = makeJob("patient", tasks: ["echo done"]) { $0.timeout = 1e300 }
+        #expect(try await scratch.runner.run(job, in: scratch.context()).output == "done\n")
+    }
+
     @Test func cancellationKillsTheJob() async throws {
         let scratch = try Scratch()
         let pids = scratch.root.appendingPathComponent("pids").path
@@ -250,6 +259,19 @@ final class Scratch: Sendable {
         let runner = LocalRunner(cacheRoot: scratch.root, maxOutputBytes: 10)
         let output = try await runner.run(makeJob("big", tasks: ["echo 0123456789abcdef"]), in: scratch.context()).output
         #expect(output == "0123456789\n[brigantine: 7 more bytes of output were dropped]\n")
+    }
+}
+
+/// Kubernetes quantities a script gives as resource limits, as the container engine takes them.
+@Suite struct ResourceQuantityTests {
+    @Test func quantitiesBecomeBytesAndCores() {
+        #expect(["64Mi", "1G", "512k", "1048576", "1.5Gi"].map(ResourceQuantity.bytes) == [67_108_864, 1_000_000_000, 512_000, 1_048_576, 1_610_612_736])
+        #expect(["500m", "2", "0.25"].map(ResourceQuantity.cores) == [0.5, 2, 0.25])
+    }
+
+    @Test func whatNoMachineHasIsNotAQuantity() {
+        #expect(["1e300", "1e300Gi", "-64Mi", "0", "inf", "nan", "lots", "64 Mi"].map(ResourceQuantity.bytes) == Array(repeating: nil, count: 8))
+        #expect(["1e300", "-1", "0m", "inf", "nan", "two"].map(ResourceQuantity.cores) == Array(repeating: nil, count: 6))
     }
 }
 

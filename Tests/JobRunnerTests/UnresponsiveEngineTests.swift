@@ -43,6 +43,47 @@ import Testing
             #expect(scratch.logText.contains("stuck-b1 ran past its timeout and was killed"), "\(scratch.logText)")
         }
     }
+
+    /// The timeout counts from the job's start, as Brigade's did while the pod was pending:
+    /// a pull that never ends times the job out, and no container is made.
+    @Test(.timeLimit(.minutes(1))) func aPullThatNeverEndsIsTheJobsTimeout() async throws {
+        try await FakeEngine(.init(imageMissing: true, pullNeverEnds: true)).use { engine in
+            let scratch = try Scratch()
+            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
+                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            await #expect {
+                _ = try await runner.run(makeJob("pulling", tasks: ["true"]) { $0.timeout = 300 }, in: scratch.context())
+            } throws: { error in
+                guard case JobFailure.timedOut(300, "") = error else { return false }
+                return true
+            }
+            #expect(scratch.logText.contains("pulling-b1 ran past its timeout while its image alpine:3.18 was being pulled"),
+                    "\(scratch.logText)")
+            #expect(!engine.requests.contains { $0.contains("/containers/create") })
+        }
+    }
+}
+
+/// What a script sets that the engine cannot apply stops the job with the reason, before a container is made.
+@Suite struct ContainerJobSettingsTests {
+    @Test func aLimitThatIsNotAQuantityStopsTheJob() async throws {
+        try await FakeEngine(.init()).use { engine in
+            let scratch = try Scratch()
+            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
+                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            for (memory, cpu, resource) in [("1e300Gi", "1", "memory"), ("64Mi", "1e300", "cpu")] {
+                let job = makeJob("limited", tasks: ["true"]) { $0.resourceLimits = .init(cpu: cpu, memory: memory) }
+                await #expect {
+                    _ = try await runner.run(job, in: scratch.context())
+                } throws: { error in
+                    "\(error)".hasPrefix("job limited's resourceLimits.\(resource) is \"\(resource == "cpu" ? cpu : memory)\", which is not a quantity")
+                }
+            }
+            let empty = makeJob("unlimited", tasks: ["true"]) { $0.resourceLimits = .init(cpu: "", memory: "") }
+            #expect(try await runner.run(empty, in: scratch.context()).exitCode == 0, "an empty limit is none, as in Brigade")
+            #expect(engine.requests.filter { $0.contains("/containers/create") }.count == 1)
+        }
+    }
 }
 
 /// Just enough of the Docker Engine API, on a unix socket, to run one container that writes
@@ -53,6 +94,9 @@ final class FakeEngine: TestServer, Sendable {
         var followedLogNeverEnds = false
         var waitNeverAnswers = false
         var killNeverAnswers = false
+        /// The engine does not have the image; pulling it reports progress and never ends.
+        var imageMissing = false
+        var pullNeverEnds = false
     }
 
     let socketPath: String
@@ -140,7 +184,12 @@ final class FakeEngine: TestServer, Sendable {
                 var second = FakeEngine.frame("world\n")
                 both.writeBuffer(&second)
                 send(200, both, context: context)
-            case (.GET, _) where path.hasPrefix("/images/"): send(200, "{}", context: context)
+            case (.GET, _) where path.hasPrefix("/images/"):
+                behaviour.imageMissing ? send(404, #"{"message":"no such image"}"#, context: context) : send(200, "{}", context: context)
+            case (.POST, _) where path.hasPrefix("/images/create"):
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: #"{"status":"Pulling"}"# + "\n")))), promise: nil)
+                if !behaviour.pullNeverEnds { context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil) }
             case (.DELETE, _): send(204, "", context: context)
             default: send(404, #"{"message":"not in the fake engine"}"#, context: context)
             }

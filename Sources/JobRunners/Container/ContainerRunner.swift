@@ -90,12 +90,21 @@ public final class ContainerRunner: JobRunner {
     // MARK: One job
 
     private func runContainer(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
-        try await ensureImage(job.image, forcePull: job.imageForcePull, log: context.log)
+        // The timeout counts from here, as Brigade's counted while the pod was pending: a pull
+        // that does not end is the job's timeout too.
+        let deadline = ContinuousClock.now + job.timeLimit
+        let available: Void? = try await Self.within(deadline) { [self] in
+            try await ensureImage(job.image, forcePull: job.imageForcePull, log: context.log)
+        }
+        guard available != nil else {
+            context.log.log(.error, name, "\(job.podName) ran past its timeout while its image \(job.image) was being pulled")
+            throw JobFailure.timedOut(milliseconds: job.timeout, output: "")
+        }
         let id = try await create(job, in: context)
         let outcome: Result<JobOutput, any Error>
         do {
             outcome = .success(try await withTaskCancellationHandler {
-                try await runCreated(id, job: job, in: context)
+                try await runCreated(id, job: job, until: deadline, in: context)
             } onCancel: {
                 Task { [engine] in _ = try? await engine.send(.POST, "/containers/\(id)/kill") }
             })
@@ -107,7 +116,8 @@ public final class ContainerRunner: JobRunner {
         return try outcome.get()
     }
 
-    private func runCreated(_ id: String, job: JobSpec, in context: JobContext) async throws -> JobOutput {
+    private func runCreated(_ id: String, job: JobSpec, until deadline: ContinuousClock.Instant,
+                            in context: JobContext) async throws -> JobOutput {
         let started = try await engine.send(.POST, "/containers/\(id)/start")
         guard started.isSuccess else {
             throw JobFailure.cannotStart("container for \(job.podName) did not start: \(started.message)")
@@ -116,7 +126,7 @@ public final class ContainerRunner: JobRunner {
         let output = OutputCollector(limit: maxOutputBytes) { [name] line in
             if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
         }
-        let exit = try await waitForExit(id, job: job, output: output)
+        let exit = try await waitForExit(id, until: deadline, output: output)
         return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
     }
 
@@ -131,7 +141,7 @@ public final class ContainerRunner: JobRunner {
 
     /// Follows the container's output while waiting for it to exit, or for the timeout. The
     /// timeout ends the wait even when the engine no longer answers.
-    private func waitForExit(_ id: String, job: JobSpec, output: OutputCollector) async throws -> JobExit {
+    private func waitForExit(_ id: String, until deadline: ContinuousClock.Instant, output: OutputCollector) async throws -> JobExit {
         // The kill is sent only once the timeout is the known exit: the killed container's exit cannot come first.
         let (exit, logsEnded) = try await withThrowingTaskGroup(of: WaitEvent.self) { group in
             group.addTask { [engine] in
@@ -147,7 +157,7 @@ public final class ContainerRunner: JobRunner {
                 return .exit(.exited(Int32(clamping: code)))
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(Int64(max(job.timeout, 1))))
+                try await Task.sleep(until: deadline)
                 return .exit(.timedOut)
             }
             // Done when the exit is known and the log has ended (a killed container ends it
@@ -199,12 +209,18 @@ public final class ContainerRunner: JobRunner {
 
     /// Runs an engine call, or gives up on it after `engineCallLimit`.
     private static func withinEngineLimit<T: Sendable>(_ call: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let result = try await within(.now + engineCallLimit, call) else { throw EngineUnresponsive() }
+        return result
+    }
+
+    /// What `call` returns, or nil when `deadline` comes first (the call is then cancelled).
+    private static func within<T: Sendable>(_ deadline: ContinuousClock.Instant,
+                                            _ call: @escaping @Sendable () async throws -> T) async throws -> T? {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await call() }
-            group.addTask { try await Task.sleep(for: engineCallLimit); return nil }
+            group.addTask { try await Task.sleep(until: deadline); return nil }
             defer { group.cancelAll() }
-            guard let result = try await group.next() ?? nil else { throw EngineUnresponsive() }
-            return result
+            return try await group.next() ?? nil
         }
     }
 
@@ -227,8 +243,15 @@ public final class ContainerRunner: JobRunner {
         }
         if !mounts.isEmpty { hostConfig["Mounts"] = mounts }
         if job.dockerSocket { hostConfig["Binds"] = ["\(socketPath):/var/run/docker.sock"] }
-        if let memory = job.resourceLimits.memory, let bytes = ResourceQuantity.bytes(memory) { hostConfig["Memory"] = bytes }
-        if let cpu = job.resourceLimits.cpu, let cores = ResourceQuantity.cores(cpu) { hostConfig["NanoCpus"] = Int(cores * 1e9) }
+        // As Kubernetes would, a limit that is not a quantity stops the job; an empty one is none (Brigade's truthiness).
+        if let memory = job.resourceLimits.memory, !memory.isEmpty {
+            guard let bytes = ResourceQuantity.bytes(memory) else { throw Self.notAQuantity("memory", memory, job, example: "512Mi") }
+            hostConfig["Memory"] = bytes
+        }
+        if let cpu = job.resourceLimits.cpu, !cpu.isEmpty {
+            guard let cores = ResourceQuantity.cores(cpu) else { throw Self.notAQuantity("cpu", cpu, job, example: "500m") }
+            hostConfig["NanoCpus"] = Int(cores * 1e9)
+        }
 
         var body: [String: Any] = [
             "Image": job.image,
@@ -247,6 +270,11 @@ public final class ContainerRunner: JobRunner {
             throw JobFailure.cannotStart("the engine would not create a container for \(job.podName): \(reply.message)")
         }
         return id
+    }
+
+    private static func notAQuantity(_ resource: String, _ value: String, _ job: JobSpec, example: String) -> JobFailure {
+        .cannotStart("job \(job.name)'s resourceLimits.\(resource) is \"\(value)\", which is not a quantity the engine can "
+            + "apply (such as \(example))")
     }
 
     /// Makes the image available: pulled when asked to or when missing. No registry may
@@ -318,18 +346,21 @@ public final class ContainerRunner: JobRunner {
     }
 }
 
-/// Kubernetes resource quantities (`128Mi`, `1G`, `500m`) as the engine wants them.
+/// Kubernetes resource quantities (`128Mi`, `1G`, `500m`) as the engine wants them; nil for
+/// what is not one, or is not a positive amount a machine could have (a script sets these).
 enum ResourceQuantity {
     static func bytes(_ quantity: String) -> Int? {
         let units: [(String, Double)] = [("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776),
                                          ("k", 1e3), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)]
-        for (suffix, factor) in units where quantity.hasSuffix(suffix) {
-            return Double(quantity.dropLast(suffix.count)).map { Int($0 * factor) }
-        }
-        return Double(quantity).map { Int($0) }
+        let (number, factor) = units.first { quantity.hasSuffix($0.0) }
+            .map { (quantity.dropLast($0.0.count), $0.1) } ?? (Substring(quantity), 1)
+        guard let value = Double(number).map({ $0 * factor }), value >= 1, value < 0x1p62 else { return nil }
+        return Int(value)
     }
 
     static func cores(_ quantity: String) -> Double? {
-        quantity.hasSuffix("m") ? Double(quantity.dropLast()).map { $0 / 1000 } : Double(quantity)
+        let value = quantity.hasSuffix("m") ? Double(quantity.dropLast()).map { $0 / 1000 } : Double(quantity)
+        guard let value, value > 0, value <= 1e6 else { return nil }
+        return value
     }
 }
