@@ -62,6 +62,26 @@ import Testing
             #expect(!engine.requests.contains { $0.contains("/containers/create") })
         }
     }
+
+    /// An engine that never answers the create: the job times out, and whatever container
+    /// the engine makes later with the job's labels is looked for, to be removed.
+    @Test(.timeLimit(.minutes(1))) func aCreateThatNeverAnswersIsTheJobsTimeout() async throws {
+        try await FakeEngine(.init(createNeverAnswers: true)).use { engine in
+            let scratch = try Scratch()
+            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
+                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            await #expect {
+                _ = try await runner.run(makeJob("making", tasks: ["true"]) { $0.timeout = 300 }, in: scratch.context())
+            } throws: { error in
+                guard case JobFailure.timedOut(300, "") = error else { return false }
+                return true
+            }
+            #expect(scratch.logText.contains("making-b1 ran past its timeout while the engine made its container"), "\(scratch.logText)")
+            let lookup = "GET /v1.41/containers/json?all=1&filters=" + ContainerRunner.query(#"{"label":["brigantine.pod=making-b1"]}"#)
+            for _ in 0..<100 where !engine.requests.contains(lookup) { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(engine.requests.contains(lookup), "\(engine.requests)")
+        }
+    }
 }
 
 /// What a script sets that the engine cannot apply stops the job with the reason, before a container is made.
@@ -97,6 +117,7 @@ final class FakeEngine: TestServer, Sendable {
         /// The engine does not have the image; pulling it reports progress and never ends.
         var imageMissing = false
         var pullNeverEnds = false
+        var createNeverAnswers = false
     }
 
     let socketPath: String
@@ -166,7 +187,9 @@ final class FakeEngine: TestServer, Sendable {
         private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
             let path = head.uri.drop { $0 != "/" }.dropFirst().drop { $0 != "/" }  // without the API version
             switch (head.method, path) {
-            case (.POST, "/containers/create"): send(201, #"{"Id":"fake-1"}"#, context: context)
+            case (.POST, "/containers/create"):
+                if !behaviour.createNeverAnswers { send(201, #"{"Id":"fake-1"}"#, context: context) }
+            case (.GET, _) where path.hasPrefix("/containers/json?"): send(200, "[]", context: context)
             case (.POST, "/containers/fake-1/start"): send(204, "", context: context)
             case (.POST, "/containers/fake-1/wait"):
                 if !behaviour.waitNeverAnswers { send(200, #"{"StatusCode":0}"#, context: context) }

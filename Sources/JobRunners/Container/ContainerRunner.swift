@@ -91,16 +91,17 @@ public final class ContainerRunner: JobRunner {
 
     private func runContainer(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
         // The timeout counts from here, as Brigade's counted while the pod was pending: a pull
-        // that does not end is the job's timeout too.
+        // that does not end, or an engine that does not make the container, is the job's timeout too.
         let deadline = ContinuousClock.now + job.timeLimit
         let available: Void? = try await Self.within(deadline) { [self] in
             try await ensureImage(job.image, forcePull: job.imageForcePull, log: context.log)
         }
-        guard available != nil else {
-            context.log.log(.error, name, "\(job.podName) ran past its timeout while its image \(job.image) was being pulled")
-            throw JobFailure.timedOut(milliseconds: job.timeout, output: "")
+        guard available != nil else { throw timedOutBeforeStart(job, "while its image \(job.image) was being pulled", context) }
+        guard let id = try await Self.within(deadline, { [self] in try await create(job, in: context) }) else {
+            // The engine may still make it: what carries the job's labels goes.
+            Task { [self] in try? await removeContainers(labelled: "brigantine.pod=\(job.podName)") }
+            throw timedOutBeforeStart(job, "while the engine made its container", context)
         }
-        let id = try await create(job, in: context)
         let outcome: Result<JobOutput, any Error>
         do {
             outcome = .success(try await withTaskCancellationHandler {
@@ -111,14 +112,19 @@ public final class ContainerRunner: JobRunner {
         } catch {
             outcome = .failure(error)
         }
-        // Removed whatever happened, even when the job was cancelled.
-        await Task { [engine] in _ = try? await engine.send(.DELETE, "/containers/\(id)?force=true&v=true") }.value
+        // Removed whatever happened, even when the job was cancelled; an engine that does not
+        // answer keeps it, and the job still ends.
+        await Task { [engine] in
+            _ = try? await Self.withinEngineLimit { try await engine.send(.DELETE, "/containers/\(id)?force=true&v=true") }
+        }.value
         return try outcome.get()
     }
 
     private func runCreated(_ id: String, job: JobSpec, until deadline: ContinuousClock.Instant,
                             in context: JobContext) async throws -> JobOutput {
-        let started = try await engine.send(.POST, "/containers/\(id)/start")
+        guard let started = try await Self.within(deadline, { [engine] in try await engine.send(.POST, "/containers/\(id)/start") }) else {
+            throw timedOutBeforeStart(job, "while the engine started its container", context)
+        }
         guard started.isSuccess else {
             throw JobFailure.cannotStart("container for \(job.podName) did not start: \(started.message)")
         }
@@ -128,6 +134,11 @@ public final class ContainerRunner: JobRunner {
         }
         let exit = try await waitForExit(id, until: deadline, output: output)
         return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
+    }
+
+    private func timedOutBeforeStart(_ job: JobSpec, _ phase: String, _ context: JobContext) -> JobFailure {
+        context.log.log(.error, name, "\(job.podName) ran past its timeout \(phase)")
+        return .timedOut(milliseconds: job.timeout, output: "")
     }
 
     /// How long the engine's log stream may go on after the container's exit is known.
@@ -319,15 +330,23 @@ public final class ContainerRunner: JobRunner {
 
     /// Removes containers labelled by a brigantine process of this host that is no longer running.
     func removeLeftovers() async throws {
-        let filter = Self.query(#"{"label":["brigantine.managed=true"]}"#)
-        let reply = try await engine.send(.GET, "/containers/json?all=1&filters=\(filter)")
         let host = ProcessInfo.processInfo.hostName
+        try await removeContainers(labelled: "brigantine.managed=true") { labels in
+            guard let owner = labels["brigantine.owner"], let slash = owner.lastIndex(of: "/"), owner[..<slash] == host,
+                  let pid = Int32(owner[owner.index(after: slash)...])
+            else { return false }
+            return kill(pid, 0) != 0 && errno == ESRCH
+        }
+    }
+
+    /// Removes the containers with `label` (`name=value`) whose labels pass `condition`.
+    private func removeContainers(labelled label: String,
+                                  where condition: ([String: String]) -> Bool = { _ in true }) async throws {
+        let filter = Self.query(#"{"label":["\#(label)"]}"#)
+        let reply = try await engine.send(.GET, "/containers/json?all=1&filters=\(filter)")
         for container in reply.json as? [[String: Any]] ?? [] {
             guard let id = container["Id"] as? String,
-                  let owner = (container["Labels"] as? [String: String])?["brigantine.owner"],
-                  let slash = owner.lastIndex(of: "/"), owner[..<slash] == host,
-                  let pid = Int32(owner[owner.index(after: slash)...]),
-                  kill(pid, 0) != 0, errno == ESRCH
+                  condition(container["Labels"] as? [String: String] ?? [:])
             else { continue }
             _ = try? await engine.send(.DELETE, "/containers/\(id)?force=true&v=true")
         }
