@@ -32,12 +32,13 @@ import Testing
             let scratch = try Scratch()
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
-            let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 300 }
+            // Long enough for the image check, create and start to answer on a loaded machine.
+            let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 3000 }
             await #expect {
                 _ = try await runner.run(job, in: scratch.context())
             } throws: { error in
                 guard case JobFailure.timedOut(let milliseconds, let output) = error else { return false }
-                return milliseconds == 300 && output == "hello\nworld\n"
+                return milliseconds == 3000 && output == "hello\nworld\n"
             }
             #expect(engine.requests.contains("POST /v1.41/containers/fake-1/kill"), "\(engine.requests)")
             #expect(scratch.logText.contains("stuck-b1 ran past its timeout and was killed"), "\(scratch.logText)")
@@ -71,9 +72,9 @@ import Testing
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
             await #expect {
-                _ = try await runner.run(makeJob("making", tasks: ["true"]) { $0.timeout = 300 }, in: scratch.context())
+                _ = try await runner.run(makeJob("making", tasks: ["true"]) { $0.timeout = 3000 }, in: scratch.context())
             } throws: { error in
-                guard case JobFailure.timedOut(300, "") = error else { return false }
+                guard case JobFailure.timedOut(3000, "") = error else { return false }
                 return true
             }
             #expect(scratch.logText.contains("making-b1 ran past its timeout while the engine made its container"), "\(scratch.logText)")
