@@ -85,6 +85,24 @@ import Testing
     }
 }
 
+extension UnresponsiveEngineTests {
+    /// The removal after a job is not answered: the job still ends, and the build's end
+    /// removes what carries the build's label.
+    @Test(.timeLimit(.minutes(1))) func aRemovalThatNeverAnswersIsRetriedWhenTheBuildEnds() async throws {
+        try await FakeEngine(.init(firstRemovalNeverAnswers: true)).use { engine in
+            let scratch = try Scratch()
+            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
+                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let context = scratch.context()
+            #expect(try await runner.run(makeJob("quick", tasks: ["true"]), in: context).output == "hello\nworld\n")
+            await runner.buildFinished(context)
+            let lookup = "GET /v1.41/containers/json?all=1&filters=" + ContainerRunner.query(#"{"label":["brigantine.build=b1"]}"#)
+            #expect(engine.requests.contains(lookup), "\(engine.requests)")
+            #expect(engine.requests.filter { $0 == "DELETE /v1.41/containers/fake-1?force=true&v=true" }.count == 2)
+        }
+    }
+}
+
 /// What a script sets that the engine cannot apply stops the job with the reason, before a container is made.
 @Suite struct ContainerJobSettingsTests {
     @Test func aLimitThatIsNotAQuantityStopsTheJob() async throws {
@@ -119,6 +137,8 @@ final class FakeEngine: TestServer, Sendable {
         var imageMissing = false
         var pullNeverEnds = false
         var createNeverAnswers = false
+        /// The first removal of a container is never answered.
+        var firstRemovalNeverAnswers = false
     }
 
     let socketPath: String
@@ -130,6 +150,7 @@ final class FakeEngine: TestServer, Sendable {
 
     private final class RequestLog: Sendable {
         let lines = Mutex<[String]>([])
+        func count(of request: String) -> Int { lines.withLock { $0.filter { $0 == request }.count } }
     }
 
     init(_ behaviour: Behaviour) async throws {
@@ -141,6 +162,7 @@ final class FakeEngine: TestServer, Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(behaviour: behaviour) { request in
                         received.lines.withLock { $0.append(request) }
+                        return received.count(of: request)
                     })
                 }
             }
@@ -166,10 +188,11 @@ final class FakeEngine: TestServer, Sendable {
         typealias OutboundOut = HTTPServerResponsePart
 
         let behaviour: Behaviour
-        let record: @Sendable (String) -> Void
+        /// Records a request; returns how many times it has come, this one included.
+        let record: @Sendable (String) -> Int
         private var head: HTTPRequestHead?
 
-        init(behaviour: Behaviour, record: @escaping @Sendable (String) -> Void) {
+        init(behaviour: Behaviour, record: @escaping @Sendable (String) -> Int) {
             self.behaviour = behaviour
             self.record = record
         }
@@ -180,17 +203,17 @@ final class FakeEngine: TestServer, Sendable {
             case .body: break
             case .end:
                 guard let head else { return }
-                record("\(head.method.rawValue) \(head.uri)")
-                answer(head, context: context)
+                let times = record("\(head.method.rawValue) \(head.uri)")
+                answer(head, times: times, context: context)
             }
         }
 
-        private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        private func answer(_ head: HTTPRequestHead, times: Int, context: ChannelHandlerContext) {
             let path = head.uri.drop { $0 != "/" }.dropFirst().drop { $0 != "/" }  // without the API version
             switch (head.method, path) {
             case (.POST, "/containers/create"):
                 if !behaviour.createNeverAnswers { send(201, #"{"Id":"fake-1"}"#, context: context) }
-            case (.GET, _) where path.hasPrefix("/containers/json?"): send(200, "[]", context: context)
+            case (.GET, _) where path.hasPrefix("/containers/json?"): send(200, #"[{"Id":"fake-1","Labels":{}}]"#, context: context)
             case (.POST, "/containers/fake-1/start"): send(204, "", context: context)
             case (.POST, "/containers/fake-1/wait"):
                 if !behaviour.waitNeverAnswers { send(200, #"{"StatusCode":0}"#, context: context) }
@@ -214,7 +237,8 @@ final class FakeEngine: TestServer, Sendable {
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok))), promise: nil)
                 context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: #"{"status":"Pulling"}"# + "\n")))), promise: nil)
                 if !behaviour.pullNeverEnds { context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil) }
-            case (.DELETE, _): send(204, "", context: context)
+            case (.DELETE, _):
+                if !(behaviour.firstRemovalNeverAnswers && times == 1 && path.hasPrefix("/containers/")) { send(204, "", context: context) }
             default: send(404, #"{"message":"not in the fake engine"}"#, context: context)
             }
         }

@@ -84,7 +84,14 @@ public final class ContainerRunner: JobRunner {
     }
 
     public func buildFinished(_ context: JobContext) async {
-        _ = try? await engine.send(.DELETE, "/volumes/\(Self.storageVolume(context.buildID))?force=true")
+        // A container whose removal the engine did not answer in time goes now (it would
+        // also keep the build's volume in use).
+        _ = try? await Self.withinEngineLimit { [self] in
+            try await removeContainers(labelled: "brigantine.build=\(context.buildID)")
+        }
+        _ = try? await Self.withinEngineLimit { [engine] in
+            try await engine.send(.DELETE, "/volumes/\(Self.storageVolume(context.buildID))?force=true")
+        }
     }
 
     // MARK: One job
