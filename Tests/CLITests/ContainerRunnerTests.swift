@@ -61,7 +61,8 @@ struct ContainerRunnerTests {
                 events.on('exec', async () => {
                   const attempts = [
                     new Job('exits', 'localhost/busybox:test', ['echo before', 'exit 3', 'echo after']),
-                    Object.assign(new Job('slow', 'localhost/busybox:test', ['echo started', 'sleep 30']), { timeout: 1500 }),
+                    // The timeout counts from the job's start, its container's create and start included.
+                    Object.assign(new Job('slow', 'localhost/busybox:test', ['echo started', 'sleep 30']), { timeout: 6000 }),
                     new Job('missing', 'nowhere.invalid/nothing:1', ['true']),
                     new Job('noimage', '', ['true']),
                   ];
@@ -75,7 +76,7 @@ struct ContainerRunnerTests {
             let rejected = run.lines.filter { $0.hasPrefix("REJECTED") }
             #expect(rejected.count == 4, "\(run.lines)")
             #expect(rejected[0] == #"REJECTED job exits(exits-\#(id)): Error: Pod exits-\#(id) failed to run to completion | "before\n""#)
-            #expect(rejected[1] == #"REJECTED job slow(slow-\#(id)): Error: time limit (1500 ms) exceeded | "started\n""#)
+            #expect(rejected[1] == #"REJECTED job slow(slow-\#(id)): Error: time limit (6000 ms) exceeded | "started\n""#)
             #expect(rejected[2].hasPrefix("REJECTED job missing(missing-\(id)): Error: image nowhere.invalid/nothing:1 is not available: it is not in the engine and could not be pulled ("))
             #expect(rejected[3].hasPrefix("REJECTED job noimage(noimage-\(id)): Error: job noimage has no image"))
             #expect(try await engine.managedContainers().isEmpty)

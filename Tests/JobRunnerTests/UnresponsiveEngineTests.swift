@@ -13,8 +13,8 @@ import Testing
 @Suite struct UnresponsiveEngineTests {
     /// Podman's compatible service sometimes never ends a followed log when the container
     /// exits as the log attaches; the runner reads the log again and keeps only what is new.
-    @Test(.timeLimit(.minutes(1))) func aLogStreamThatNeverEndsIsReadAgain() async throws {
-        try await FakeEngine(.init(followedLogNeverEnds: true)).use { engine in
+    @Test(.timeLimit(.minutes(3))) func aLogStreamThatNeverEndsIsReadAgain() async throws {
+        try await onOwnThread { try await FakeEngine(.init(followedLogNeverEnds: true)).use { engine in
             let scratch = try Scratch()
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
@@ -22,33 +22,33 @@ import Testing
             #expect(output == JobOutput(output: "hello\nworld\n", exitCode: 0), "the followed part is not repeated")
             #expect(engine.requests.contains("GET /v1.41/containers/fake-1/logs?stdout=1&stderr=1"), "\(engine.requests)")
             #expect(engine.requests.last == "DELETE /v1.41/containers/fake-1?force=true&v=true", "the container is removed")
-        }
+        } }
     }
 
     /// An engine that never reports the exit and ignores the kill: the job still ends at its
     /// timeout (plus the engine's allowance), as timed out, with what it wrote.
-    @Test(.timeLimit(.minutes(1))) func aTimeoutEndsTheJobWhenTheEngineNoLongerAnswers() async throws {
-        try await FakeEngine(.init(followedLogNeverEnds: true, waitNeverAnswers: true, killNeverAnswers: true)).use { engine in
+    @Test(.timeLimit(.minutes(3))) func aTimeoutEndsTheJobWhenTheEngineNoLongerAnswers() async throws {
+        try await onOwnThread { try await FakeEngine(.init(followedLogNeverEnds: true, waitNeverAnswers: true, killNeverAnswers: true)).use { engine in
             let scratch = try Scratch()
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
             // Long enough for the image check, create and start to answer on a loaded machine.
-            let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 3000 }
+            let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 5000 }
             await #expect {
                 _ = try await runner.run(job, in: scratch.context())
             } throws: { error in
                 guard case JobFailure.timedOut(let milliseconds, let output) = error else { return false }
-                return milliseconds == 3000 && output == "hello\nworld\n"
+                return milliseconds == 5000 && output == "hello\nworld\n"
             }
             #expect(engine.requests.contains("POST /v1.41/containers/fake-1/kill"), "\(engine.requests)")
             #expect(scratch.logText.contains("stuck-b1 ran past its timeout and was killed"), "\(scratch.logText)")
-        }
+        } }
     }
 
     /// The timeout counts from the job's start, as Brigade's did while the pod was pending:
     /// a pull that never ends times the job out, and no container is made.
-    @Test(.timeLimit(.minutes(1))) func aPullThatNeverEndsIsTheJobsTimeout() async throws {
-        try await FakeEngine(.init(imageMissing: true, pullNeverEnds: true)).use { engine in
+    @Test(.timeLimit(.minutes(3))) func aPullThatNeverEndsIsTheJobsTimeout() async throws {
+        try await onOwnThread { try await FakeEngine(.init(imageMissing: true, pullNeverEnds: true)).use { engine in
             let scratch = try Scratch()
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
@@ -61,35 +61,36 @@ import Testing
             #expect(scratch.logText.contains("pulling-b1 ran past its timeout while its image alpine:3.18 was being pulled"),
                     "\(scratch.logText)")
             #expect(!engine.requests.contains { $0.contains("/containers/create") })
-        }
+        } }
     }
 
     /// An engine that never answers the create: the job times out, and whatever container
     /// the engine makes later with the job's labels is looked for, to be removed.
-    @Test(.timeLimit(.minutes(1))) func aCreateThatNeverAnswersIsTheJobsTimeout() async throws {
-        try await FakeEngine(.init(createNeverAnswers: true)).use { engine in
+    @Test(.timeLimit(.minutes(3))) func aCreateThatNeverAnswersIsTheJobsTimeout() async throws {
+        try await onOwnThread { try await FakeEngine(.init(createNeverAnswers: true)).use { engine in
             let scratch = try Scratch()
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
             await #expect {
-                _ = try await runner.run(makeJob("making", tasks: ["true"]) { $0.timeout = 3000 }, in: scratch.context())
+                // Long enough for the image check on a loaded machine.
+                _ = try await runner.run(makeJob("making", tasks: ["true"]) { $0.timeout = 5000 }, in: scratch.context())
             } throws: { error in
-                guard case JobFailure.timedOut(3000, "") = error else { return false }
+                guard case JobFailure.timedOut(5000, "") = error else { return false }
                 return true
             }
             #expect(scratch.logText.contains("making-b1 ran past its timeout while the engine made its container"), "\(scratch.logText)")
             let lookup = "GET /v1.41/containers/json?all=1&filters=" + ContainerRunner.query(#"{"label":["brigantine.pod=making-b1"]}"#)
-            for _ in 0..<100 where !engine.requests.contains(lookup) { try await Task.sleep(for: .milliseconds(50)) }
+            for _ in 0..<1200 where !engine.requests.contains(lookup) { try await Task.sleep(for: .milliseconds(50)) }
             #expect(engine.requests.contains(lookup), "\(engine.requests)")
-        }
+        } }
     }
 }
 
 extension UnresponsiveEngineTests {
     /// The removal after a job is not answered: the job still ends, and the build's end
     /// removes what carries the build's label.
-    @Test(.timeLimit(.minutes(1))) func aRemovalThatNeverAnswersIsRetriedWhenTheBuildEnds() async throws {
-        try await FakeEngine(.init(firstRemovalNeverAnswers: true)).use { engine in
+    @Test(.timeLimit(.minutes(3))) func aRemovalThatNeverAnswersIsRetriedWhenTheBuildEnds() async throws {
+        try await onOwnThread { try await FakeEngine(.init(firstRemovalNeverAnswers: true)).use { engine in
             let scratch = try Scratch()
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
@@ -99,14 +100,14 @@ extension UnresponsiveEngineTests {
             let lookup = "GET /v1.41/containers/json?all=1&filters=" + ContainerRunner.query(#"{"label":["brigantine.build=b1"]}"#)
             #expect(engine.requests.contains(lookup), "\(engine.requests)")
             #expect(engine.requests.filter { $0 == "DELETE /v1.41/containers/fake-1?force=true&v=true" }.count == 2)
-        }
+        } }
     }
 }
 
 /// What a script sets that the engine cannot apply stops the job with the reason, before a container is made.
 @Suite struct ContainerJobSettingsTests {
     @Test func aLimitThatIsNotAQuantityStopsTheJob() async throws {
-        try await FakeEngine(.init()).use { engine in
+        try await onOwnThread { try await FakeEngine(.init()).use { engine in
             let scratch = try Scratch()
             let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
                                          maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
@@ -121,7 +122,43 @@ extension UnresponsiveEngineTests {
             let empty = makeJob("unlimited", tasks: ["true"]) { $0.resourceLimits = .init(cpu: "", memory: "") }
             #expect(try await runner.run(empty, in: scratch.context()).exitCode == 0, "an empty limit is none, as in Brigade")
             #expect(engine.requests.filter { $0.contains("/containers/create") }.count == 1)
+        } }
+    }
+}
+
+/// Runs `body` and the tasks it makes on a thread of its own, not Swift's shared pool: the
+/// rest of the suite starts hundreds of tests at once on that pool's two threads, which
+/// held these tests' tasks up for 25 s — longer than the timeouts they are about.
+func onOwnThread<T>(_ body: () async throws -> T) async throws -> T {
+    try await withTaskExecutorPreference(OwnThreadExecutor.shared) { try await body() }
+}
+
+/// A thread that runs the jobs given to it in order (not a dispatch queue: those share a pool too).
+final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = OwnThreadExecutor()
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []  // guarded by `condition`
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                condition.lock()
+                while jobs.isEmpty { condition.wait() }
+                let job = jobs.removeFirst()
+                condition.unlock()
+                job.runSynchronously(on: asUnownedTaskExecutor())
+            }
         }
+        thread.name = "fake-engine-tests"
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
     }
 }
 
