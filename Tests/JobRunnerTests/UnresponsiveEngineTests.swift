@@ -16,8 +16,7 @@ import Testing
     @Test(.timeLimit(.minutes(3))) func aLogStreamThatNeverEndsIsReadAgain() async throws {
         try await onOwnThread { try await FakeEngine(.init(followedLogNeverEnds: true)).use { engine in
             let scratch = try Scratch()
-            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
-                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let runner = engine.runner()
             let output = try await runner.run(makeJob("quick", tasks: ["echo hello", "echo world"]), in: scratch.context())
             #expect(output == JobOutput(output: "hello\nworld\n", exitCode: 0), "the followed part is not repeated")
             #expect(engine.requests.contains("GET /v1.41/containers/fake-1/logs?stdout=1&stderr=1"), "\(engine.requests)")
@@ -30,8 +29,7 @@ import Testing
     @Test(.timeLimit(.minutes(3))) func aTimeoutEndsTheJobWhenTheEngineNoLongerAnswers() async throws {
         try await onOwnThread { try await FakeEngine(.init(followedLogNeverEnds: true, waitNeverAnswers: true, killNeverAnswers: true)).use { engine in
             let scratch = try Scratch()
-            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
-                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let runner = engine.runner()
             // Long enough for the image check, create and start to answer on a loaded machine.
             let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 5000 }
             await #expect {
@@ -50,8 +48,7 @@ import Testing
     @Test(.timeLimit(.minutes(3))) func aPullThatNeverEndsIsTheJobsTimeout() async throws {
         try await onOwnThread { try await FakeEngine(.init(imageMissing: true, pullNeverEnds: true)).use { engine in
             let scratch = try Scratch()
-            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
-                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let runner = engine.runner()
             await #expect {
                 _ = try await runner.run(makeJob("pulling", tasks: ["true"]) { $0.timeout = 300 }, in: scratch.context())
             } throws: { error in
@@ -69,8 +66,7 @@ import Testing
     @Test(.timeLimit(.minutes(3))) func aCreateThatNeverAnswersIsTheJobsTimeout() async throws {
         try await onOwnThread { try await FakeEngine(.init(createNeverAnswers: true)).use { engine in
             let scratch = try Scratch()
-            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
-                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let runner = engine.runner()
             await #expect {
                 // Long enough for the image check on a loaded machine.
                 _ = try await runner.run(makeJob("making", tasks: ["true"]) { $0.timeout = 5000 }, in: scratch.context())
@@ -92,8 +88,7 @@ extension UnresponsiveEngineTests {
     @Test(.timeLimit(.minutes(3))) func aRemovalThatNeverAnswersIsRetriedWhenTheBuildEnds() async throws {
         try await onOwnThread { try await FakeEngine(.init(firstRemovalNeverAnswers: true)).use { engine in
             let scratch = try Scratch()
-            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
-                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let runner = engine.runner()
             let context = scratch.context()
             #expect(try await runner.run(makeJob("quick", tasks: ["true"]), in: context).output == "hello\nworld\n")
             await runner.buildFinished(context)
@@ -109,8 +104,7 @@ extension UnresponsiveEngineTests {
     @Test func aLimitThatIsNotAQuantityStopsTheJob() async throws {
         try await onOwnThread { try await FakeEngine(.init()).use { engine in
             let scratch = try Scratch()
-            let runner = ContainerRunner(socketPath: engine.socketPath, allowNetwork: false, maxRunning: 2,
-                                         maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
+            let runner = engine.runner()
             for (memory, cpu, resource) in [("1e300Gi", "1", "memory"), ("64Mi", "1e300", "cpu")] {
                 let job = makeJob("limited", tasks: ["true"]) { $0.resourceLimits = .init(cpu: cpu, memory: memory) }
                 await #expect {
@@ -204,6 +198,11 @@ final class FakeEngine: TestServer, Sendable {
                 }
             }
             .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
+    }
+
+    /// A container runner that talks to this engine.
+    func runner() -> ContainerRunner {
+        ContainerRunner(socketPath: socketPath, allowNetwork: false, maxRunning: 2, maxRunningPerBuild: 2, maxOutputBytes: 1 << 20)
     }
 
     func stop() async {
