@@ -41,6 +41,8 @@ public final class GatewayServer: Sendable {
         public var tls: TLSFiles?
         /// The waits before each new try of a build that could not start for a reason that may pass.
         public var startRetryDelays = BuildScheduler.Settings.defaultStartRetryDelays
+        /// Most builds waiting in the store before webhooks get 503 (nil: no cap).
+        public var maxQueuedBuilds: Int? = 100_000
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
@@ -147,9 +149,12 @@ public final class GatewayServer: Sendable {
 
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLog(logger: logger, metrics: metrics))
+        let queueLimit = QueueLimit(limit: options.maxQueuedBuilds, logger: logger) { [store] in try await store.pendingCount() }
+        await queueLimit.count() // a restart finds the queue it left
         WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake(for: $0, at: $1) },
                       joined: { [metrics] in metrics.webhookJoined(as: $0) },
-                      maxBodySize: options.maxBodySize, rateLimiter: WebhookRateLimiter(logger: logger)).add(to: router)
+                      maxBodySize: options.maxBodySize, rateLimiter: WebhookRateLimiter(logger: logger),
+                      queueLimit: queueLimit).add(to: router)
         let access = APIAccess(token: options.apiToken)
         let api = router.group("v1").add(middleware: access)
         let shutdown = ShutdownSignal()

@@ -15,6 +15,7 @@ struct WebhookRoutes: Sendable {
     let joined: @Sendable (_ how: String) -> Void
     let maxBodySize: Int
     let rateLimiter: WebhookRateLimiter
+    let queueLimit: QueueLimit
 
     func add(to router: Router<BasicRequestContext>) {
         // Brigade 1.x: /events/webhook/<name, ID or URL token>, /<org>/<repo>, /<org>/<repo>/<commit>.
@@ -181,11 +182,22 @@ struct WebhookRoutes: Sendable {
         build.notBefore = Date().addingTimeInterval(window)
     }
 
-    /// 200 with the build's ID once the build is durable; 503 when it could not be stored;
-    /// 429 with `Retry-After` when the project is over its rate limit (nothing is stored).
+    /// 200 with the build's ID once the build is durable; 503 when it could not be stored, or
+    /// with `Retry-After` when the gateway's queue is full; 429 with `Retry-After` when the
+    /// project is over its rate limit (nothing is stored in either case).
     /// A delivery sent again gets the first one's build, marked `"duplicate": true`; one that
     /// joined a pending build in its coalescing window gets that build, `"coalesced": true`.
     private func store(_ build: NewBuild, of project: Project, answer: String) async -> Response {
+        if case .full(let waiting, let limit) = queueLimit.check() {
+            let retryAfter = QueueLimit.retryAfterSeconds
+            var response = Reply.json(.serviceUnavailable, [
+                "status": "the gateway's queue is full (\(waiting) builds wait, its limit is \(limit))"
+                    + "; nothing was accepted, try again in \(retryAfter) s",
+                "retryAfter": retryAfter,
+            ])
+            response.headers[.retryAfter] = String(retryAfter)
+            return response
+        }
         if case .refused(let retryAfter) = rateLimiter.take(for: project) {
             var response = Reply.json(.tooManyRequests, [
                 "status": "over this project's rate limit of \(project.rateLimit.map(String.init(describing:)) ?? "")"
@@ -203,6 +215,7 @@ struct WebhookRoutes: Sendable {
                 joined(how)
                 return Reply.json(.ok, ["status": answer, "build": stored.id, how: true])
             }
+            queueLimit.accepted()
             accepted(build.projectID, build.notBefore)
             return Reply.json(.ok, ["status": answer, "build": stored.id])
         } catch {

@@ -30,6 +30,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body"), help: "Largest webhook body accepted, in bytes.")
     var maxBody = 2 << 20
 
+    @Option(name: .customLong("max-queued-builds"),
+            help: "Builds waiting to run before webhooks get 503 with Retry-After and nothing is stored (0: no limit).")
+    var maxQueuedBuilds = 100_000
+
     @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into a script may run without yielding.")
     var scriptTimeLimit: Double = 10
 
@@ -97,6 +101,8 @@ struct GatewayCommand: AsyncParsableCommand {
             engineSocket: engineSocket, apiToken: try apiToken(),
             keepEndedBuilds: keepDays.map { .seconds($0 * 86_400) })
         options.startRetryDelays = try Self.delays(startRetryDelays)
+        guard maxQueuedBuilds >= 0 else { throw CLIError("--max-queued-builds must be 0 (no limit) or more") }
+        options.maxQueuedBuilds = maxQueuedBuilds == 0 ? nil : maxQueuedBuilds
         if let tlsCert, let tlsKey { options.tls = GatewayServer.TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
         let server: GatewayServer
