@@ -189,23 +189,12 @@ struct WebhookRoutes: Sendable {
     /// joined a pending build in its coalescing window gets that build, `"coalesced": true`.
     private func store(_ build: NewBuild, of project: Project, answer: String) async -> Response {
         if case .full(let waiting, let limit) = queueLimit.check() {
-            let retryAfter = QueueLimit.retryAfterSeconds
-            var response = Reply.json(.serviceUnavailable, [
-                "status": "the gateway's queue is full (\(waiting) builds wait, its limit is \(limit))"
-                    + "; nothing was accepted, try again in \(retryAfter) s",
-                "retryAfter": retryAfter,
-            ])
-            response.headers[.retryAfter] = String(retryAfter)
-            return response
+            return Reply.tryAgain(.serviceUnavailable, "the gateway's queue is full (\(waiting) builds wait, its limit is \(limit))",
+                                  in: QueueLimit.retryAfterSeconds)
         }
         if case .refused(let retryAfter) = rateLimiter.take(for: project) {
-            var response = Reply.json(.tooManyRequests, [
-                "status": "over this project's rate limit of \(project.rateLimit.map(String.init(describing:)) ?? "")"
-                    + "; nothing was accepted, try again in \(retryAfter) s",
-                "retryAfter": retryAfter,
-            ])
-            response.headers[.retryAfter] = String(retryAfter)
-            return response
+            return Reply.tryAgain(.tooManyRequests, "over this project's rate limit of \(project.rateLimit.map(String.init(describing:)) ?? "")",
+                                  in: retryAfter)
         }
         do {
             let stored = try await store.create(build)
@@ -286,6 +275,13 @@ enum Reply {
 
     static func status(_ status: HTTPResponse.Status, _ text: String) -> Response {
         json(status, ["status": text])
+    }
+
+    /// A refusal that stored nothing: `Retry-After` and the same in the body.
+    static func tryAgain(_ status: HTTPResponse.Status, _ why: String, in seconds: Int) -> Response {
+        var response = json(status, ["status": "\(why); nothing was accepted, try again in \(seconds) s", "retryAfter": seconds])
+        response.headers[.retryAfter] = String(seconds)
+        return response
     }
 
     static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
