@@ -18,6 +18,11 @@ done_times() {
     awk '{v[NR]=$1} END {printf "%.0f %.0f\n", v[int(NR*0.5)+1], v[int(NR*0.99)+1]}'
 }
 
+# 0. The disk under the store, idle: every acknowledgement waits for a synced commit, so
+#    its tail can be no shorter than this disk's fdatasync tail (SQLite only: PostgreSQL's
+#    data is elsewhere).
+[ -n "${pgdir:-}" ] || .build/release/brig-bench --disk-sync "$root/data" --seconds "$seconds" > "$root/disk-sync.txt"
+
 # 1. Saturation: as many webhooks as the gateway will acknowledge.
 cpu0=$(cpu)
 wrk -t2 -c32 -d"${seconds}s" -s bench/post-payload.lua "$url" > "$root/wrk.txt"
@@ -54,4 +59,9 @@ rss=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
 cpus=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$ticks" -v s="$seconds" 'BEGIN {printf "%.2f", (b - a) / t / s}')
 
 echo "# $(date -u +%Y-%m-%d), $(nproc) cores, store ${STORE:-sqlite}; wrk -t2 -c32, then 500/s steady, 500/s in bursts (hey), 100/s steady, ${seconds}s each"
-echo "gateway: ${rate} acknowledged webhooks/s at saturation (${errors} non-2xx, ${cpus} CPUs busy), backlog run at ${ran} builds/s; ack latency at 500/s p50 ${p50} ms p99 ${p99} ms (bursts of 20: p50 ${burst50} ms p99 ${burst99} ms); ack to build done at 100/s p50 ${done50} ms p99 ${done99} ms (at 500/s, queued: p50 ${queued50} ms p99 ${queued99} ms); ${failed} builds failed; peak RSS ${rss} MiB"
+disk=""
+if [ -s "$root/disk-sync.txt" ]; then
+  disk=$(awk '{for (i = 1; i < NF; i++) {if ($i == "p99") p = $(i + 1); if ($i == "max") m = $(i + 1); if ($i == "over") n = $(i - 1)}}
+              END {printf "; disk idle before: fdatasync p99 %s ms, max %s ms, %s over 10 ms", p, m, n}' "$root/disk-sync.txt")
+fi
+echo "gateway: ${rate} acknowledged webhooks/s at saturation (${errors} non-2xx, ${cpus} CPUs busy), backlog run at ${ran} builds/s; ack latency at 500/s p50 ${p50} ms p99 ${p99} ms (bursts of 20: p50 ${burst50} ms p99 ${burst99} ms); ack to build done at 100/s p50 ${done50} ms p99 ${done99} ms (at 500/s, queued: p50 ${queued50} ms p99 ${queued99} ms); ${failed} builds failed; peak RSS ${rss} MiB${disk}"
