@@ -16,6 +16,9 @@ enum DiskSync {
         }
         let directory = value("--disk-sync") ?? "."
         let seconds = value("--seconds").flatMap(Double.init) ?? 10
+        // Each call's wall-clock start (Unix seconds) and duration (ms), to line up with
+        // another measurement's slow moments.
+        let timesPath = value("--times")
         let path = (directory as NSString).appendingPathComponent("brig-bench-sync-\(getpid()).probe")
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { fail("cannot create a file in \(directory): \(String(cString: strerror(errno)))") }
@@ -23,6 +26,7 @@ enum DiskSync {
 
         var block = [UInt8](repeating: 0, count: 4096)
         var times: [Double] = []
+        var startedAt: [Double] = []
         let clock = ContinuousClock()
         let end = clock.now + .milliseconds(Int(seconds * 1000))
         var next = clock.now
@@ -34,11 +38,16 @@ enum DiskSync {
                 fail("write failed: \(String(cString: strerror(errno)))")
             }
             let started = clock.now
+            startedAt.append(Date().timeIntervalSince1970)
             guard fdatasync(fd) == 0 else { fail("fdatasync failed: \(String(cString: strerror(errno)))") }
             let taken = started.duration(to: clock.now)
             times.append(Double(taken.components.seconds) * 1000 + Double(taken.components.attoseconds) / 1e15)
             next += .milliseconds(10)
             if next > clock.now { Thread.sleep(forTimeInterval: clock.now.duration(to: next).seconds) }
+        }
+        if let timesPath {
+            let lines = zip(startedAt, times).map { String(format: "%.4f %.2f\n", $0, $1) }.joined()
+            FileManager.default.createFile(atPath: timesPath, contents: Data(lines.utf8))
         }
         let sorted = times.sorted()
         func at(_ p: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }

@@ -3,7 +3,7 @@
 //   brig-bench --container SOCKET [--image I] [--jobs N]     container runner overhead per job
 //   brig-bench --paced URL --body FILE [--rate R] [--seconds S] [--connections N]
 //                                                             latency of POSTs arriving at a steady rate
-//   brig-bench --disk-sync DIR [--seconds S]                  how long the disk under DIR takes to fdatasync 4 KiB
+//   brig-bench --disk-sync DIR [--seconds S] [--times OUT]   how long the disk under DIR takes to fdatasync 4 KiB
 import Foundation
 
 let arguments = CommandLine.arguments
