@@ -40,10 +40,9 @@ enum DiskSync {
             let started = clock.now
             startedAt.append(Date().timeIntervalSince1970)
             guard fdatasync(fd) == 0 else { fail("fdatasync failed: \(String(cString: strerror(errno)))") }
-            let taken = started.duration(to: clock.now)
-            times.append(Double(taken.components.seconds) * 1000 + Double(taken.components.attoseconds) / 1e15)
+            times.append(ContainerOverhead.milliseconds(started.duration(to: clock.now)))
             next += .milliseconds(10)
-            if next > clock.now { Thread.sleep(forTimeInterval: clock.now.duration(to: next).seconds) }
+            if next > clock.now { Thread.sleep(forTimeInterval: ContainerOverhead.milliseconds(clock.now.duration(to: next)) / 1000) }
         }
         if let timesPath {
             let lines = zip(startedAt, times).map { String(format: "%.4f %.2f\n", $0, $1) }.joined()
@@ -57,8 +56,4 @@ enum DiskSync {
     }
 
     static func fail(_ message: String) -> Never { PerBuildBenchmark.fail(message) }
-}
-
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
