@@ -155,7 +155,9 @@ public final class BuildScheduler: Sendable {
 
     /// Takes and runs builds until the task is cancelled; running builds are then stopped.
     public func run() async {
-        await withTaskGroup(of: Void.self) { group in
+        // A discarding group frees each build's task as it ends; a plain task group keeps
+        // every ended child (about 15 KB each) until its result is awaited, which here is never.
+        await withDiscardingTaskGroup { group in
             group.addTask { [self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: settings.pollInterval)
