@@ -77,6 +77,15 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         try? FileManager.default.removeItem(at: output.appendingPathExtension("token"))
     }
 
+    /// The resident memory the kernel counts for the gateway's own (anonymous) pages, in
+    /// bytes: its heap and stacks, not the mapped program files.
+    var anonymousResidentBytes: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kib * 1024
+    }
+
     /// Everything the gateway wrote to stdout and stderr.
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 

@@ -373,6 +373,44 @@ actor HealthWatch {
 }
 
 /// The builds named by 200 answers to webhooks sent all at once.
+extension ReliabilityTests {
+    /// Ended builds leave nothing behind in the gateway: the memory it holds after a second
+    /// batch of builds is about what it held after the first (the scheduler's task group
+    /// once kept every ended build's task, some 15 KB each, for as long as the gateway ran).
+    @Test func endedBuildsLeaveNoMemoryBehind() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProject("steady", file: "steady", script: Self.pushHandler, extra: "runner: simulate\n")
+        let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
+        let batch = 1_500
+        func runBatch() async throws -> Int {
+            for _ in 0..<(batch / 100) {
+                await AcknowledgedBuilds().post(100, to: "/events/webhook/steady", body: body) { _ in gateway }.value
+            }
+            for _ in 0..<1_200 {
+                let text = try await gateway.get("/metrics").text
+                if Self.metric("brigantine_builds_pending", in: text) == 0, Self.metric("brigantine_builds_live", in: text) == 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: .milliseconds(500)) // the last ends' writes settle
+            return try #require(gateway.anonymousResidentBytes)
+        }
+        let afterFirst = try await runBatch()
+        let afterSecond = try await runBatch()
+        let succeeded = Self.metric(#"brigantine_builds_ended_total{status="Succeeded"}"#, in: try await gateway.get("/metrics").text)
+        #expect(succeeded == Double(2 * batch), "every build ended and succeeded")
+        await gateway.stop()
+        let growth = afterSecond - afterFirst
+        print("memory: \(afterFirst >> 20) MiB after \(batch) builds, \(afterSecond >> 20) MiB after \(2 * batch)")
+        // Leaking ~15 KB a build would add ~22 MiB here; what does not leak moves by a few.
+        #expect(growth < 8 << 20, "the second \(batch) builds left \(growth >> 10) KiB behind")
+    }
+
+    static func metric(_ name: String, in text: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+}
+
 actor AcknowledgedBuilds {
     private(set) var ids: [String] = []
     var count: Int { ids.count }
