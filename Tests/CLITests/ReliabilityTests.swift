@@ -387,7 +387,7 @@ extension ReliabilityTests {
             for _ in 0..<(batch / 100) {
                 await AcknowledgedBuilds().post(100, to: "/events/webhook/steady", body: body) { _ in gateway }.value
             }
-            for _ in 0..<1_200 {
+            for _ in 0..<3_000 { // up to 5 min: the suite shares 2 cores
                 let text = try await gateway.get("/metrics").text
                 if Self.metric("brigantine_builds_pending", in: text) == 0, Self.metric("brigantine_builds_live", in: text) == 0 { break }
                 try await Task.sleep(for: .milliseconds(100))
