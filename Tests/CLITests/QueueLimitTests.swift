@@ -70,7 +70,9 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("queue-limit-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let projects = try GatewayProcess.projectsDirectory(in: root, [
-            "slow.js": "require('brigadier').events.on('image_push', () => new Promise((done) => setTimeout(done, 1500)));",
+            // Builds of 4 s: the five webhooks must come well within one (a CI run once took
+            // over 3 s for them, a build ended and one more was accepted).
+            "slow.js": "require('brigadier').events.on('image_push', () => new Promise((done) => setTimeout(done, 4000)));",
             "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\nmaxConcurrentBuilds: 1\n",
         ])
         let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"),

@@ -30,13 +30,14 @@ import Testing
         try await onOwnThread { try await FakeEngine(.init(followedLogNeverEnds: true, waitNeverAnswers: true, killNeverAnswers: true)).use { engine in
             let scratch = try Scratch()
             let runner = engine.runner()
-            // Long enough for the image check, create and start to answer on a loaded machine.
-            let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 5000 }
+            // Long enough for the image check, create and start to answer on a loaded machine
+            // (5 s was not, once, in CI's busiest minute).
+            let job = makeJob("stuck", tasks: ["echo hello", "sleep 1000"]) { $0.timeout = 10_000 }
             await #expect {
                 _ = try await runner.run(job, in: scratch.context())
             } throws: { error in
                 guard case JobFailure.timedOut(let milliseconds, let output) = error else { return false }
-                return milliseconds == 5000 && output == "hello\nworld\n"
+                return milliseconds == 10_000 && output == "hello\nworld\n"
             }
             #expect(engine.requests.contains("POST /v1.41/containers/fake-1/kill"), "\(engine.requests)")
             #expect(scratch.logText.contains("stuck-b1 ran past its timeout and was killed"), "\(scratch.logText)")
