@@ -5,7 +5,7 @@ import TestSupport
 ///
 /// Every wait here (for the port, for the exit) sleeps as a task instead of blocking a thread:
 /// the package's tests share a cooperative pool of as many threads as cores.
-final class GatewayProcess: @unchecked Sendable { // only start changes it
+final class GatewayProcess: @unchecked Sendable { // only start changes it, and `stopping` is locked
     let projects: URL
     let data: URL
     private let process = Process()
@@ -14,6 +14,13 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
     private(set) var port = 0
     /// Sent as `Authorization: Bearer …` with every request that has no Authorization of its own.
     private(set) var apiToken: String?
+    /// Set once the test kills or stops it: requests failing after that are expected.
+    private var stopping: Bool {
+        get { stoppingLock.withLock { stoppingValue } }
+        set { stoppingLock.withLock { stoppingValue = newValue } }
+    }
+    private var stoppingValue = false
+    private let stoppingLock = NSLock()
 
     private init(projects: URL, data: URL) {
         self.projects = projects
@@ -91,14 +98,23 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
 
     /// Kills it without warning (as a crash would), and waits until it is gone.
     func crash() async {
-        kill(process.processIdentifier, SIGKILL)
+        stopping = true
+        signalWhileRunning(SIGKILL)
         await exited.wait()
     }
 
     /// Asks it to stop as an operator would (SIGTERM), and waits.
     func stop() async {
-        process.terminate()
+        stopping = true
+        signalWhileRunning(SIGTERM)
         await exited.wait()
+    }
+
+    /// Only while it runs: Foundation's `terminate()` signals the pid it was given even after
+    /// the process is gone, and pids come round again within a minute of this suite (32,768
+    /// here), so a second stop could end another test's gateway.
+    private func signalWhileRunning(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
     struct Answer {
@@ -117,8 +133,14 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it
         if let apiToken { sent["Authorization"] = "Bearer \(apiToken)" }
         sent.merge(headers) { $1 }
         // An empty value sends no such header at all.
-        let reply = try await LoopbackHTTP.send(port: port, method, path, headers: sent.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) },
+        let reply: LoopbackHTTP.Reply
+        do {
+            reply = try await LoopbackHTTP.send(port: port, method, path, headers: sent.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) },
                                                 body: body)
+        } catch where !process.isRunning && !stopping {
+            // A gateway that died unasked explains the failure better than the socket does.
+            throw TestFailure("\(method) \(path): \(error); the gateway had exited (\(process.terminationReason == .uncaughtSignal ? "signal" : "status") \(process.terminationStatus)), its last output:\n\(log.suffix(4_000))")
+        }
         var headers: [String: String] = [:]
         for (name, value) in reply.headers where headers[name.lowercased()] == nil { headers[name.lowercased()] = value }
         return Answer(status: reply.status, headers: headers, body: reply.body)

@@ -402,8 +402,9 @@ extension ReliabilityTests {
         await gateway.stop()
         let growth = afterSecond - afterFirst
         print("memory: \(afterFirst >> 20) MiB after \(batch) builds, \(afterSecond >> 20) MiB after \(2 * batch)")
-        // Leaking ~15 KB a build would add ~22 MiB here; what does not leak moves by a few.
-        #expect(growth < 8 << 20, "the second \(batch) builds left \(growth >> 10) KiB behind")
+        // Leaking ~15 KB a build would add ~22 MiB here (29 MiB, measured); without the leak
+        // it moved by 3–6 MiB in eight runs.
+        #expect(growth < 12 << 20, "the second \(batch) builds left \(growth >> 10) KiB behind")
     }
 
     static func metric(_ name: String, in text: String) -> Double? {
