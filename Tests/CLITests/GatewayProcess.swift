@@ -93,6 +93,25 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
         return kib * 1024
     }
 
+    /// Whether it has ended. Foundation notices an exit only when a socket the child held is
+    /// closed, and a crashed gateway's `swift-backtrace` holds that socket (and the listening
+    /// one: requests then wait, and are reset when it ends) while it writes the backtrace; the
+    /// kernel shows the crashed gateway at once as a zombie.
+    private var hasDied: Bool {
+        guard process.isRunning else { return true }
+        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+
+    /// The crash report when there is one (from its start), otherwise the end of the output.
+    private var lastWords: String {
+        let output = log
+        if let crash = output.range(of: "💣") ?? output.range(of: "Fatal error") ?? output.range(of: "crashed") {
+            return String(output[crash.lowerBound...].prefix(12_000))
+        }
+        return String(output.suffix(4_000))
+    }
+
     /// Everything the gateway wrote to stdout and stderr.
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
@@ -137,9 +156,9 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
         do {
             reply = try await LoopbackHTTP.send(port: port, method, path, headers: sent.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) },
                                                 body: body)
-        } catch where !process.isRunning && !stopping {
+        } catch where !stopping && hasDied {
             // A gateway that died unasked explains the failure better than the socket does.
-            throw TestFailure("\(method) \(path): \(error); the gateway had exited (\(process.terminationReason == .uncaughtSignal ? "signal" : "status") \(process.terminationStatus)), its last output:\n\(log.suffix(4_000))")
+            throw TestFailure("\(method) \(path): \(error); the gateway had died. What it printed last:\n\(lastWords)")
         }
         var headers: [String: String] = [:]
         for (name, value) in reply.headers where headers[name.lowercased()] == nil { headers[name.lowercased()] = value }
