@@ -43,6 +43,9 @@ public final class GatewayServer: Sendable {
         public var startRetryDelays = BuildScheduler.Settings.defaultStartRetryDelays
         /// Most builds waiting in the store before webhooks get 503 (nil: no cap).
         public var maxQueuedBuilds: Int? = 100_000
+        /// Connections held open at once; more wait in the listen queue (nil: from the
+        /// open-file limit, see `ConnectionLimit`).
+        public var maxConnections: Int?
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
@@ -167,11 +170,15 @@ public final class GatewayServer: Sendable {
                                 liveBuilds: scheduler.liveBuilds, pendingBuilds: pending))))
         }
         let idle = TimeAmount.nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000)
+        let openFileLimit = ConnectionLimit.raiseOpenFileLimit()
+        let maxConnections = options.maxConnections ?? ConnectionLimit.defaultMaxConnections(openFileLimit: openFileLimit)
+        logger.info("at most \(maxConnections) connections at once (open-file limit \(openFileLimit))")
         let application = Application(
             router: router,
             server: try tlsConfiguration.map { try .tls(.http1(configuration: .init(idleTimeout: idle)), tlsConfiguration: $0) }
                 ?? .http1(configuration: .init(idleTimeout: idle)),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "brigantine"),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "brigantine",
+                                 availableConnectionsDelegate: .maximum(maxConnections, logger: logger)),
             onServerRunning: { [host = options.host] channel in onListening(host, channel.localAddress?.port ?? 0) },
             logger: logger)
 

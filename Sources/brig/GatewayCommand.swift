@@ -34,6 +34,10 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Builds waiting to run before webhooks get 503 with Retry-After and nothing is stored (0: no limit).")
     var maxQueuedBuilds = 100_000
 
+    @Option(name: .customLong("max-connections"),
+            help: "Connections held open at once; more wait to be accepted (default: half the open-file limit, at most 10000).")
+    var maxConnections: Int?
+
     @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into a script may run without yielding.")
     var scriptTimeLimit: Double = 10
 
@@ -103,6 +107,8 @@ struct GatewayCommand: AsyncParsableCommand {
         options.startRetryDelays = try Self.delays(startRetryDelays)
         guard maxQueuedBuilds >= 0 else { throw CLIError("--max-queued-builds must be 0 (no limit) or more") }
         options.maxQueuedBuilds = maxQueuedBuilds == 0 ? nil : maxQueuedBuilds
+        if let maxConnections, maxConnections < 1 { throw CLIError("--max-connections must be positive") }
+        options.maxConnections = maxConnections
         if let tlsCert, let tlsKey { options.tls = GatewayServer.TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
         let server: GatewayServer

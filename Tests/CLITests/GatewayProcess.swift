@@ -40,7 +40,9 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
 
     /// Starts the gateway and returns once it listens; with `apiToken`, the gateway gets it
     /// in an `--api-token-file` and requests carry it.
-    static func start(projects: URL, data: URL, arguments: [String] = [], apiToken: String? = nil) async throws -> GatewayProcess {
+    /// With `openFileLimit`, the gateway runs with that many file descriptors at most.
+    static func start(projects: URL, data: URL, arguments: [String] = [], apiToken: String? = nil,
+                      openFileLimit: Int? = nil) async throws -> GatewayProcess {
         let gateway = GatewayProcess(projects: projects, data: data)
         var arguments = arguments
         if let apiToken {
@@ -49,7 +51,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
             arguments += ["--api-token-file", file.path]
             gateway.apiToken = apiToken
         }
-        try gateway.launch(arguments)
+        try gateway.launch(arguments, openFileLimit: openFileLimit)
         for _ in 0..<400 {
             if let port = gateway.listeningPort() {
                 gateway.port = port
@@ -61,11 +63,17 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
         throw TestFailure("the gateway did not start: \(gateway.log)")
     }
 
-    private func launch(_ arguments: [String]) throws {
+    private func launch(_ arguments: [String], openFileLimit: Int?) throws {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        process.executableURL = Brig.executable
-        process.arguments = ["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1",
-                             "--port", "0"] + arguments
+        let arguments = ["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1", "--port", "0"] + arguments
+        if let openFileLimit {
+            // The shell sets the limit (soft and hard) and becomes the gateway: the same pid.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\"", Brig.executable.path] + arguments
+        } else {
+            process.executableURL = Brig.executable
+            process.arguments = arguments
+        }
         // One handle for both streams: two handles on one file would overwrite each other.
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle

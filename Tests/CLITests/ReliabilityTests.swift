@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Gateway
 import Testing
+import TestSupport
 
 /// The reliability suite: crashes, hostile traffic, hostile scripts and secrets, against
 /// the real `brig gateway`. Bounded to a few minutes in all.
@@ -110,6 +111,39 @@ import Testing
         let answer = try await gateway.post("/events/webhook/open", body)
         #expect(answer.status == 200)
         #expect(try await gateway.finishedBuild(try #require(answer.json["build"] as? String))["status"] as? String == "Succeeded")
+    }
+
+    /// More connections than the gateway has file descriptors: they wait to be accepted
+    /// instead of taking every descriptor (which made the gateway unable to reload its
+    /// projects, then stop answering, then die in libdispatch), and once they go the
+    /// gateway serves at once.
+    @Test func aConnectionFloodBeyondTheOpenFileLimitLeavesTheGatewayServing() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProject("open", file: "open", script: Self.pushHandler, extra: "runner: simulate\n")
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "1"], openFileLimit: 128)
+        #expect(gateway.log.contains("at most 64 connections at once (open-file limit 128)"))
+        ConnectionLimit.raiseOpenFileLimit() // this process holds the flood's sockets
+        let flood = try HeldConnections(port: gateway.port, count: 600)
+        // Projects are read again when their files change: that needs descriptors too.
+        try writeProject("late", file: "late", script: Self.pushHandler, extra: "runner: simulate\n")
+        try await Task.sleep(for: .seconds(3))
+        #expect(try #require(gateway.anonymousResidentBytes) > 0, "the gateway is alive under the flood")
+        let held = flood.count
+        flood.close()
+
+        let started = Date()
+        #expect(try await gateway.get("/healthz").status == 200)
+        print("after \(held) connections: /healthz answered in \(Int(Date().timeIntervalSince(started) * 1000)) ms")
+        let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+        for project in ["open", "late"] {
+            let answer = try await gateway.post("/events/webhook/\(project)", body)
+            #expect(answer.status == 200, "\(project): \(answer.text)")
+            if let id = answer.json["build"] as? String {
+                #expect(try await gateway.finishedBuild(id)["status"] as? String == "Succeeded")
+            }
+        }
+        await gateway.stop()
+        #expect(!gateway.log.contains("Too many open files"), "\(gateway.log.suffix(2_000))")
     }
 
     /// Scripts that misbehave in every way each end with a recorded reason within their
@@ -442,4 +476,34 @@ actor AcknowledgedBuilds {
             try await Task.sleep(for: .milliseconds(5))
         }
     }
+}
+
+/// TCP connections to loopback that connect and send nothing, held until `close()`.
+/// Non-blocking: past the listen queue a connect would otherwise wait for SYN retries.
+final class HeldConnections {
+    private var sockets: [Int32] = []
+    var count: Int { sockets.count }
+
+    init(port: Int, count: Int) throws {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        for _ in 0..<count {
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard socket >= 0 else { close(); throw TestFailure("socket(): errno \(errno)") }
+            sockets.append(socket)
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard result == 0 || errno == EINPROGRESS else { close(); throw TestFailure("connect(): errno \(errno)") }
+        }
+    }
+
+    func close() {
+        for socket in sockets { Glibc.close(socket) }
+        sockets = []
+    }
+
+    deinit { close() }
 }
