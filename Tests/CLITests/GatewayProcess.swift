@@ -102,9 +102,10 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
     }
 
     /// Whether it has ended. Foundation notices an exit only when a socket the child held is
-    /// closed, and a crashed gateway's `swift-backtrace` holds that socket (and the listening
-    /// one: requests then wait, and are reset when it ends) while it writes the backtrace; the
-    /// kernel shows the crashed gateway at once as a zombie.
+    /// closed; a crashing gateway starts `swift-backtrace`, which inherits that socket (and
+    /// the listening one: requests wait, and are reset when it ends), and when the backtrace
+    /// outlasts the gateway the kernel shows the gateway as a zombie long before Foundation
+    /// sees the exit.
     private var hasDied: Bool {
         guard process.isRunning else { return true }
         let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
