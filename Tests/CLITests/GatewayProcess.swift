@@ -1,11 +1,12 @@
 import Foundation
+import Synchronization
 import TestSupport
 
 /// A real `brig gateway` on loopback, started for a test and stopped after it.
 ///
 /// Every wait here (for the port, for the exit) sleeps as a task instead of blocking a thread:
 /// the package's tests share a cooperative pool of as many threads as cores.
-final class GatewayProcess: @unchecked Sendable { // only start changes it, and `stopping` is locked
+final class GatewayProcess: @unchecked Sendable { // only start changes it, and `stopping` is a Mutex
     let projects: URL
     let data: URL
     private let process = Process()
@@ -15,12 +16,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
     /// Sent as `Authorization: Bearer …` with every request that has no Authorization of its own.
     private(set) var apiToken: String?
     /// Set once the test kills or stops it: requests failing after that are expected.
-    private var stopping: Bool {
-        get { stoppingLock.withLock { stoppingValue } }
-        set { stoppingLock.withLock { stoppingValue = newValue } }
-    }
-    private var stoppingValue = false
-    private let stoppingLock = NSLock()
+    private let stopping = Mutex(false)
 
     private init(projects: URL, data: URL) {
         self.projects = projects
@@ -106,11 +102,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
     /// the listening one: requests wait, and are reset when it ends), and when the backtrace
     /// outlasts the gateway the kernel shows the gateway as a zombie long before Foundation
     /// sees the exit.
-    private var hasDied: Bool {
-        guard process.isRunning else { return true }
-        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
-        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
-    }
+    private var hasDied: Bool { !process.isRunning || processHasEnded(process.processIdentifier) }
 
     /// The crash report when there is one (from its start), otherwise the end of the output.
     private var lastWords: String {
@@ -126,14 +118,14 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
 
     /// Kills it without warning (as a crash would), and waits until it is gone.
     func crash() async {
-        stopping = true
+        stopping.withLock { $0 = true }
         signalWhileRunning(SIGKILL)
         await exited.wait()
     }
 
     /// Asks it to stop as an operator would (SIGTERM), and waits.
     func stop() async {
-        stopping = true
+        stopping.withLock { $0 = true }
         signalWhileRunning(SIGTERM)
         await exited.wait()
     }
@@ -165,7 +157,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
         do {
             reply = try await LoopbackHTTP.send(port: port, method, path, headers: sent.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) },
                                                 body: body)
-        } catch where !stopping && hasDied {
+        } catch where !stopping.withLock({ $0 }) && hasDied {
             // A gateway that died unasked explains the failure better than the socket does.
             throw TestFailure("\(method) \(path): \(error); the gateway had died. What it printed last:\n\(lastWords)")
         }

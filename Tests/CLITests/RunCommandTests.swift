@@ -213,14 +213,9 @@ import TestSupport
         var gone = false
         for _ in 0..<100 {
             guard !gone else { break }
-            gone = kill(pid, 0) != 0 || processIsZombie(pid)
+            gone = kill(pid, 0) != 0 || processHasEnded(pid)
             if !gone { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(gone, "the job's shell was killed")
-    }
-
-    func processIsZombie(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 @testable import JobRunners
 import Synchronization
 import Testing
+import TestSupport
 
 /// A job spec as job.js would hand it over, with Brigade's defaults.
 func makeJob(_ name: String, tasks: [String], shell: String = "/bin/sh", buildID: String = "b1",
@@ -176,7 +177,7 @@ final class Scratch: Sendable {
         var gone = false
         for _ in 0..<50 {
             guard !gone else { break }
-            gone = kill(pid, 0) != 0 || isZombie(pid)
+            gone = kill(pid, 0) != 0 || processHasEnded(pid)
             if !gone { try await Task.sleep(for: .milliseconds(20)) }
         }
         #expect(gone, "the background child was killed with its group")
@@ -210,7 +211,7 @@ final class Scratch: Sendable {
         for pid in written {
             var gone = false
             for _ in 0..<100 where !gone {
-                gone = kill(pid, 0) != 0 || isZombie(pid)
+                gone = kill(pid, 0) != 0 || processHasEnded(pid)
                 if !gone { try await Task.sleep(for: .milliseconds(20)) }
             }
             #expect(gone, "process \(pid) of the job was killed")
@@ -284,10 +285,4 @@ final class Scratch: Sendable {
         #expect(!FileManager.default.fileExists(atPath: marker))
         #expect(scratch.logText.contains("[brigade:simulate] would run job sim-b1 (image alpine:3.18): 1 task"))
     }
-}
-
-/// A process that has exited but not been reaped still answers kill(pid, 0).
-func isZombie(_ pid: Int32) -> Bool {
-    guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-    return status.split(separator: ")").last?.split(separator: " ").first == "Z"
 }

@@ -44,3 +44,10 @@ extension Process {
         return (try Data(contentsOf: outFile), try Data(contentsOf: errFile))
     }
 }
+
+/// Whether process `pid` has ended: gone, or a zombie (exited, not yet reaped, and so still
+/// answering `kill(pid, 0)`).
+public func processHasEnded(_ pid: Int32) -> Bool {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    return status.split(separator: ")").last?.split(separator: " ").first == "Z"
+}
