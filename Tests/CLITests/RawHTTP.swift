@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,14 +28,7 @@ enum RawHTTP {
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         // A server that stops reading must not hold the sender forever either.
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return .closed }
+        guard connectToLoopback(fd, port: port) == 0 else { return .closed }
         for (index, chunk) in chunks.enumerated() {
             if index > 0, pause > 0 { Thread.sleep(forTimeInterval: pause) }
             var sent = 0
@@ -58,4 +52,43 @@ enum RawHTTP {
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let code = Int(parts[1]) else { return .closed }
         return .status(code)
     }
+}
+
+extension RawHTTP {
+    /// `connect(2)` of `fd` to `127.0.0.1:port`; its result (0, or -1 with `errno`).
+    static func connectToLoopback(_ fd: Int32, port: Int) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+}
+
+/// TCP connections to loopback that connect and send nothing, held until `close()`.
+/// Non-blocking: past the listen queue a connect would otherwise wait for SYN retries.
+final class HeldConnections {
+    private var sockets: [Int32] = []
+    var count: Int { sockets.count }
+
+    init(port: Int, count: Int) throws {
+        for _ in 0..<count {
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard socket >= 0 else { close(); throw TestFailure("socket(): errno \(errno)") }
+            sockets.append(socket)
+            guard RawHTTP.connectToLoopback(socket, port: port) == 0 || errno == EINPROGRESS else {
+                close()
+                throw TestFailure("connect(): errno \(errno)")
+            }
+        }
+    }
+
+    func close() {
+        for socket in sockets { Glibc.close(socket) }
+        sockets = []
+    }
+
+    deinit { close() }
 }

@@ -3,7 +3,6 @@ import Crypto
 import Foundation
 import Gateway
 import Testing
-import TestSupport
 
 /// The reliability suite: crashes, hostile traffic, hostile scripts and secrets, against
 /// the real `brig gateway`. Bounded to a few minutes in all.
@@ -476,34 +475,4 @@ actor AcknowledgedBuilds {
             try await Task.sleep(for: .milliseconds(5))
         }
     }
-}
-
-/// TCP connections to loopback that connect and send nothing, held until `close()`.
-/// Non-blocking: past the listen queue a connect would otherwise wait for SYN retries.
-final class HeldConnections {
-    private var sockets: [Int32] = []
-    var count: Int { sockets.count }
-
-    init(port: Int, count: Int) throws {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        for _ in 0..<count {
-            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard socket >= 0 else { close(); throw TestFailure("socket(): errno \(errno)") }
-            sockets.append(socket)
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard result == 0 || errno == EINPROGRESS else { close(); throw TestFailure("connect(): errno \(errno)") }
-        }
-    }
-
-    func close() {
-        for socket in sockets { Glibc.close(socket) }
-        sockets = []
-    }
-
-    deinit { close() }
 }
