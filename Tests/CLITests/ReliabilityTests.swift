@@ -145,6 +145,101 @@ import Testing
         #expect(!gateway.log.contains("Too many open files"), "\(gateway.log.suffix(2_000))")
     }
 
+    /// The disk under the store fills up while webhooks arrive and builds run: a webhook
+    /// that cannot be stored is refused (503, never a 200 without a build), the gateway
+    /// keeps answering, and once there is room again every acknowledged build ends with
+    /// its whole log — in the same process, and after a kill -9 while the disk was full.
+    @Test(.enabled(if: SmallDisk.available, Comment(rawValue: SmallDisk.unavailableReason)))
+    func aFullDiskRefusesWhatItCannotStoreAndLosesNothing() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let disk = try SmallDisk(at: data, mebibytes: 8)
+        defer { disk.remove() }
+        // Slow enough that builds are running (at most 4 at once) when the disk fills.
+        try writeProject("full", file: "full", script: """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', async (e) => {
+              const hook = JSON.parse(e.payload);
+              await new Promise((done) => setTimeout(done, 200));
+              await new Job('test', 'alpine', ['echo ' + hook.push_data.tag]).run();
+            });
+            """, extra: "runner: simulate\n")
+        let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+        let jobLine = "task: echo latest" // the simulated job's line, from the payload's tag
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
+        let first = try #require(try await gateway.post("/events/webhook/full", body).json["build"] as? String)
+        #expect(try await gateway.finishedBuild(first)["status"] as? String == "Succeeded")
+
+        // Builds in flight when the disk fills, then webhooks onto the full disk.
+        let inFlight = AcknowledgedBuilds()
+        await inFlight.post(40, to: "/events/webhook/full", body: body) { _ in gateway }.value
+        disk.fill()
+        var answers: [Int: Int] = [:]
+        var acknowledged = await inFlight.ids
+        for _ in 0..<25 {
+            try await withThrowingTaskGroup(of: GatewayProcess.Answer.self) { group in
+                for _ in 0..<8 { group.addTask { try await gateway.post("/events/webhook/full", body) } }
+                for try await answer in group {
+                    answers[answer.status, default: 0] += 1
+                    if answer.status == 200 {
+                        acknowledged.append(try #require(answer.json["build"] as? String))
+                    } else {
+                        #expect(answer.status == 503 && answer.text.contains("the build could not be stored; nothing was accepted"), "\(answer.status) \(answer.text)")
+                    }
+                }
+            }
+        }
+        #expect(try await gateway.get("/healthz").status == 200)
+        print("full disk: answers to 200 webhooks \(answers.sorted { $0.key < $1.key })")
+        #expect(answers[503, default: 0] > 100, "the disk was full for the store")
+        #expect(gateway.log.contains("trying again until it lands"), "running builds could not store their progress")
+
+        disk.makeRoom()
+        for id in acknowledged {
+            let build = try await gateway.finishedBuild(id, within: 60)
+            #expect(build["status"] as? String == "Succeeded", "\(build)")
+            #expect(try await gateway.logLines(id).contains { $0.hasSuffix(jobLine) }, "build \(id)'s log is whole")
+        }
+        #expect(try await storedBuilds(gateway).allSatisfy(Self.hasEnded))
+        #expect(gateway.log.contains("failed attempt(s)"), "and stored it once they could")
+        let after = try #require(try await gateway.post("/events/webhook/full", body).json["build"] as? String)
+        #expect(try await gateway.finishedBuild(after)["status"] as? String == "Succeeded")
+
+        // Killed while full: what could not be stored before the crash is found at the next start.
+        let beforeCrash = AcknowledgedBuilds()
+        await beforeCrash.post(12, to: "/events/webhook/full", body: body) { _ in gateway }.value
+        try await Task.sleep(for: .milliseconds(100))
+        disk.fill()
+        try await Task.sleep(for: .milliseconds(500))
+        await gateway.crash()
+        disk.makeRoom()
+        let restarted = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
+        for id in await beforeCrash.ids {
+            let build = try await restarted.finishedBuild(id, within: 60)
+            #expect(Self.hasEnded(build), "\(build)")
+        }
+        var all: [[String: Any]] = []
+        for _ in 0..<600 {
+            all = try await storedBuilds(restarted)
+            if all.allSatisfy(Self.hasEnded) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(all.allSatisfy(Self.hasEnded))
+        let outcomes = Dictionary(grouping: all) { "\($0["status"] ?? "")\(($0["reason"] as? String).map { ": " + $0 } ?? "")" }
+        print("killed on a full disk: \(await beforeCrash.count) of 12 acknowledged; every one of \(all.count) stored builds ended,",
+              outcomes.map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", "))
+        await restarted.stop()
+    }
+
+    /// Succeeded, or Failed with a reason.
+    static func hasEnded(_ build: [String: Any]) -> Bool {
+        let status = build["status"] as? String
+        return status == "Succeeded" || (status == "Failed" && (build["reason"] as? String)?.isEmpty == false)
+    }
+
+    func storedBuilds(_ gateway: GatewayProcess) async throws -> [[String: Any]] {
+        try #require(try await gateway.get("/v1/builds?limit=1000").list)
+    }
+
     /// Scripts that misbehave in every way each end with a recorded reason within their
     /// limits, while other projects' builds run and the gateway keeps answering.
     @Test func hostileScriptsEndWithReasonsWhileOthersRun() async throws {
