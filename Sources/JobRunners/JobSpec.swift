@@ -169,11 +169,11 @@ public struct JobContext: Sendable {
         guard job.useSource, !job.mountPath.isEmpty, let source else { return nil }
         let copy = buildDirectory.appendingPathComponent("sources/\(job.podName)", isDirectory: true)
         do {
-            try FileManager.default.createDirectory(at: copy.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try makeDirectories(copy.deletingLastPathComponent())
             try? FileManager.default.removeItem(at: copy) // a job run again with the same name
             try FileManager.default.copyItem(at: source, to: copy)
         } catch {
-            throw JobFailure.cannotStart("cannot copy the build's source for \(job.podName): \(error.localizedDescription)")
+            throw JobFailure.cannotStart("cannot copy the build's source for \(job.podName): \(fileErrorReason(error))")
         }
         return copy
     }

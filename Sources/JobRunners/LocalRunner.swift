@@ -39,10 +39,17 @@ public struct LocalRunner: JobRunner {
                 + "default command of image '\(job.image)', so it succeeds without running anything")
             return JobOutput(output: "", exitCode: 0)
         }
-        let fileManager = FileManager.default
         let workDirectory = context.buildDirectory.appendingPathComponent("jobs/\(job.podName)", isDirectory: true)
         let temporary = workDirectory.appendingPathComponent(".tmp", isDirectory: true)
-        try fileManager.createDirectory(at: temporary, withIntermediateDirectories: true)
+        // A full disk or a directory in the way is the job's failure to start, said plainly.
+        func preparing<T>(_ what: String, _ body: () throws -> T) throws -> T {
+            do { return try body() } catch {
+                throw JobFailure.cannotStart("cannot prepare job \(job.podName): \(what): \(fileErrorReason(error))")
+            }
+        }
+        try preparing("cannot make \(temporary.path)") {
+            try makeDirectories(temporary)
+        }
 
         var mounts: [(from: String, to: String)] = []
         var environment: [(String, String)] = [
@@ -53,13 +60,17 @@ public struct LocalRunner: JobRunner {
         ]
         if job.storage.enabled {
             let shared = context.sharedStorage
-            try fileManager.createDirectory(at: shared, withIntermediateDirectories: true)
+            try preparing("cannot make \(shared.path)") {
+                try makeDirectories(shared)
+            }
             mounts.append((job.storage.path, shared.path))
             environment.append(("BRIGADE_STORAGE", shared.path))
         }
         if job.cache.enabled {
             let cache = cacheRoot.appendingPathComponent(job.cacheName(project: context.projectName), isDirectory: true)
-            try fileManager.createDirectory(at: cache, withIntermediateDirectories: true)
+            try preparing("cannot make \(cache.path)") {
+                try makeDirectories(cache)
+            }
             mounts.append((job.cache.path, cache.path))
             environment.append(("BRIGADE_CACHE", cache.path))
         }
@@ -72,7 +83,7 @@ public struct LocalRunner: JobRunner {
         environment += job.env.map { ($0.name, mapped($0.value)) }
 
         let scriptFile = workDirectory.appendingPathComponent(".main.sh")
-        try Data(script.utf8).write(to: scriptFile)
+        try preparing("cannot write \(scriptFile.path)") { try Data(script.utf8).write(to: scriptFile) }
 
         context.log.log(.log, name, "Starting job \(job.podName) in \(workDirectory.path)")
         context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")

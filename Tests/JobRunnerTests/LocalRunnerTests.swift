@@ -245,6 +245,21 @@ final class Scratch: Sendable {
         }
     }
 
+    /// A full disk or a file in the way: the job cannot start, and says so as the system does.
+    @Test func filesThatCannotBeMadeAreSaidPlainly() async throws {
+        let scratch = try Scratch()
+        try Data("in the way".utf8).write(to: scratch.root.appendingPathComponent("builds"))
+        let job = makeJob("blocked", tasks: ["true"])
+        await #expect {
+            try await scratch.runner.run(job, in: scratch.context())
+        } throws: { error in
+            print("a job whose directory cannot be made: \(error)")
+            let said = "\(error)"
+            return said.hasPrefix("cannot prepare job blocked-b1: cannot make \(scratch.root.path)/builds/b1/jobs/blocked-b1/.tmp: ")
+                && (said.hasSuffix(": Not a directory") || said.hasSuffix(": File exists"))
+        }
+    }
+
     @Test func environmentErrorsNeverShowValues() async throws {
         let scratch = try Scratch()
         let job = makeJob("nul", tasks: ["true"]) { $0.env = [.init(name: "TOKEN", value: "secret\u{0}value")] }
