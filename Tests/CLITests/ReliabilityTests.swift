@@ -163,6 +163,14 @@ import Testing
               await new Job('test', 'alpine', ['echo ' + hook.push_data.tag]).run();
             });
             """, extra: "runner: simulate\n")
+        // A job of the local runner needs room for its files.
+        try writeProject("files", file: "files", script: """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', async () => {
+              await new Promise((done) => setTimeout(done, 300));
+              await new Job('write', 'alpine', ['echo written > out']).run();
+            });
+            """, extra: "runner: local\n")
         let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
         let jobLine = "task: echo latest" // the simulated job's line, from the payload's tag
         let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
@@ -172,6 +180,7 @@ import Testing
         // Builds in flight when the disk fills, then webhooks onto the full disk.
         let inFlight = AcknowledgedBuilds()
         await inFlight.post(40, to: "/events/webhook/full", body: body) { _ in gateway }.value
+        let filesBuild = try #require(try await gateway.post("/events/webhook/files", body).json["build"] as? String)
         disk.fill()
         var answers: [Int: Int] = [:]
         var acknowledged = await inFlight.ids
@@ -199,6 +208,8 @@ import Testing
             #expect(build["status"] as? String == "Succeeded", "\(build)")
             #expect(try await gateway.logLines(id).contains { $0.hasSuffix(jobLine) }, "build \(id)'s log is whole")
         }
+        let files = try await gateway.finishedBuild(filesBuild, within: 60)
+        #expect(files["status"] as? String == "Failed" && (files["reason"] as? String ?? "").hasSuffix(": No space left on device"), "\(files)")
         #expect(try await storedBuilds(gateway).allSatisfy(Self.hasEnded))
         #expect(gateway.log.contains("failed attempt(s)"), "and stored it once they could")
         let after = try #require(try await gateway.post("/events/webhook/full", body).json["build"] as? String)
@@ -224,7 +235,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(all.allSatisfy(Self.hasEnded))
-        let outcomes = Dictionary(grouping: all) { "\($0["status"] ?? "")\(($0["reason"] as? String).map { ": " + $0 } ?? "")" }
+        let outcomes = Dictionary(grouping: all) { "\($0["status"] ?? "")\(($0["reason"] as? String).map { ": " + $0.prefix(60) } ?? "")" }
         print("killed on a full disk: \(await beforeCrash.count) of 12 acknowledged; every one of \(all.count) stored builds ended,",
               outcomes.map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", "))
         await restarted.stop()
