@@ -37,7 +37,7 @@ final class RepositoryCheckout: Sendable {
         let mirror = mirrors.appendingPathComponent("\(project).git", isDirectory: true)
         return try await locks.withPermit(project) {
             if !FileManager.default.fileExists(atPath: mirror.appendingPathComponent("HEAD").path) {
-                try FileManager.default.createDirectory(at: mirror, withIntermediateDirectories: true)
+                try Self.makeDirectories(mirror)
                 try await git(["init", "--bare", "--quiet", mirror.path])
                 try await git(["-C", mirror.path, "remote", "add", "--mirror=fetch", "origin", cloneURL])
             }
@@ -69,7 +69,7 @@ final class RepositoryCheckout: Sendable {
                 if !ref.isEmpty { note = "ref \(ref) is not in the repository; using its default branch" }
                 sha = head
             }
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Self.makeDirectories(directory)
             let archive = directory.appendingPathExtension("tar")
             defer { try? FileManager.default.removeItem(at: archive) }
             try await git(["-C", mirror.path, "archive", "--format=tar", "--output", archive.path, sha])
@@ -121,6 +121,13 @@ final class RepositoryCheckout: Sendable {
 
     /// git must never wait for a password on a terminal nobody reads.
     private static let environment = Environment.inherit.updating(["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"])
+
+    /// The directory, or a CheckoutError with the system's reason (a full disk, say).
+    static func makeDirectories(_ directory: URL) throws {
+        do { try BrigantineCore.makeDirectories(directory) } catch {
+            throw CheckoutError("cannot make \(directory.path): \(fileErrorReason(error))")
+        }
+    }
 
     /// A URL without its credentials (`https://user:token@host/…` → `https://host/…`).
     static func display(_ url: String) -> String {

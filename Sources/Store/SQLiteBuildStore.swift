@@ -14,7 +14,9 @@ public final class SQLiteBuildStore: BuildStore {
     ///
     /// - Parameter walLimit: bytes of write-ahead log past which it is started over.
     public init(directory: URL, walLimit: Int = SQLiteBuildStore.defaultWALLimit) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do { try makeDirectories(directory) } catch {
+            throw StoreError("cannot make the data directory \(directory.path): \(fileErrorReason(error))")
+        }
         var configuration = Configuration()
         configuration.label = "brigantine"
         configuration.busyMode = .timeout(10)

@@ -153,6 +153,17 @@ import Testing
         #expect(wrong.status == 1 && wrong.stderr == "Error: --log-format must be text or json, not 'xml'\n", "\(wrong.stderr)")
     }
 
+    /// A data directory that cannot be made stops the gateway at once, with the system's reason.
+    @Test func aDataDirectoryThatCannotBeMadeIsSaidPlainly() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        try Data("not a directory".utf8).write(to: root.appendingPathComponent("file"))
+        let blocked = root.appendingPathComponent("file/data").path
+        let result = try await Brig.run(["gateway", "--projects", projects.path, "--data", blocked, "--port", "0"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "Error: cannot open the build store: cannot make the data directory \(blocked): Not a directory\n", "\(result.stderr)")
+    }
+
     /// `--keep-days 30`: at start the gateway deletes the ended builds that came more than 30
     /// days ago (jobs and logs too) and keeps newer ones; `brig build prune` does the same.
     @Test func oldEndedBuildsAreDeletedWithKeepDays() async throws {

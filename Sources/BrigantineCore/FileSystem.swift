@@ -2,7 +2,7 @@ import Foundation
 
 /// What went wrong with a file operation, as the system says it ("No space left on device"),
 /// rather than Foundation's `Error Domain=NSCocoaErrorDomain Code=640 … UserInfo={…}`.
-func fileErrorReason(_ error: any Error) -> String {
+public func fileErrorReason(_ error: any Error) -> String {
     let error = error as NSError
     if let underlying = error.userInfo[NSUnderlyingErrorKey] as? any Error,
        case let posix = underlying as NSError, posix.domain == NSPOSIXErrorDomain {
@@ -14,7 +14,7 @@ func fileErrorReason(_ error: any Error) -> String {
 
 /// `mkdir -p`: the directory and any missing parents. Foundation's `createDirectory` says
 /// only "NSCocoaErrorDomain error 512" when it fails here; this keeps the system's reason.
-func makeDirectories(_ directory: URL) throws {
+public func makeDirectories(_ directory: URL) throws {
     let path = directory.path
     func make() -> Int32? {
         if mkdir(path, 0o755) == 0 { return nil }
