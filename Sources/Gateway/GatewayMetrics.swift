@@ -69,7 +69,7 @@ final class GatewayMetrics: Sendable {
                                            buckets: Self.buildBuckets, help: "Time a build ran, by status.")
                 .record(ran)
         }
-        observer.storeWriteFailed = { [storeWriteFailures] in storeWriteFailures.increment() }
+        observer.storeWriteFailed = { [storeWriteFailures] _ in storeWriteFailures.increment() }
         observer.startRetried = { [startRetries] in startRetries.increment() }
         return observer
     }

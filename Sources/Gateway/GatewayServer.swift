@@ -86,6 +86,7 @@ public final class GatewayServer: Sendable {
     private let logger: Logger
     private let scheduler: BuildScheduler
     private let metrics = GatewayMetrics()
+    private let storeOutage: StoreOutage
 
     /// - Parameter store: where builds are kept; nil: the embedded SQLite store in `dataDirectory`.
     public init(projectsDirectory: String, dataDirectory: URL, options: Options, logger: Logger,
@@ -99,6 +100,8 @@ public final class GatewayServer: Sendable {
                                        onChange: { change in logger.notice("\(change)") })
         let store = try store ?? SQLiteBuildStore(directory: dataDirectory)
         self.store = store
+        let storeOutage = StoreOutage(logger: logger)
+        self.storeOutage = storeOutage
         let cacheRoot = dataDirectory.appendingPathComponent("cache", isDirectory: true)
         let engine = EngineConnection(socket: options.engineSocket)
         scheduler = BuildScheduler(
@@ -118,7 +121,7 @@ public final class GatewayServer: Sendable {
                 repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true),
                 startRetryDelays: options.startRetryDelays),
             limits: { [registry] in registry.concurrencyLimits },
-            logger: logger, observer: metrics.schedulerObserver)
+            logger: logger, observer: metrics.schedulerObserver.reporting(to: storeOutage))
     }
 
     /// TLS 1.2 or later with the files' chain and key, read now so that a bad file stops the
@@ -157,11 +160,11 @@ public final class GatewayServer: Sendable {
         WebhookRoutes(registry: registry, store: store, accepted: { [scheduler] in scheduler.wake(for: $0, at: $1) },
                       joined: { [metrics] in metrics.webhookJoined(as: $0) },
                       maxBodySize: options.maxBodySize, rateLimiter: WebhookRateLimiter(logger: logger),
-                      queueLimit: queueLimit).add(to: router)
+                      queueLimit: queueLimit, storeOutage: storeOutage).add(to: router)
         let access = APIAccess(token: options.apiToken)
         let api = router.group("v1").add(middleware: access)
         let shutdown = ShutdownSignal()
-        ReadAPI(registry: registry, store: store, stopping: { shutdown.isSet }).add(to: router, api: api)
+        ReadAPI(registry: registry, store: store, storeOutage: storeOutage, stopping: { shutdown.isSet }).add(to: router, api: api)
         BuildControl(registry: registry, store: store, scheduler: scheduler).add(to: api)
         router.group("metrics").add(middleware: access).get { [metrics, scheduler, store] _, _ in
             let pending = try? await store.pendingCount()

@@ -7,6 +7,7 @@ import Store
 struct ReadAPI: Sendable {
     let registry: ProjectRegistry
     let store: any BuildStore
+    let storeOutage: StoreOutage
     /// True once the gateway is stopping: a followed log or a wait ends then.
     let stopping: @Sendable () -> Bool
 
@@ -15,10 +16,14 @@ struct ReadAPI: Sendable {
         // Alive: the process answers (a load balancer restarts what does not).
         router.get("healthz") { _, _ in Self.text(.ok, "OK") }
         // Ready: a webhook now would be accepted, because the store answers a read within
-        // `readinessTimeout`; else 503 saying why (the gateway is stopping, or the store is
-        // out of reach, when webhooks get 503 too).
-        router.get("readyz") { [store, stopping] _, _ in
+        // `readinessTimeout` and its latest writes landed; else 503 saying why (the gateway
+        // is stopping, the store is out of reach or refuses writes: webhooks get 503 too).
+        router.get("readyz") { [store, storeOutage, stopping] _, _ in
             if stopping() { return Self.text(.serviceUnavailable, "not ready: the gateway is stopping") }
+            if storeOutage.isFailing {
+                // The reason (the store's own error) is in the log, not for anyone who can reach the port.
+                return Self.text(.serviceUnavailable, "not ready: the build store refuses writes (the gateway's log says why), so webhooks would get 503")
+            }
             let answered = await withTaskGroup(of: Bool.self) { group in
                 group.addTask { (try? await store.pendingCount()) != nil }
                 group.addTask {

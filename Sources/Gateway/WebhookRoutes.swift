@@ -16,6 +16,7 @@ struct WebhookRoutes: Sendable {
     let maxBodySize: Int
     let rateLimiter: WebhookRateLimiter
     let queueLimit: QueueLimit
+    let storeOutage: StoreOutage
 
     func add(to router: Router<BasicRequestContext>) {
         // Brigade 1.x: /events/webhook/<name, ID or URL token>, /<org>/<repo>, /<org>/<repo>/<commit>.
@@ -198,6 +199,7 @@ struct WebhookRoutes: Sendable {
         }
         do {
             let stored = try await store.create(build)
+            storeOutage.succeeded()
             guard stored.id == build.id else {
                 rateLimiter.giveBack(for: project) // no new build was made
                 let how = build.deliveryKey != nil && stored.build.deliveryKey == build.deliveryKey ? "duplicate" : "coalesced"
@@ -209,6 +211,7 @@ struct WebhookRoutes: Sendable {
             return Reply.json(.ok, ["status": answer, "build": stored.id])
         } catch {
             rateLimiter.giveBack(for: project)
+            storeOutage.failed(error, webhook: true)
             return Reply.status(.serviceUnavailable, "the build could not be stored; nothing was accepted, try again")
         }
     }

@@ -55,7 +55,9 @@ public final class BuildScheduler: Sendable {
         /// A build ended: its status, how long it waited to start, and how long it ran.
         public var buildEnded: @Sendable (_ status: BuildStatus, _ queued: Duration, _ ran: Duration) -> Void = { _, _, _ in }
         /// A write to the store failed; it is tried again.
-        public var storeWriteFailed: @Sendable () -> Void = {}
+        public var storeWriteFailed: @Sendable (_ error: any Error) -> Void = { _ in }
+        /// A write to the store landed (after failures or not).
+        public var storeWriteLanded: @Sendable () -> Void = {}
         /// A build could not start for a reason that may pass; it is tried again later.
         public var startRetried: @Sendable () -> Void = {}
 
@@ -461,11 +463,12 @@ public final class BuildScheduler: Sendable {
             while true {
                 do {
                     try await write(store)
+                    observer.storeWriteLanded()
                     if failures > 0 { logger.notice("stored \(what) after \(failures) failed attempt(s)") }
                     return
                 } catch {
                     failures += 1
-                    observer.storeWriteFailed()
+                    observer.storeWriteFailed(error)
                     if state.withLock({ $0.stopping }) {
                         logger.error("could not store \(what) before stopping: \(error)")
                         return

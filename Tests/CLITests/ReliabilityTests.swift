@@ -198,6 +198,9 @@ import Testing
             }
         }
         #expect(try await gateway.get("/healthz").status == 200)
+        let unready = try await gateway.get("/readyz")
+        #expect(unready.status == 503 && unready.text.contains("the build store refuses writes"), "\(unready.status) \(unready.text)")
+        #expect(gateway.log.contains("the build store refuses writes, so webhooks get 503 until it takes them again: SQLite error 13: database or disk is full"))
         print("full disk: answers to 200 webhooks \(answers.sorted { $0.key < $1.key })")
         #expect(answers[503, default: 0] > 100, "the disk was full for the store")
         #expect(gateway.log.contains("trying again until it lands"), "running builds could not store their progress")
@@ -212,6 +215,13 @@ import Testing
         #expect(files["status"] as? String == "Failed" && (files["reason"] as? String ?? "").hasSuffix(": No space left on device"), "\(files)")
         #expect(try await storedBuilds(gateway).allSatisfy(Self.hasEnded))
         #expect(gateway.log.contains("failed attempt(s)"), "and stored it once they could")
+        var ready = try await gateway.get("/readyz")
+        for _ in 0..<100 where ready.status != 200 { // once a write lands, settled after the last failure
+            try await Task.sleep(for: .milliseconds(100))
+            ready = try await gateway.get("/readyz")
+        }
+        #expect(ready.status == 200 && ready.text == "ready", "\(ready.text)")
+        #expect(gateway.log.contains("the build store takes writes again"))
         let after = try #require(try await gateway.post("/events/webhook/full", body).json["build"] as? String)
         #expect(try await gateway.finishedBuild(after)["status"] as? String == "Succeeded")
 

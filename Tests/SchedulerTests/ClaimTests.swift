@@ -47,7 +47,7 @@ import Worker
         let web = try project("acme/web", script: "require('brigadier').events.on('image_push', () => { console.log('ran'); });")
         let heard = Mutex((retries: 0, ended: [BuildStatus]()))
         var observer = BuildScheduler.Observer()
-        observer.storeWriteFailed = { heard.withLock { $0.retries += 1 } }
+        observer.storeWriteFailed = { _ in heard.withLock { $0.retries += 1 } }
         observer.buildEnded = { status, _, _ in heard.withLock { $0.ended.append(status) } }
         let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
                                        settings: settings(), observer: observer)
