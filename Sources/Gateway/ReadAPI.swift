@@ -20,10 +20,6 @@ struct ReadAPI: Sendable {
         // is stopping, the store is out of reach or refuses writes: webhooks get 503 too).
         router.get("readyz") { [store, storeOutage, stopping] _, _ in
             if stopping() { return Self.text(.serviceUnavailable, "not ready: the gateway is stopping") }
-            if storeOutage.isFailing {
-                // The reason (the store's own error) is in the log, not for anyone who can reach the port.
-                return Self.text(.serviceUnavailable, "not ready: the build store refuses writes (the gateway's log says why), so webhooks would get 503")
-            }
             let answered = await withTaskGroup(of: Bool.self) { group in
                 group.addTask { (try? await store.pendingCount()) != nil }
                 group.addTask {
@@ -34,8 +30,14 @@ struct ReadAPI: Sendable {
                 group.cancelAll()
                 return first
             }
-            return answered ? Self.text(.ok, "ready")
-                : Self.text(.serviceUnavailable, "not ready: the build store does not answer, so webhooks would get 503")
+            guard answered else {
+                return Self.text(.serviceUnavailable, "not ready: the build store does not answer, so webhooks would get 503")
+            }
+            guard !storeOutage.isFailing else {
+                // The reason (the store's own error) is in the log, not for anyone who can reach the port.
+                return Self.text(.serviceUnavailable, "not ready: the build store refuses writes (the gateway's log says why), so webhooks would get 503")
+            }
+            return Self.text(.ok, "ready")
         }
         api.get("projects") { _, _ in
             Reply.json(.ok, registry.projects.map(APIObjects.project))
