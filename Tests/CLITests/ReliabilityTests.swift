@@ -112,6 +112,30 @@ import Testing
         #expect(try await gateway.finishedBuild(try #require(answer.json["build"] as? String))["status"] as? String == "Succeeded")
     }
 
+    /// Bodies nested hundreds of thousands deep, within the size cap, where the gateway parses
+    /// them itself (a project that deduplicates and coalesces) and where the script does:
+    /// no parser's recursion takes the gateway down, and each build ends with its outcome.
+    @Test func deeplyNestedBodiesNeitherCrashNorHang() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProject("nested", file: "nested", script: """
+            require('brigadier').events.on('image_push', (e) => { console.log('depth ok: ' + typeof JSON.parse(e.payload)); });
+            """, extra: "runner: simulate\ndeduplicate: true\ncoalesceWindow: 0.1\n")
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "1"])
+        let depth = 100_000
+        let bodies = [
+            String(repeating: "{\"a\":", count: depth) + "1" + String(repeating: "}", count: depth),
+            String(repeating: "[", count: 3 * depth) + String(repeating: "]", count: 3 * depth),
+        ]
+        for body in bodies {
+            let answer = try await gateway.post("/events/webhook/nested", Data(body.utf8))
+            #expect(answer.status == 200, "\(answer.status) \(answer.text)")
+            let build = try await gateway.finishedBuild(try #require(answer.json["build"] as? String), within: 60)
+            #expect(Self.hasEnded(build), "\(build)")
+            print("a body nested \(body.first == "[" ? 3 * depth : depth) deep: \(build["status"] ?? "") \(build["reason"] ?? "")")
+        }
+        #expect(try await gateway.get("/healthz").status == 200)
+    }
+
     /// More connections than the gateway has file descriptors: they wait to be accepted
     /// instead of taking every descriptor (which made the gateway unable to reload its
     /// projects, then stop answering, then die in libdispatch), and once they go the
