@@ -365,8 +365,10 @@ extension Project {
         let written: Written
         do {
             written = try YAMLDecoder().decode(Written.self, from: yaml)
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
-                let DecodingError.dataCorrupted(context) {
+        } catch let DecodingError.typeMismatch(type, context) {
+            // The value itself is never quoted: it may be a secret.
+            throw fail("'\(keyPath(context.codingPath))' must be \(kind(of: type))")
+        } catch let DecodingError.valueNotFound(_, context), let DecodingError.dataCorrupted(context) {
             throw fail("'\(keyPath(context.codingPath))': \(context.debugDescription)")
         } catch {
             throw fail("\(error)")
@@ -425,6 +427,22 @@ extension Project {
     }
 
     /// `gateways[0]`, `repo.cloneURL`: where in the file a value is.
+    /// What a setting of this type is, in the words of a YAML file (Yams names its node
+    /// kinds where a list or a mapping was wanted).
+    private static func kind(of type: Any.Type) -> String {
+        switch type {
+        case is Double.Type, is Int.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is String.Type: return "text"
+        default:
+            let name = String(describing: type)
+            if name.hasSuffix("Sequence") { return "a list" }
+            if name.hasSuffix("Mapping") { return "a mapping" }
+            if name.hasSuffix("Scalar") { return "a single value, not a list or a mapping" }
+            return "a \(name)"
+        }
+    }
+
     private static func keyPath(_ path: [any CodingKey]) -> String {
         path.reduce("") { text, key in
             if let index = key.intValue { return "\(text)[\(index)]" }
