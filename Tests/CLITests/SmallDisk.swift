@@ -11,8 +11,16 @@ final class SmallDisk: Sendable {
     private let filler = Mutex((wanted: false, writing: false))
     private var fillerFile: URL { directory.appendingPathComponent("filler") }
 
-    static var available: Bool { getuid() == 0 }
-    static let unavailableReason = "mounts a small tmpfs to fill up: needs root"
+    /// Whether this process may mount one (root, with the right to mount: a container may lack it).
+    static let available: Bool = {
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("small-disk-probe-\(UUID().uuidString)")
+        guard (try? FileManager.default.createDirectory(at: probe, withIntermediateDirectories: true)) != nil else { return false }
+        defer { try? FileManager.default.removeItem(at: probe) }
+        guard mount("tmpfs", probe.path, "tmpfs", 0, "size=1m") == 0 else { return false }
+        umount2(probe.path, Int32(MNT_DETACH))
+        return true
+    }()
+    static let unavailableReason = "mounts a small tmpfs to fill up: needs root and the right to mount"
 
     /// Mounts a filesystem of `mebibytes` at `directory` (made if missing).
     init(at directory: URL, mebibytes: Int) throws {
