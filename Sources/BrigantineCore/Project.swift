@@ -426,7 +426,6 @@ extension Project {
         return project
     }
 
-    /// `gateways[0]`, `repo.cloneURL`: where in the file a value is.
     /// What a setting of this type is, in the words of a YAML file (Yams names its node
     /// kinds where a list or a mapping was wanted).
     private static func kind(of type: Any.Type) -> String {
@@ -443,6 +442,7 @@ extension Project {
         }
     }
 
+    /// `gateways[0]`, `repo.cloneURL`: where in the file a value is.
     private static func keyPath(_ path: [any CodingKey]) -> String {
         path.reduce("") { text, key in
             if let index = key.intValue { return "\(text)[\(index)]" }

@@ -313,7 +313,7 @@ struct RequestLog: RouterMiddleware {
         var status = HTTPResponse.Status.internalServerError
         defer {
             let elapsed = started.duration(to: .now)
-            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let milliseconds = elapsed.seconds * 1000
             let route = context.endpointPath ?? "none"
             logger.info("request", metadata: [
                 "method": "\(request.method)", "route": "\(route)",

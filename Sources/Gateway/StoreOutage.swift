@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Scheduler
+import Store
 import Synchronization
 
 /// Whether the store takes writes, as the latest ones showed (a full disk, a database out
@@ -55,8 +56,7 @@ final class StoreOutage: Sendable {
             return current
         }
         guard let ended else { return }
-        let (seconds, attoseconds) = (ended.lastFailure - ended.began).components
-        let lasted = String(format: "%.1f", Double(seconds) + Double(attoseconds) / 1e18)
+        let lasted = String(format: "%.1f", (ended.lastFailure - ended.began).seconds)
         logger.notice("the build store takes writes again; they failed for \(lasted) s, and \(ended.refusedWebhooks) webhook(s) were refused")
     }
 

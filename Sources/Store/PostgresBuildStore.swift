@@ -684,8 +684,8 @@ public struct StoreError: Error, CustomStringConvertible {
 }
 
 extension Duration {
-    /// In seconds, with the fraction.
-    var seconds: Double {
+    /// In seconds, with the fraction (the gateway's log lines use it too).
+    public var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
