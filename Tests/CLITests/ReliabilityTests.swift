@@ -46,19 +46,13 @@ import Testing
         let restarted = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
         for id in ids {
             let build = try await restarted.finishedBuild(id, within: 60)
-            let status = build["status"] as? String
-            #expect(status == "Succeeded" || (status == "Failed" && (build["reason"] as? String)?.isEmpty == false), "\(build)")
+            #expect(Self.hasEnded(build), "\(build)")
         }
         // Nothing at all stays pending or running, acknowledged or not (some were stored
         // but their answer was lost with the process).
-        var all: [[String: Any]] = []
-        for _ in 0..<600 {
-            all = try JSONSerialization.jsonObject(with: try await restarted.get("/v1/builds?limit=1000").body) as? [[String: Any]] ?? []
-            guard !all.allSatisfy({ ($0["status"] as? String) == "Succeeded" || ($0["status"] as? String) == "Failed" }) else { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let all = try await allEnded(restarted)
         #expect(all.count >= ids.count)
-        #expect(all.allSatisfy { ($0["status"] as? String) == "Succeeded" || ($0["status"] as? String) == "Failed" })
+        #expect(all.allSatisfy(Self.hasEnded))
         #expect(Set(ids).isSubset(of: Set(all.compactMap { $0["id"] as? String })))
         print("after the restart: \(all.count) builds stored, every one ended")
     }
@@ -262,12 +256,7 @@ import Testing
             let build = try await restarted.finishedBuild(id, within: 60)
             #expect(Self.hasEnded(build), "\(build)")
         }
-        var all: [[String: Any]] = []
-        for _ in 0..<600 {
-            all = try await storedBuilds(restarted)
-            if all.allSatisfy(Self.hasEnded) { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let all = try await allEnded(restarted)
         #expect(all.allSatisfy(Self.hasEnded))
         let outcomes = Dictionary(grouping: all) { "\($0["status"] ?? "")\(($0["reason"] as? String).map { ": " + $0.prefix(60) } ?? "")" }
         print("killed on a full disk: \(await beforeCrash.count) of 12 acknowledged; every one of \(all.count) stored builds ended,",
@@ -283,6 +272,17 @@ import Testing
 
     func storedBuilds(_ gateway: GatewayProcess) async throws -> [[String: Any]] {
         try #require(try await gateway.get("/v1/builds?limit=1000").list)
+    }
+
+    /// Every stored build, once all have ended (or as they are after 60 s).
+    func allEnded(_ gateway: GatewayProcess) async throws -> [[String: Any]] {
+        var all: [[String: Any]] = []
+        for _ in 0..<600 {
+            all = try await storedBuilds(gateway)
+            if all.allSatisfy(Self.hasEnded) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return all
     }
 
     /// Scripts that misbehave in every way each end with a recorded reason within their
