@@ -87,10 +87,13 @@ public final class GatewayServer: Sendable {
     private let scheduler: BuildScheduler
     private let metrics = GatewayMetrics()
     private let storeOutage: StoreOutage
+    /// Held while the gateway lives: no second gateway on the same data directory.
+    private let dataDirectoryLock: DataDirectoryLock
 
     /// - Parameter store: where builds are kept; nil: the embedded SQLite store in `dataDirectory`.
     public init(projectsDirectory: String, dataDirectory: URL, options: Options, logger: Logger,
                 store: (any BuildStore)? = nil) throws {
+        dataDirectoryLock = try DataDirectoryLock(directory: dataDirectory)
         self.options = options
         self.dataDirectory = dataDirectory
         self.logger = logger

@@ -25,7 +25,9 @@ enum Brig {
 
     /// Runs `brig <arguments>` with a private data directory and waits for it.
     /// - Parameter input: what the process reads on its standard input.
-    static func run(_ arguments: [String], data: URL? = nil, input: Data? = nil) async throws -> Result {
+    /// - Parameter killAfter: how long it may run before it is killed (for a command that
+    ///   should stop by itself, such as a gateway that must refuse to start).
+    static func run(_ arguments: [String], data: URL? = nil, input: Data? = nil, killAfter: Duration? = nil) async throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -40,6 +42,13 @@ enum Brig {
             defer { try? FileManager.default.removeItem(at: inFile) } // the open handle keeps it readable
             process.standardInput = try FileHandle(forReadingFrom: inFile)
         }
+        let deadline = killAfter.map { limit in
+            Task {
+                try await Task.sleep(for: limit)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+        }
+        defer { deadline?.cancel() }
         let (outData, errData) = try await process.runCollectingOutput()
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))

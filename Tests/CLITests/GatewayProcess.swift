@@ -88,6 +88,9 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
         try? FileManager.default.removeItem(at: output.appendingPathExtension("token"))
     }
 
+    /// The gateway's process ID.
+    var processIdentifier: Int32 { process.processIdentifier }
+
     /// The resident memory the kernel counts for the gateway's own (anonymous) pages, in
     /// bytes: its heap and stacks, not the mapped program files.
     var anonymousResidentBytes: Int? {

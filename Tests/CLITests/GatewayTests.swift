@@ -164,6 +164,37 @@ import Testing
         #expect(result.stderr == "Error: cannot open the build store: cannot make the data directory \(blocked): Not a directory\n", "\(result.stderr)")
     }
 
+    /// A second gateway on a data directory in use stops at once and says which process has
+    /// it, without touching the first one's builds: before, it took the first's running build
+    /// for one a stopped gateway had left and ended it as Failed. Once the first is killed
+    /// (`kill -9`: nothing cleans up), a gateway starts there again.
+    @Test func aSecondGatewayOnTheSameDataDirectoryIsRefused() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects(extra: [
+            "slow.js": "require('brigadier').events.on('image_push', async () => { await new Promise(r => setTimeout(r, 1500)); console.log('slept'); });",
+            "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
+        ])
+        let first = try await GatewayProcess.start(projects: projects, data: data)
+        let id = try #require(try await first.post("/events/webhook/slow", Data("{}".utf8)).json["build"] as? String)
+        for _ in 0..<200 where try await first.get("/v1/build/\(id)").json["status"] as? String != "Running" {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let second = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1", "--port", "0"],
+                                        killAfter: .seconds(20))
+        #expect(second.status == 1)
+        #expect(second.stderr == "Error: another gateway (process \(first.processIdentifier)) is using the data directory \(data.path); "
+                    + "give each gateway its own --data (gateways that share builds do it through --store postgres://…)\n",
+                "\(second.stderr)")
+        let build = try await first.finishedBuild(id)
+        #expect(build["status"] as? String == "Succeeded" && build["reason"] is NSNull, "\(build)")
+        #expect(try await first.logLines(id).contains("slept"))
+
+        await first.crash()
+        let again = try await GatewayProcess.start(projects: projects, data: data)
+        #expect(try await again.get("/v1/build/\(id)").json["status"] as? String == "Succeeded")
+        await again.stop()
+    }
+
     /// `--keep-days 30`: at start the gateway deletes the ended builds that came more than 30
     /// days ago (jobs and logs too) and keeps newer ones; `brig build prune` does the same.
     @Test func oldEndedBuildsAreDeletedWithKeepDays() async throws {
