@@ -93,6 +93,8 @@ let package = Package(
                 // HTTPS for webhooks (on NIOSSL, which PostgresNIO brings already).
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // Its parser's errors, which Hummingbird answers itself (400, and the connection closed).
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 // Hummingbird runs on it already: the gateway joins its shutdown signal.
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),

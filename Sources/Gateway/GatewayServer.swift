@@ -5,6 +5,7 @@ import HummingbirdTLS
 import JobRunners
 import Logging
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
 import Scheduler
@@ -331,6 +332,16 @@ struct RequestLog: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             status = error.status
             throw error
+        } catch let error as HTTPParserError {
+            status = .badRequest // a request that ended early or broke HTTP: Hummingbird answers it
+            throw error
+        } catch {
+            // Anything else is the gateway's own failure, mostly the store's (Hummingbird
+            // would log it only at debug and answer an empty 500). The store's errors name
+            // the query, never its values.
+            logger.error("\(request.method) \(context.endpointPath ?? "none") failed: \(error)")
+            return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: "the gateway could not answer this request (its log says why)\n")))
         }
     }
 }

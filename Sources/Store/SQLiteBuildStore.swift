@@ -28,17 +28,30 @@ public final class SQLiteBuildStore: BuildStore {
             try db.execute(sql: "PRAGMA journal_size_limit = \(2 * walLimit)")
         }
         let path = directory.appendingPathComponent("brigantine.sqlite").path
-        database = try DatabasePool(path: path, configuration: configuration)
-        // The pool sets `synchronous = NORMAL` on its writer when it turns WAL mode on, after
-        // `prepareDatabase`: commits would then reach the disk only at checkpoints.
-        try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-        try Self.migrator.migrate(database)
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            // The pool sets `synchronous = NORMAL` on its writer when it turns WAL mode on, after
+            // `prepareDatabase`: commits would then reach the disk only at checkpoints.
+            try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            try Self.migrator.migrate(database)
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            throw StoreError(Self.damaged(path, error))
+        }
         commits = GroupCommit(database)
         checkpoints = try Self.checkpointContinually(path: path, walLimit: walLimit, commits: commits)
     }
 
     deinit {
         checkpoints.cancel()
+    }
+
+    /// What to do about a file SQLite cannot read as a database (a disk that lost writes, a
+    /// file cut short or written over). The store is the only copy of every build, so it is
+    /// left as it is: the operator decides whether to recover it or start afresh.
+    static func damaged(_ path: String, _ error: DatabaseError) -> String {
+        "\(path) is damaged (SQLite error \(error.resultCode.rawValue): \(error.message ?? "\(error.resultCode)")). "
+            + "It is left as it is: copy what can still be read into a new file with the sqlite3 shell "
+            + "(.recover, or .dump), or move it and its -wal and -shm files aside to start on an empty store"
     }
 
     /// `PRAGMA synchronous` of the connection that writes (2: FULL), for tests.

@@ -164,6 +164,24 @@ import Testing
         #expect(result.stderr == "Error: cannot open the build store: cannot make the data directory \(blocked): Not a directory\n", "\(result.stderr)")
     }
 
+    /// A build store SQLite cannot read stops the gateway with what to do about it, and the
+    /// file is left byte for byte as it was: it may be the only copy of every build.
+    @Test func aDamagedStoreStopsTheStartAndIsLeftAsItIs() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let file = data.appendingPathComponent("brigantine.sqlite")
+        let damaged = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
+        try damaged.write(to: file)
+        let result = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1", "--port", "0"],
+                                        killAfter: .seconds(20))
+        #expect(result.status == 1)
+        #expect(result.stderr == "Error: cannot open the build store: \(file.path) is damaged (SQLite error 26: file is not a database). "
+                    + "It is left as it is: copy what can still be read into a new file with the sqlite3 shell (.recover, or .dump), "
+                    + "or move it and its -wal and -shm files aside to start on an empty store\n", "\(result.stderr)")
+        #expect(try Data(contentsOf: file) == damaged)
+    }
+
     /// A second gateway on a data directory in use stops at once and says which process has
     /// it, without touching the first one's builds: before, it took the first's running build
     /// for one a stopped gateway had left and ended it as Failed. Once the first is killed

@@ -5,9 +5,9 @@ import Logging
 import Store
 import Testing
 
-/// A store whose disk is gone: every write fails.
+/// A store whose disk is gone: every write fails, and so does listing builds.
 final class FailingStore: BuildStore {
-    struct DiskGone: Error {}
+    struct DiskGone: Error, CustomStringConvertible { var description: String { "disk I/O error" } }
     func create(_ build: NewBuild) async throws -> StoredBuild { throw DiskGone() }
     func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild? { nil }
     func appendLog(buildID: String, lines: [LogLine]) async throws { throw DiskGone() }
@@ -17,7 +17,7 @@ final class FailingStore: BuildStore {
     func requestCancel(buildID: String, reason: String) async throws -> CancelRequest { throw DiskGone() }
     func cancelRequests() async throws -> [String: String] { [:] }
     func build(id: String) async throws -> StoredBuild? { nil }
-    func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] { [] }
+    func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] { throw DiskGone() }
     func pendingCount() async throws -> Int { throw DiskGone() }
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { throw DiskGone() }
     func deleteBuild(id: String) async throws -> BuildDeletion { throw DiskGone() }
@@ -29,8 +29,9 @@ final class FailingStore: BuildStore {
 }
 
 @Suite struct StoreFailureTests {
-    /// Never a 200 for a build that does not exist.
-    @Test func aBuildThatCannotBeStoredIsNotAccepted() async throws {
+    /// A gateway on `FailingStore`, serving on loopback while `body` runs.
+    func serving(logger: Logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+                 _ body: (Int) async throws -> Void) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-failure-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -38,15 +39,34 @@ final class FailingStore: BuildStore {
             .write(to: root.appendingPathComponent("open.yaml"), atomically: true, encoding: .utf8)
         let server = try GatewayServer(
             projectsDirectory: root.path, dataDirectory: root.appendingPathComponent("data"),
-            options: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
-            store: FailingStore())
+            options: .init(host: "127.0.0.1", port: 0), logger: logger, store: FailingStore())
         let port = AsyncStream.makeStream(of: Int.self)
         let serving = Task { try await server.run { _, bound in port.continuation.yield(bound) } }
         defer { serving.cancel() }
         var iterator = port.stream.makeAsyncIterator()
-        let bound = try #require(await iterator.next())
-        let reply = try await LoopbackHTTP.send(port: bound, "POST", "/events/webhook/open", body: Data("{}".utf8))
-        #expect(reply.status == 503)
-        #expect(String(decoding: reply.body, as: UTF8.self) == "{\"status\":\"the build could not be stored; nothing was accepted, try again\"}\n")
+        try await body(try #require(await iterator.next()))
+    }
+
+    /// Never a 200 for a build that does not exist.
+    @Test func aBuildThatCannotBeStoredIsNotAccepted() async throws {
+        try await serving { port in
+            let reply = try await LoopbackHTTP.send(port: port, "POST", "/events/webhook/open", body: Data("{}".utf8))
+            #expect(reply.status == 503)
+            #expect(String(decoding: reply.body, as: UTF8.self) == "{\"status\":\"the build could not be stored; nothing was accepted, try again\"}\n")
+        }
+    }
+
+    /// A read the store fails gets a 500 that says where the reason is, and the log says it
+    /// (Hummingbird alone answers an empty 500 and logs the error only at debug).
+    @Test func aReadTheStoreFailsIsAnsweredAndLogged() async throws {
+        let said = LogLines()
+        try await serving(logger: said.logger) { port in
+            let reply = try await LoopbackHTTP.send(port: port, "GET", "/v1/builds")
+            #expect(reply.status == 500)
+            #expect(String(decoding: reply.body, as: UTF8.self) == "the gateway could not answer this request (its log says why)\n")
+            #expect(said.lines.withLock { $0 }.contains("error: GET /v1/builds failed: disk I/O error"), "\(said.lines.withLock { $0 })")
+            let health = try await LoopbackHTTP.send(port: port, "GET", "/healthz")
+            #expect(health.status == 200)
+        }
     }
 }

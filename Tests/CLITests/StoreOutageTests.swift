@@ -1,7 +1,6 @@
 import Foundation
 @testable import Gateway
 import Logging
-import Synchronization
 import Testing
 
 /// How the gateway tells an outage of the store's writes: once in the log when it begins and
@@ -9,29 +8,8 @@ import Testing
 @Suite struct StoreOutageTests {
     struct DiskFull: Error, CustomStringConvertible { var description: String { "database or disk is full" } }
 
-    /// The log lines said, as "level: message".
-    final class Said: Sendable {
-        let lines = Mutex<[String]>([])
-        var logger: Logger {
-            Logger(label: "test") { _ in Handler(said: self) }
-        }
-        struct Handler: LogHandler {
-            let said: Said
-            var logLevel: Logger.Level = .trace
-            var metadata: Logger.Metadata = [:]
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-            func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                     source: String, file: String, function: String, line: UInt) {
-                said.lines.withLock { $0.append("\(level): \(message)") }
-            }
-        }
-    }
-
     @Test func anOutageIsSaidOnceAndEndsWithAWriteThatLandsAfterItSettled() async throws {
-        let said = Said()
+        let said = LogLines()
         let outage = StoreOutage(logger: said.logger, settling: .seconds(1), memory: .seconds(60))
         outage.succeeded()
         #expect(!outage.isFailing && said.lines.withLock { $0 }.isEmpty, "no outage, nothing to say")
@@ -55,7 +33,7 @@ import Testing
     }
 
     @Test func aFailureWithNothingAfterItCountsOnlySoLong() async throws {
-        let outage = StoreOutage(logger: Said().logger, settling: .milliseconds(10), memory: .milliseconds(500))
+        let outage = StoreOutage(logger: LogLines().logger, settling: .milliseconds(10), memory: .milliseconds(500))
         outage.failed(DiskFull(), webhook: false)
         #expect(outage.isFailing)
         try await Task.sleep(for: .milliseconds(600))
