@@ -199,7 +199,7 @@ import Testing
         let inFlight = AcknowledgedBuilds()
         await inFlight.post(40, to: "/events/webhook/full", body: body) { _ in gateway }.value
         let filesBuild = try #require(try await gateway.post("/events/webhook/files", body).json["build"] as? String)
-        disk.fill()
+        try await disk.fill()
         var answers: [Int: Int] = [:]
         var acknowledged = await inFlight.ids
         for _ in 0..<25 {
@@ -223,7 +223,7 @@ import Testing
         #expect(answers[503, default: 0] > 100, "the disk was full for the store")
         #expect(gateway.log.contains("trying again until it lands"), "running builds could not store their progress")
 
-        disk.makeRoom()
+        await disk.makeRoom()
         for id in acknowledged {
             let build = try await gateway.finishedBuild(id, within: 60)
             #expect(build["status"] as? String == "Succeeded", "\(build)")
@@ -247,10 +247,10 @@ import Testing
         let beforeCrash = AcknowledgedBuilds()
         await beforeCrash.post(12, to: "/events/webhook/full", body: body) { _ in gateway }.value
         try await Task.sleep(for: .milliseconds(100))
-        disk.fill()
+        try await disk.fill()
         try await Task.sleep(for: .milliseconds(500))
         await gateway.crash()
-        disk.makeRoom()
+        await disk.makeRoom()
         let restarted = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--lanes", "2"])
         for id in await beforeCrash.ids {
             let build = try await restarted.finishedBuild(id, within: 60)
