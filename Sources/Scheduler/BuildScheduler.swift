@@ -266,9 +266,8 @@ public final class BuildScheduler: Sendable {
         let build = stored.build
         let started = stored.startedAt ?? Date()
         let ending = await run(build, coalesced: stored.coalesced)
-        if ending.putBack {
-            logger.notice("build put back in the queue: the gateway stopped before it could start",
-                          metadata: ["build": "\(build.id)", "project": "\(build.projectName)"])
+        if let why = ending.putBack {
+            logger.notice("build put back in the queue: \(why)", metadata: ["build": "\(build.id)", "project": "\(build.projectName)"])
             release(build)
             await persist("the return of build \(build.id) to the queue") { store in try await store.putBack(buildID: build.id) }
             return
@@ -321,9 +320,9 @@ public final class BuildScheduler: Sendable {
         var reason: String?
         var lastLines: [LogLine]
         var jobs: [StoredJob] = []
-        /// It has not ended: the gateway stopped before its script could start, and it goes
-        /// back in the queue.
-        var putBack = false
+        /// It has not ended, and goes back in the queue, because of this: the gateway stopped
+        /// before its script could start, or while it ran and its project reruns such builds.
+        var putBack: String?
     }
 
     private func run(_ build: NewBuild, coalesced: Int) async -> Ending {
@@ -369,9 +368,15 @@ public final class BuildScheduler: Sendable {
             if stopping { worker.cancel(reason: Self.shutdownReason) }
             outcome = await worker.run(on: lane)
             await stopFlushing()
+            // A restart (SIGTERM: a deploy, say) interrupts a build just as a crash does, and
+            // gets the same answer: the project asked for interrupted builds to run again.
+            if outcome.stoppedWith == Self.shutdownReason, project.rerunInterrupted {
+                return Ending(status: .pending, exitCode: 0, lastLines: [],
+                              putBack: "the gateway stopped while it ran, and its project runs interrupted builds again")
+            }
         } catch is StartPostponed {
             await stopFlushing()
-            return Ending(status: .pending, exitCode: 0, lastLines: [], putBack: true)
+            return Ending(status: .pending, exitCode: 0, lastLines: [], putBack: "the gateway stopped before it could start")
         } catch {
             await stopFlushing()
             log.log(.error, nil, "\(error)")

@@ -133,9 +133,10 @@ public protocol BuildStore: Sendable {
     /// start again (or clears that, before its script starts): a gateway that dies meanwhile
     /// leaves a build that recovery puts back in the queue, since none of it ran.
     func markWaitingToStart(buildID: String, _ waiting: Bool) async throws
-    /// Puts a build this store claimed, whose script has not started, back in the queue (its
-    /// log cleared) for the next gateway to run: one that stops while the build waits to try
-    /// its start again. A build asked to stop meanwhile ends Failed with that reason instead.
+    /// Puts a build this store claimed back in the queue (its log cleared) for the next
+    /// gateway to run: one that stops while the build waits to try its start again, or while
+    /// it runs for a project with `rerunInterrupted`. A build asked to stop meanwhile ends
+    /// Failed with that reason instead.
     func putBack(buildID: String) async throws
     /// Records the end of a build this store claimed, together with its last log lines and its
     /// jobs, in one write: one commit instead of three, and a build seen ended has all of them.

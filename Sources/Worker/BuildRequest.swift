@@ -128,4 +128,7 @@ public struct BuildOutcome: Sendable {
     public let jobs: [JobRecord]
     public let startedAt: Date
     public let finishedAt: Date
+    /// The reason given to `BuildWorker.cancel` when being stopped is what failed it (nil
+    /// when it ended by itself, or had failed before the stop came).
+    public var stoppedWith: String? = nil
 }

@@ -31,6 +31,8 @@ public final class BuildWorker: @unchecked Sendable {
     private var errorFired = false
     private var afterFired = false
     private var failure: String?
+    /// The reason it was stopped with, when that stop is what ended it.
+    private var stoppedWith: String?
     private var exitRequest: Int32?
     /// Nothing more of the script will run: the build only has to end.
     private var scriptOver = false
@@ -179,6 +181,7 @@ public final class BuildWorker: @unchecked Sendable {
             case .stopped:
                 if let reason = cancellation.withLock({ $0.reason }) {
                     log.log(.error, "app", "the build was stopped: \(reason)")
+                    if failure == nil { stoppedWith = reason }
                     fail("the build was stopped: \(reason)")
                 }
                 scriptOver = true
@@ -252,7 +255,7 @@ public final class BuildWorker: @unchecked Sendable {
         if reason != nil, exitCode == 0 { exitCode = 1 }
         return BuildOutcome(
             buildID: request.buildID, status: reason == nil ? .succeeded : .failed, exitCode: exitCode,
-            reason: reason, jobs: jobs?.jobs ?? [], startedAt: startedAt, finishedAt: Date())
+            reason: reason, jobs: jobs?.jobs ?? [], startedAt: startedAt, finishedAt: Date(), stoppedWith: stoppedWith)
     }
 
     /// How long a failed build's cancelled jobs get to stop (kill their processes).

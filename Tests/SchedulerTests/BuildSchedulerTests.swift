@@ -134,6 +134,61 @@ import Worker
         #expect(build.status == .failed && build.reason?.contains("the gateway is shutting down") == true, "\(build)")
     }
 
+    /// The gateway stopping (SIGTERM) while a build runs: a project with `rerunInterrupted`
+    /// gets it back in the queue, its log cleared, and the next start runs it again, as after
+    /// a crash; without the setting it fails with the reason. Both scripts had started.
+    @Test func stoppingPutsBackTheRunningBuildsOfProjectsThatRerunThem() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteBuildStore(directory: directory.appendingPathComponent("data"))
+        let waitAnHour = """
+            require('brigadier').events.on('image_push', async () => {
+              console.log('started');
+              await new Promise((resolve) => setTimeout(resolve, 3600 * 1000));
+            });
+            """
+        var interrupted = try project("acme/rerun", script: waitAnHour)
+        interrupted.rerunInterrupted = true
+        let rerun = interrupted
+        let plain = try project("acme/plain", script: waitAnHour)
+        let settings = BuildScheduler.Settings(lanes: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
+                                               pollInterval: .milliseconds(50))
+        let first = BuildScheduler(store: store, projects: { [rerun.id: rerun, plain.id: plain][$0] },
+                                   runners: { _ in SimulateRunner() }, settings: settings)
+        var ids: [String] = []
+        for project in [rerun, plain] {
+            ids.append(try await store.create(NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push",
+                                                       provider: "dockerhub", payload: Data("{}".utf8))).id)
+        }
+        let running = Task { await first.run() }
+        first.wake()
+        for id in ids {
+            for _ in 0..<400 where try await !store.logs(buildID: id, after: 0, limit: 100).map(\.line.text).contains("started") {
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            #expect(try await store.logs(buildID: id, after: 0, limit: 100).map(\.line.text).contains("started"), "its script ran")
+        }
+        running.cancel()
+        await running.value
+
+        let putBack = try #require(try await store.build(id: ids[0]))
+        #expect(putBack.status == .pending && putBack.reason == nil && putBack.startedAt == nil, "\(putBack)")
+        #expect(try await store.logs(buildID: ids[0], after: 0, limit: 10).isEmpty)
+        let failed = try #require(try await store.build(id: ids[1]))
+        #expect(failed.status == .failed && failed.reason == "the build was stopped: the gateway is shutting down", "\(failed)")
+
+        // The next start runs it again (here with a script that ends).
+        interrupted.defaultScript = "require('brigadier').events.on('image_push', () => console.log('ran again'));"
+        let ending = interrupted
+        let second = BuildScheduler(store: store, projects: { [ending.id: ending][$0] }, runners: { _ in SimulateRunner() }, settings: settings)
+        let again = Task { await second.run() }
+        defer { again.cancel() }
+        second.wake()
+        let ended = try #require(try await waitForAll(store, ids: [ids[0]]).first)
+        #expect(ended.status == .succeeded && ended.attempts == 2, "\(ended)")
+        let log = try await store.logs(buildID: ids[0], after: 0, limit: 100).map(\.line.text)
+        #expect(log.contains("ran again") && !log.contains("started"), "only the new run's log: \(log)")
+    }
+
     /// One lane runs as many live builds as `maxBuilds` allows, no more: builds waiting
     /// on their jobs do not hold the lane. (Their jobs wait until 8 run at once: with fewer
     /// live builds they would never finish.)
