@@ -164,7 +164,16 @@ public struct Project: Sendable, Equatable {
 public struct ProjectFileError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let reason: String
+    /// Files it names (secrets, script, config), as `Project.filesRead` has them: one of them
+    /// appearing or changing (the missing secret file put in place) may make it load.
+    public var filesNamed: [String] = []
     public var description: String { "\(file): \(reason)" }
+
+    public init(file: String, reason: String, filesNamed: [String] = []) {
+        self.file = file
+        self.reason = reason
+        self.filesNamed = filesNamed
+    }
 }
 
 extension Project {
@@ -349,7 +358,8 @@ extension Project {
 
     /// Parses project YAML.
     public static func parse(_ yaml: String, file: String, directory: String) throws -> Project {
-        func fail(_ reason: String) -> ProjectFileError { ProjectFileError(file: file, reason: reason) }
+        var filesNamed: [String] = []
+        func fail(_ reason: String) -> ProjectFileError { ProjectFileError(file: file, reason: reason, filesNamed: filesNamed) }
         let top: Any?
         do {
             top = try Yams.load(yaml: yaml)
@@ -375,6 +385,10 @@ extension Project {
         }
         var project = written.project
         project.directory = directory
+        let secretSources = Array(written.secrets.values) + [written.webhookSecret, written.genericGatewaySecret].compactMap { $0 }
+            + written.registries.values.map(\.password)
+        filesNamed = (secretSources.compactMap { $0.file(in: directory) }
+            + [project.defaultScriptFile, written.defaultConfigFile].compactMap { $0.map { watchable($0, in: directory) } }).sorted()
         guard !project.name.isEmpty else { throw fail("'name' is required") }
         do {
             for (name, secret) in written.secrets {
@@ -390,8 +404,6 @@ extension Project {
         } catch {
             throw fail(error.message)
         }
-        let secretSources = Array(written.secrets.values) + [written.webhookSecret, written.genericGatewaySecret].compactMap { $0 }
-            + written.registries.values.map(\.password)
         project.filesRead = secretSources.compactMap { $0.file(in: directory) }
         if project.defaultScript != nil, project.defaultScriptFile != nil {
             throw fail("set 'defaultScript' or 'defaultScriptFile', not both")

@@ -87,7 +87,7 @@ public final class ProjectRegistry: Sendable {
         let (fingerprint, previous) = snapshot.withLock { ($0.fingerprint, $0.byFile) }
         // The directory's entries as they are now, and the files the projects read as they are now.
         var current = Self.fingerprint(of: directory)
-        for file in Set(previous.values.flatMap(\.filesRead)) { current[file] = FileStamp(path: file) }
+        for file in fingerprint.keys where file.hasPrefix("/") { current[file] = FileStamp(path: file) }
         guard current != fingerprint else { return false }
         do {
             let loaded = try ProjectDirectory(path: directory, previous: previous)
@@ -153,10 +153,12 @@ public final class ProjectRegistry: Sendable {
 
     /// `directory`'s entries as seen before a load, and the files the loaded projects read
     /// (by absolute path), as seen before the load where they were watched already. Taken
-    /// before the load, a change made while it ran is seen by the next look.
+    /// before the load, a change made while it ran is seen by the next look. The files that
+    /// projects which did not load name are watched too: a missing secret file put in place
+    /// is served without touching the project file.
     private static func fingerprint(_ before: [String: FileStamp], readBy loaded: ProjectDirectory) -> [String: FileStamp] {
         var fingerprint = before.filter { !$0.key.hasPrefix("/") }
-        for file in Set(loaded.byFile.values.flatMap(\.filesRead)) {
+        for file in Set(loaded.byFile.values.flatMap(\.filesRead) + loaded.problems.flatMap(\.error.filesNamed)) {
             fingerprint[file] = before[file] ?? FileStamp(path: file)
         }
         return fingerprint

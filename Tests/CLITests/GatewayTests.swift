@@ -779,6 +779,39 @@ import Testing
         #expect(changes.withLock { $0.last } == "projects read again: added acme/new; removed acme/rotated")
     }
 
+    /// A project that does not load because a file it names is missing (a secret not yet
+    /// mounted, a script not yet written) is served once the file is there, without touching
+    /// the project file: those files are watched too. Before, it stayed skipped until the
+    /// project file itself changed or the gateway restarted.
+    @Test func aProjectWaitingForAMissingFileIsServedOnceItIsThere() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        let secretFile = root.appendingPathComponent("mounted/webhook")
+        try """
+            name: acme/waiting
+            defaultScriptFile: waiting.js
+            gateways: [container-registry]
+            webhookSecret: {fromFile: ../mounted/webhook}
+            """.write(to: projects.appendingPathComponent("waiting.yaml"), atomically: true, encoding: .utf8)
+        let problems = Mutex<[String]>([]), changes = Mutex<[String]>([])
+        let registry = try ProjectRegistry(directory: projects.path, onProblem: { problem in problems.withLock { $0.append(problem) } },
+                                           onChange: { change in changes.withLock { $0.append(change) } })
+        #expect(registry.project(named: "acme/waiting") == nil)
+        #expect(problems.withLock { $0 } == ["project file not served as it is: \(projects.path)/waiting.yaml: 'webhookSecret': \(secretFile.path) cannot be read (the file is skipped)"])
+        #expect(!registry.reloadIfChanged(), "nothing changed")
+
+        try FileManager.default.createDirectory(at: secretFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try "secret-value-0001\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        #expect(registry.reloadIfChanged(), "the secret file came")
+        #expect(registry.project(named: "acme/waiting") == nil, "the script is missing still")
+        #expect(problems.withLock { $0.last } == "project file not served as it is: \(projects.path)/waiting.yaml: 'defaultScriptFile' \(projects.path)/waiting.js does not exist (the file is skipped)")
+
+        try "".write(to: projects.appendingPathComponent("waiting.js"), atomically: true, encoding: .utf8)
+        #expect(registry.reloadIfChanged(), "the script came")
+        #expect(registry.project(named: "acme/waiting")?.webhookSecret == "secret-value-0001")
+        #expect(changes.withLock { $0 } == ["projects read again: added acme/waiting"])
+    }
+
     @Test func projectsAreReloadedWhenTheirFilesChange() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
