@@ -97,6 +97,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 // Hummingbird runs on it already: the gateway joins its shutdown signal.
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // And its signal sequence, for SIGHUP (read the projects again).
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -8,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 import Scheduler
 import Store
 import Worker
@@ -189,9 +190,19 @@ public final class GatewayServer: Sendable {
             onServerRunning: { [host = options.host] channel in onListening(host, channel.localAddress?.port ?? 0) },
             logger: logger)
 
+        // `kill -HUP` (systemd's ExecReload): the projects are read again now. By default the
+        // signal would end the gateway at once, its builds left running. Trapped before the
+        // server listens, so no SIGHUP finds the default still in place.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [scheduler] in await scheduler.run() }
             group.addTask { [registry] in await registry.watch() }
+            group.addTask { [registry, logger] in
+                for await _ in hangups {
+                    logger.notice("SIGHUP: reading the projects again")
+                    registry.reloadIfChanged(force: true)
+                }
+            }
             if let interval = store.recoveryInterval {
                 // A shared store: builds of another gateway that died are found while this one serves.
                 group.addTask { [self] in

@@ -79,16 +79,17 @@ public final class ProjectRegistry: Sendable {
         snapshot.withLock { $0.byToken[token] }
     }
 
-    /// Reads the directory again if any file in it changed. A file that no longer loads
-    /// keeps its previous version (a new one that does not load is skipped), and the other
-    /// files' changes take effect; a directory that cannot be read keeps everything.
+    /// Reads the directory again if any file in it changed (or, with `force`, anyway). A
+    /// file that no longer loads keeps its previous version (a new one that does not load is
+    /// skipped), and the other files' changes take effect; a directory that cannot be read
+    /// keeps everything.
     @discardableResult
-    public func reloadIfChanged() -> Bool {
+    public func reloadIfChanged(force: Bool = false) -> Bool {
         let (fingerprint, previous) = snapshot.withLock { ($0.fingerprint, $0.byFile) }
         // The directory's entries as they are now, and the files the projects read as they are now.
         var current = Self.fingerprint(of: directory)
         for file in fingerprint.keys where file.hasPrefix("/") { current[file] = FileStamp(path: file) }
-        guard current != fingerprint else { return false }
+        guard force || current != fingerprint else { return false }
         do {
             let loaded = try ProjectDirectory(path: directory, previous: previous)
             report(loaded.problems)

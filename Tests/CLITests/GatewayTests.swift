@@ -164,6 +164,27 @@ import Testing
         #expect(result.stderr == "Error: cannot open the build store: cannot make the data directory \(blocked): Not a directory\n", "\(result.stderr)")
     }
 
+    /// SIGHUP reads the projects again and stops nothing: a running build goes on to its end.
+    /// (Before, the signal's default ended the gateway at once, leaving the build running.)
+    @Test func aHangupReadsTheProjectsAgainAndStopsNothing() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects(extra: [
+            "slow.js": "require('brigadier').events.on('image_push', async () => { await new Promise(r => setTimeout(r, 1000)); console.log('slept'); });",
+            "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
+        ])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let id = try #require(try await gateway.post("/events/webhook/slow", Data("{}".utf8)).json["build"] as? String)
+        #expect(kill(gateway.processIdentifier, SIGHUP) == 0)
+        for _ in 0..<200 where !gateway.log.contains("SIGHUP: reading the projects again") {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(gateway.log.contains("SIGHUP: reading the projects again"), "\(gateway.log)")
+        let build = try await gateway.finishedBuild(id)
+        #expect(build["status"] as? String == "Succeeded", "\(build)")
+        #expect(try await gateway.get("/healthz").status == 200)
+        await gateway.stop()
+    }
+
     /// A build store SQLite cannot read stops the gateway with what to do about it, and the
     /// file is left byte for byte as it was: it may be the only copy of every build.
     @Test func aDamagedStoreStopsTheStartAndIsLeftAsItIs() async throws {
