@@ -49,12 +49,14 @@ struct ReadAPI: Sendable {
         api.get("project/:id/builds") { request, context in
             guard let project = registry.project(named: try context.parameters.require("id")) else { return notFound("project") }
             guard case .valid(let status) = statusFilter(request) else { return badStatus() }
-            let builds = try await store.builds(projectID: project.id, status: status, before: before(request), limit: limit(request))
+            guard let limit = limit(request) else { return badLimit() }
+            let builds = try await store.builds(projectID: project.id, status: status, before: before(request), limit: limit)
             return Reply.json(.ok, builds.map(APIObjects.build))
         }
         api.get("builds") { request, _ in
             guard case .valid(let status) = statusFilter(request) else { return badStatus() }
-            let builds = try await store.builds(projectID: nil, status: status, before: before(request), limit: limit(request))
+            guard let limit = limit(request) else { return badLimit() }
+            let builds = try await store.builds(projectID: nil, status: status, before: before(request), limit: limit)
             return Reply.json(.ok, builds.map(APIObjects.build))
         }
         api.get("build/:id") { _, context in
@@ -64,7 +66,9 @@ struct ReadAPI: Sendable {
         // Long polling, for a caller that started a build and wants its outcome: 200 once it
         // has ended, 202 if it has not within `timeout` seconds (30; at most 60).
         api.get("build/:id/wait") { request, context in
-            let seconds = min(60, max(0, request.uri.queryParameters["timeout"].flatMap { Double(String($0)) } ?? 30))
+            guard let seconds = waitTimeout(request) else {
+                return Reply.status(.badRequest, "timeout must be seconds, from 0 to 60")
+            }
             guard let build = try await store.waitForEnd(of: try context.parameters.require("id"), timeout: .seconds(seconds),
                                                          stop: stopping) else {
                 return notFound("build")
@@ -127,8 +131,24 @@ struct ReadAPI: Sendable {
         request.uri.queryParameters["before"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    private func limit(_ request: Request) -> Int {
-        min(1000, max(1, request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100))
+    /// `?limit=`: 100 if not given, at most 1,000; nil when it is not a whole number from 1.
+    private func limit(_ request: Request) -> Int? {
+        guard let text = request.uri.queryParameters["limit"].map(String.init), !text.isEmpty else { return 100 }
+        guard text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        guard let number = Int(text) else { return 1000 } // more digits than an Int holds
+        return number >= 1 ? min(1000, number) : nil
+    }
+
+    private func badLimit() -> Response {
+        Reply.status(.badRequest, "limit must be a whole number from 1 (at most 1000 are given)")
+    }
+
+    /// `?timeout=` of a wait, in seconds: 30 if not given, at most 60; nil when it is not a
+    /// number from 0.
+    private func waitTimeout(_ request: Request) -> Double? {
+        guard let text = request.uri.queryParameters["timeout"].map(String.init), !text.isEmpty else { return 30 }
+        guard let seconds = Double(text), !seconds.isNaN, seconds >= 0 else { return nil }
+        return min(60, seconds)
     }
 
     /// Writes the build's log; with `follow`, keeps writing new lines until the build ends.

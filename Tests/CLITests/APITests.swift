@@ -195,6 +195,19 @@ import Testing
         #expect(try await gateway.get("/v1/builds?limit=1").list?.compactMap { $0["id"] as? String } == [ids[1]])
         #expect(try await gateway.get("/v1/project/hello/builds?limit=1&before=\(ids[1])").list?.compactMap { $0["id"] as? String } == [ids[0]])
         #expect(try await gateway.get("/v1/builds?before=\(ids[0])").list?.isEmpty == true)
+        // A page size or a wait that is not one is refused, not taken for the default.
+        for query in ["limit=0", "limit=-1", "limit=abc", "limit=1.5", "limit=%EF%BC%91"] {
+            let answer = try await gateway.get("/v1/builds?\(query)")
+            #expect(answer.status == 400 && answer.json["status"] as? String == "limit must be a whole number from 1 (at most 1000 are given)",
+                    "\(query): \(answer.status) \(answer.text)")
+        }
+        #expect(try await gateway.get("/v1/builds?limit=99999999999999999999").list?.count == 2, "more than there are: all of them")
+        for query in ["timeout=nan", "timeout=-1", "timeout=soon"] {
+            let answer = try await gateway.get("/v1/build/\(ids[0])/wait?\(query)")
+            #expect(answer.status == 400 && answer.json["status"] as? String == "timeout must be seconds, from 0 to 60",
+                    "\(query): \(answer.status) \(answer.text)")
+        }
+        #expect(try await gateway.get("/v1/build/\(ids[0])/wait?timeout=inf").status == 200, "an ended build, at once")
         let page = try await Brig.run(["build", "list", "--before", ids[1], "--data", data.path])
         #expect(page.stdoutLines.map { $0.split(separator: "\t").first.map(String.init) } == [ids[0]], "\(page.stdout)")
 
