@@ -29,6 +29,11 @@ struct BuildCommand: AsyncParsableCommand {
         @Option(help: "Only builds that came before this one (the last of the previous page).") var before: String?
         @OptionGroup var format: OutputFormat
 
+        func validate() throws {
+            // SQLite takes a negative LIMIT for none at all: the whole store.
+            guard limit >= 1 else { throw ValidationError("--limit must be 1 or more") }
+        }
+
         func run() async throws {
             let wanted = try status.map { word in
                 guard let status = BuildStatus(named: word) else {

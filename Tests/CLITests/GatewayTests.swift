@@ -614,6 +614,8 @@ import Testing
 
         let list = try await Brig.run(["build", "list", "--data", data.path])
         #expect(list.status == 0 && list.stdout.hasPrefix("\(build)\tacme/registry\timage_push\tSucceeded"))
+        let none = try await Brig.run(["build", "list", "--limit", "0", "--data", data.path])
+        #expect(none.status != 0 && none.stderr.contains("--limit must be 1 or more"), "\(none.stderr)")
         let get = try await Brig.run(["build", "get", build, "--data", data.path])
         #expect(get.stdout.contains("status: Succeeded, exit code 0"))
         let logs = try await Brig.run(["build", "logs", build, "--data", data.path, "--follow"])
