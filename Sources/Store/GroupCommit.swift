@@ -19,11 +19,16 @@ final class GroupCommit: Sendable {
     }
 
     private let database: DatabasePool
+    /// Asked before each commit and after it whether what it commits is kept (see
+    /// `SQLiteBuildStore.OpenedFiles`); when it throws, the batch's writes fail with its
+    /// error (before: rolled back; after: it lost a race with the deletion).
+    private let stillKept: @Sendable () throws -> Void
     private let queue = Mutex<(writes: [Write], committing: Bool)>(([], false))
     private let checkpointRequested = Atomic<Bool>(false)
 
-    init(_ database: DatabasePool) {
+    init(_ database: DatabasePool, stillKept: @escaping @Sendable () throws -> Void = {}) {
         self.database = database
+        self.stillKept = stillKept
     }
 
     func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -66,8 +71,8 @@ final class GroupCommit: Sendable {
             }
             if batch.isEmpty { return }
             do {
-                let outcomes = try await database.write { db in
-                    batch.map { write -> Result<@Sendable () -> Void, any Error> in
+                let outcomes = try await database.write { [stillKept] db in
+                    let outcomes = batch.map { write -> Result<@Sendable () -> Void, any Error> in
                         var outcome: Result<@Sendable () -> Void, any Error> = .failure(CancellationError())
                         do {
                             try db.inSavepoint {
@@ -84,7 +89,10 @@ final class GroupCommit: Sendable {
                         }
                         return outcome
                     }
+                    try stillKept()
+                    return outcomes
                 }
+                try stillKept()
                 for (write, outcome) in zip(batch, outcomes) {
                     switch outcome {
                     case .success(let deliver): deliver()
@@ -92,7 +100,7 @@ final class GroupCommit: Sendable {
                     }
                 }
             } catch {
-                // The transaction did not commit: nothing in it is durable.
+                // The transaction did not commit, or not where it is kept: nothing in it is durable.
                 for write in batch { write.fail(error) }
             }
             if checkpointRequested.exchange(false, ordering: .relaxed) {

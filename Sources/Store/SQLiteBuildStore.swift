@@ -37,12 +37,46 @@ public final class SQLiteBuildStore: BuildStore {
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
             throw StoreError(Self.damaged(path, error))
         }
-        commits = GroupCommit(database)
+        let opened = OpenedFiles(database: path)
+        commits = GroupCommit(database, stillKept: opened.check)
         checkpoints = try Self.checkpointContinually(path: path, walLimit: walLimit, commits: commits)
     }
 
     deinit {
         checkpoints.cancel()
+    }
+
+    /// The database file and its log as the store opened them. Deleted or replaced under a
+    /// running gateway (a data directory removed by mistake), they stay open: commits go on
+    /// succeeding into files nothing will find again, and a webhook would be acknowledged and
+    /// lost at the next start. So before each commit and after it the paths are looked at
+    /// again (a `stat` each, beside the commit's fsync), and a commit that would not land, or
+    /// did not, in the files at those paths fails its writes: webhooks get 503, builds'
+    /// writes are tried again.
+    struct OpenedFiles: Sendable {
+        struct Identity: Equatable, Sendable {
+            let device: UInt64
+            let inode: UInt64
+
+            init?(path: String) {
+                var info = stat()
+                guard stat(path, &info) == 0 else { return nil }
+                (device, inode) = (UInt64(info.st_dev), UInt64(info.st_ino))
+            }
+        }
+
+        let opened: [(path: String, identity: Identity)]
+
+        init(database path: String) {
+            opened = [path, path + "-wal"].compactMap { path in Identity(path: path).map { (path, $0) } }
+        }
+
+        @Sendable func check() throws {
+            for (path, identity) in opened where Identity(path: path) != identity {
+                throw StoreError("\(path) is no longer the file the gateway opened (deleted, moved or replaced while it ran): "
+                    + "writes are refused, since nothing would keep them; put it back, or restart the gateway")
+            }
+        }
     }
 
     /// What to do about a file SQLite cannot read as a database (a disk that lost writes, a

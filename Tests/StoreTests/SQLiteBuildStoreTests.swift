@@ -23,6 +23,33 @@ import Testing
         #expect(stored.build == build && stored.status == .pending && stored.attempts == 0)
     }
 
+    /// A store whose files are moved away (or deleted) under it refuses writes, which would
+    /// land in files nothing finds again, rather than committing them there: nothing is
+    /// acknowledged that a restart would not find. Put back, it takes writes again.
+    @Test func writesAreRefusedWhileTheFilesAreNotWhereTheStoreOpenedThem() async throws {
+        let moved = directory.appendingPathExtension("moved")
+        defer {
+            try? FileManager.default.removeItem(at: directory)
+            try? FileManager.default.removeItem(at: moved)
+        }
+        let store = try SQLiteBuildStore(directory: directory)
+        let kept = try await store.create(newBuild("acme/web"))
+        try FileManager.default.moveItem(at: directory, to: moved)
+        let refused = newBuild("acme/web")
+        await #expect {
+            _ = try await store.create(refused)
+        } throws: { error in
+            "\(error)" == "\(directory.path)/brigantine.sqlite is no longer the file the gateway opened (deleted, moved or replaced while it ran): "
+                + "writes are refused, since nothing would keep them; put it back, or restart the gateway"
+        }
+        try FileManager.default.moveItem(at: moved, to: directory)
+        let later = try await store.create(newBuild("acme/web"))
+        let reopened = try SQLiteBuildStore(directory: directory)
+        #expect(try await reopened.build(id: kept.id) != nil)
+        #expect(try await reopened.build(id: later.id) != nil)
+        #expect(try await reopened.build(id: refused.id) == nil, "the refused write was rolled back, not left in the file")
+    }
+
     /// Every commit is synced to disk (`synchronous = FULL` on the connection that writes):
     /// GRDB's pool sets NORMAL on it when it opens (after our set-up), under which a
     /// committed build could be lost with the machine.
