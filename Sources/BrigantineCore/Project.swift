@@ -362,7 +362,15 @@ extension Project {
         func fail(_ reason: String) -> ProjectFileError { ProjectFileError(file: file, reason: reason, filesNamed: filesNamed) }
         let top: Any?
         do {
+            // Aliases repeat what they name without copying it, until the YAML is turned
+            // into values: nine of nine of nine… (a "billion laughs" file) would take the
+            // gateway's memory and its project watcher for good. So they are counted first.
+            if let node = try Yams.compose(yaml: yaml), valueCount(node, upTo: maxValues) > maxValues {
+                throw fail("has more than \(maxValues) values, counting each use of an alias")
+            }
             top = try Yams.load(yaml: yaml)
+        } catch let error as ProjectFileError {
+            throw error
         } catch {
             throw fail("is not valid YAML: \(error)")
         }
@@ -464,6 +472,28 @@ extension Project {
 
     /// `path` from `directory` with its symlinks left as they are (`absolute` resolves them):
     /// the path to watch is the one a rotation swaps to a new file.
+    /// Far more than any project file holds (a few dozen values), far less than hurts.
+    static let maxValues = 10_000
+
+    /// The values (scalars, mappings, sequences) in `node`, each alias counted as often as
+    /// it is used; counting stops past `limit`.
+    static func valueCount(_ node: Node, upTo limit: Int) -> Int {
+        var count = 0
+        var unvisited = [node]
+        while let next = unvisited.popLast(), count <= limit {
+            count += 1
+            switch next {
+            case .mapping(let mapping):
+                for (key, value) in mapping { unvisited += [key, value] }
+            case .sequence(let sequence):
+                unvisited += Array(sequence)
+            case .scalar, .alias:
+                break
+            }
+        }
+        return count
+    }
+
     static func watchable(_ path: String, in directory: String) -> String {
         path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
     }

@@ -186,6 +186,26 @@ import Testing
         }
     }
 
+    /// Aliases that multiply (each level nine uses of the one before) are refused before
+    /// they are expanded: the full "billion laughs" kept `brig project list` and the
+    /// gateway's watcher busy for good. Six levels here (half a million values expanded)
+    /// so that without the count the test fails on the unknown keys instead of hanging.
+    /// Aliases used as people use them, to share a value, are fine.
+    @Test func aliasesThatMultiplyAreRefused() throws {
+        var lines = ["name: bomb", "a0: &a0 [" + Array(repeating: "lol", count: 9).joined(separator: ", ") + "]"]
+        for level in 1..<6 {
+            lines.append("a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]")
+        }
+        #expect {
+            try Project.parse(lines.joined(separator: "\n"), file: "m.yaml", directory: directory)
+        } throws: { error in
+            "\(error)" == "m.yaml: has more than 10000 values, counting each use of an alias"
+        }
+        let shared = try Project.parse("name: x\nwebhookSecret: &secret shared-secret-1\ngenericGatewaySecret: *secret\n",
+                                       file: "m.yaml", directory: directory)
+        #expect(shared.genericGatewaySecret == "shared-secret-1" && shared.webhookSecret == "shared-secret-1")
+    }
+
     /// Secrets kept out of the project file: from the environment and from files (relative to
     /// the project file, without their final newline), for `secrets` and the gateway secrets.
     @Test func secretsFromTheEnvironmentAndFromFiles() throws {
