@@ -19,9 +19,9 @@ final class GroupCommit: Sendable {
     }
 
     private let database: DatabasePool
-    /// Asked before each commit and after it whether what it commits is kept (see
-    /// `SQLiteBuildStore.OpenedFiles`); when it throws, the batch's writes fail with its
-    /// error (before: rolled back; after: it lost a race with the deletion).
+    /// Asked before each commit whether what it commits will be kept (see
+    /// `SQLiteBuildStore.OpenedFiles`); when it throws, the batch is rolled back and its
+    /// writes fail with its error.
     private let stillKept: @Sendable () throws -> Void
     private let queue = Mutex<(writes: [Write], committing: Bool)>(([], false))
     private let checkpointRequested = Atomic<Bool>(false)
@@ -92,7 +92,6 @@ final class GroupCommit: Sendable {
                     try stillKept()
                     return outcomes
                 }
-                try stillKept()
                 for (write, outcome) in zip(batch, outcomes) {
                     switch outcome {
                     case .success(let deliver): deliver()

@@ -49,10 +49,11 @@ public final class SQLiteBuildStore: BuildStore {
     /// The database file and its log as the store opened them. Deleted or replaced under a
     /// running gateway (a data directory removed by mistake), they stay open: commits go on
     /// succeeding into files nothing will find again, and a webhook would be acknowledged and
-    /// lost at the next start. So before each commit and after it the paths are looked at
-    /// again (a `stat` each, beside the commit's fsync), and a commit that would not land, or
-    /// did not, in the files at those paths fails its writes: webhooks get 503, builds'
-    /// writes are tried again.
+    /// lost at the next start. So before each commit the paths are looked at again (a
+    /// `stat` each, beside the commit's fsync), and a commit that would not land in the files
+    /// at those paths is rolled back and fails its writes: webhooks get 503, builds' writes
+    /// are tried again. (Not after the commit as well: twice the looks, for a deletion in
+    /// the millisecond or two of its fsync; see bench/HISTORY.md, 2026-12-03.)
     struct OpenedFiles: Sendable {
         struct Identity: Equatable, Sendable {
             let device: UInt64
