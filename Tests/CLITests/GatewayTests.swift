@@ -53,6 +53,14 @@ import Testing
 
     var token: String { WebhookSecrets.token(project: "acme/registry", secret: Self.webhookSecret) }
 
+    /// Files of a project `slow` (open, no secret) whose build waits `milliseconds` and then prints `slept`.
+    static func slowProject(milliseconds: Int) -> [String: String] {
+        [
+            "slow.js": "require('brigadier').events.on('image_push', async () => { await new Promise(r => setTimeout(r, \(milliseconds))); console.log('slept'); });",
+            "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
+        ]
+    }
+
     /// The REPORT line the script printed for a build.
     func report(_ gateway: GatewayProcess, build id: String) async throws -> [String: Any] {
         let build = try await gateway.finishedBuild(id)
@@ -168,10 +176,7 @@ import Testing
     /// (Before, the signal's default ended the gateway at once, leaving the build running.)
     @Test func aHangupReadsTheProjectsAgainAndStopsNothing() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        try writeProjects(extra: [
-            "slow.js": "require('brigadier').events.on('image_push', async () => { await new Promise(r => setTimeout(r, 1000)); console.log('slept'); });",
-            "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
-        ])
+        try writeProjects(extra: Self.slowProject(milliseconds: 1000))
         let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let id = try #require(try await gateway.post("/events/webhook/slow", Data("{}".utf8)).json["build"] as? String)
         #expect(kill(gateway.processIdentifier, SIGHUP) == 0)
@@ -209,10 +214,7 @@ import Testing
     /// (`kill -9`: nothing cleans up), a gateway starts there again.
     @Test func aSecondGatewayOnTheSameDataDirectoryIsRefused() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        try writeProjects(extra: [
-            "slow.js": "require('brigadier').events.on('image_push', async () => { await new Promise(r => setTimeout(r, 1500)); console.log('slept'); });",
-            "slow.yaml": "name: slow\ndefaultScriptFile: slow.js\ninsecure: true\ngateways: [container-registry]\n",
-        ])
+        try writeProjects(extra: Self.slowProject(milliseconds: 1500))
         let first = try await GatewayProcess.start(projects: projects, data: data)
         let id = try #require(try await first.post("/events/webhook/slow", Data("{}".utf8)).json["build"] as? String)
         for _ in 0..<200 where try await first.get("/v1/build/\(id)").json["status"] as? String != "Running" {
