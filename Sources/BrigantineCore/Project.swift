@@ -393,9 +393,9 @@ extension Project {
         }
         var project = written.project
         project.directory = directory
-        let secretSources = Array(written.secrets.values) + [written.webhookSecret, written.genericGatewaySecret].compactMap { $0 }
-            + written.registries.values.map(\.password)
-        filesNamed = (secretSources.compactMap { $0.file(in: directory) }
+        let secretFiles = (Array(written.secrets.values) + [written.webhookSecret, written.genericGatewaySecret].compactMap { $0 }
+            + written.registries.values.map(\.password)).compactMap { $0.file(in: directory) }
+        filesNamed = (secretFiles
             + [project.defaultScriptFile, written.defaultConfigFile].compactMap { $0.map { watchable($0, in: directory) } }).sorted()
         guard !project.name.isEmpty else { throw fail("'name' is required") }
         do {
@@ -412,7 +412,7 @@ extension Project {
         } catch {
             throw fail(error.message)
         }
-        project.filesRead = secretSources.compactMap { $0.file(in: directory) }
+        project.filesRead = secretFiles
         if project.defaultScript != nil, project.defaultScriptFile != nil {
             throw fail("set 'defaultScript' or 'defaultScriptFile', not both")
         }
