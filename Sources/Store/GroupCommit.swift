@@ -99,7 +99,7 @@ final class GroupCommit: Sendable {
                     }
                 }
             } catch {
-                // The transaction did not commit, or not where it is kept: nothing in it is durable.
+                // The transaction did not commit (or was rolled back: its files are gone): nothing in it is durable.
                 for write in batch { write.fail(error) }
             }
             if checkpointRequested.exchange(false, ordering: .relaxed) {
