@@ -230,8 +230,9 @@ extension Project {
                 return value
             case .file(let path):
                 let file = Project.absolute(path, in: directory)
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw SecretSourceError("\(what): \(file) cannot be read")
+                let data: Data
+                do { data = try readRegularFile(file, atMost: Project.secretFileSizeLimit).data } catch {
+                    throw SecretSourceError("\(what): \(file) cannot be read: \(error.reason)")
                 }
                 var text = String(decoding: data, as: UTF8.self)
                 if text.hasSuffix("\n") { text.removeLast() } // "\r\n" is one Character
@@ -347,10 +348,16 @@ extension Project {
     /// An hour: a longer window would hold a build back longer than anyone waits for one.
     public static let maxCoalesceWindow: Double = 3600
 
+    /// The most read from a project file, a secret's file or a `defaultConfigFile`: each is
+    /// a few kilobytes, and a FIFO or device in their place must not hang the reader.
+    public static let projectFileSizeLimit = 1 << 20
+    public static let secretFileSizeLimit = 1 << 20
+
     /// Reads a project file; relative paths in it are taken from the file's directory.
     public static func load(file path: String) throws -> Project {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ProjectFileError(file: path, reason: "cannot be read")
+        let data: Data
+        do { data = try readRegularFile(path, atMost: projectFileSizeLimit).data } catch {
+            throw ProjectFileError(file: path, reason: "cannot be read: \(error.reason)")
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
         return try parse(String(decoding: data, as: UTF8.self), file: path, directory: directory)
@@ -424,8 +431,9 @@ extension Project {
             throw fail("set 'defaultConfig' or 'defaultConfigFile', not both")
         }
         if let configFile = written.defaultConfigFile.map({ absolute($0, in: directory) }) {
-            guard let data = FileManager.default.contents(atPath: configFile) else {
-                throw fail("'defaultConfigFile' \(configFile) cannot be read")
+            let data: Data
+            do { data = try readRegularFile(configFile, atMost: projectFileSizeLimit).data } catch {
+                throw fail("'defaultConfigFile' \(configFile) cannot be read: \(error.reason)")
             }
             project.defaultConfig = String(decoding: data, as: UTF8.self)
             project.filesRead.append(watchable(written.defaultConfigFile!, in: directory))

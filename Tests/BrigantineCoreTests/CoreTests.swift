@@ -229,6 +229,32 @@ import Testing
         #expect(project.redactor.redact("deploy-key-value hook-secret-value") == "*** ***")
     }
 
+    /// A project file, a secret's file or a defaultConfigFile that is not a regular file (a
+    /// directory, a FIFO, a device) or is far too big is an error that says which, at once.
+    /// Before, a FIFO held the gateway's project watcher until something wrote to it, and
+    /// the others were "cannot be read" without a reason.
+    @Test func filesThatAreNotPlainFilesAreRefusedWithWhatTheyAre() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("odd-files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("dir.yaml"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        #expect(mkfifo(root.path + "/pipe", 0o600) == 0)
+        try Data(count: Project.projectFileSizeLimit + 1).write(to: root.appendingPathComponent("huge.json"))
+        let cases = [
+            ({ try Project.load(file: root.path + "/dir.yaml") }, "\(root.path)/dir.yaml: cannot be read: is a directory, not a file"),
+            ({ try Project.load(file: root.path + "/pipe") }, "\(root.path)/pipe: cannot be read: is a FIFO, not a regular file"),
+            ({ try Project.load(file: root.path + "/none.yaml") }, "\(root.path)/none.yaml: cannot be read: No such file or directory"),
+            ({ try Project.parse("name: x\nwebhookSecret: {fromFile: pipe}", file: "m.yaml", directory: root.path) },
+             "m.yaml: 'webhookSecret': \(root.path)/pipe cannot be read: is a FIFO, not a regular file"),
+            ({ try Project.parse("name: x\nsecrets: {A: {fromFile: /dev/zero}}", file: "m.yaml", directory: root.path) },
+             "m.yaml: secret 'A': /dev/zero cannot be read: is a device, not a regular file"),
+            ({ try Project.parse("name: x\ndefaultConfigFile: huge.json", file: "m.yaml", directory: root.path) },
+             "m.yaml: 'defaultConfigFile' \(root.path)/huge.json cannot be read: is \(Project.projectFileSizeLimit + 1) bytes, more than the \(Project.projectFileSizeLimit) read from such a file"),
+        ]
+        for (load, message) in cases {
+            #expect { _ = try load() } throws: { error in "\(error)".hasPrefix(message) }
+        }
+    }
+
     /// The registry an image is pulled from, as the engine reads its name.
     @Test func registryHostsOfImages() {
         let cases = [

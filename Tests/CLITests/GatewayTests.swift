@@ -822,7 +822,7 @@ import Testing
         let registry = try ProjectRegistry(directory: projects.path, onProblem: { problem in problems.withLock { $0.append(problem) } },
                                            onChange: { change in changes.withLock { $0.append(change) } })
         #expect(registry.project(named: "acme/waiting") == nil)
-        #expect(problems.withLock { $0 } == ["project file not served as it is: \(projects.path)/waiting.yaml: 'webhookSecret': \(secretFile.path) cannot be read (the file is skipped)"])
+        #expect(problems.withLock { $0 } == ["project file not served as it is: \(projects.path)/waiting.yaml: 'webhookSecret': \(secretFile.path) cannot be read: No such file or directory (the file is skipped)"])
         #expect(!registry.reloadIfChanged(), "nothing changed")
 
         try FileManager.default.createDirectory(at: secretFile.deletingLastPathComponent(), withIntermediateDirectories: true)
