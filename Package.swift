@@ -3,8 +3,8 @@ import PackageDescription
 
 // Each target is one layer of the architecture:
 //   CJavaScriptCore  the system JavaScriptCore C API (Debian's libjavascriptcoregtk-4.1)
-//   JSHost           a thin host over it: values, native functions, event loop, console, CommonJS
-//   BrigantineCore   the domain: projects, IDs, log levels, build logs and secret redaction
+//   BrigantineCore   the domain: projects, IDs, log levels, build logs, secret redaction, safe file reads
+//   JSHost           a thin host over JavaScriptCore: values, native functions, event loop, console, CommonJS
 //   JobRunners       how a Job runs: the runner protocol, `local` and `simulate`
 //   BrigadierJS      the JavaScript half of the `brigadier` module (brigadier-js/)
 //   Brigadier        the native half of `brigadier`: jobs, events and projects as scripts see them
@@ -43,6 +43,7 @@ let package = Package(
             name: "JSHost",
             dependencies: [
                 "CJavaScriptCore",
+                "BrigantineCore",
                 .product(name: "HeapModule", package: "swift-collections"),
             ],
             resources: [.copy("js")]
@@ -124,7 +125,7 @@ let package = Package(
             dependencies: ["Worker", "JobRunners", "BrigantineCore"],
             path: "bench/Sources/brig-bench"
         ),
-        .testTarget(name: "JSHostTests", dependencies: ["JSHost", "CJavaScriptCore"]),
+        .testTarget(name: "JSHostTests", dependencies: ["JSHost", "CJavaScriptCore", "BrigantineCore"]),
         .testTarget(
             name: "BrigadierTests",
             dependencies: ["Worker", "Brigadier", "JSHost", "CJavaScriptCore", "JobRunners", "BrigantineCore", "TestSupport"]

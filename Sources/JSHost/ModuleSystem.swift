@@ -1,3 +1,4 @@
+import BrigantineCore
 import Foundation
 
 /// A module compiled into the host rather than read from the project.
@@ -42,14 +43,25 @@ public enum ModuleResolution: Equatable, Sendable {
 /// walking up), restricted to a set of root directories.
 ///
 /// Scripts get no other access to the host's files: a request that resolves outside
-/// every root fails as if the module did not exist, with a reason.
+/// every root fails as if the module did not exist, with a reason. Unlike Node, a file
+/// reached through a symbolic link is read only if the link leads to a regular file inside
+/// a root: a link such as `env.json -> /proc/self/environ` in a repository must not hand
+/// the host's files to its script.
 public final class ModuleSystem: @unchecked Sendable {
     public let roots: [String]
+    /// The roots with their own symbolic links followed, to compare files' real paths with.
+    private let realRoots: [String]
     private var builtinsByFilename: [String: BuiltinModule] = [:]
     private var builtinsByName: [String: String] = [:]
 
+    /// The most read from one module file (a script or JSON file this big is a mistake or an attack).
+    static let sourceSizeLimit = 32 << 20
+    /// The most read from a package.json when looking for its `main`.
+    static let manifestSizeLimit = 1 << 20
+
     init(roots: [String]) {
         self.roots = roots.map { Self.normalize($0) }
+        self.realRoots = self.roots.map { realPath($0) ?? $0 }
     }
 
     /// An absolute path with `.`, `..` and repeated slashes resolved lexically (no file
@@ -116,13 +128,24 @@ public final class ModuleSystem: @unchecked Sendable {
             ? "Node's '\(request)' module is not available to Brigade scripts here" : nil)
     }
 
-    /// Reads a resolved module file (only files under the roots are readable).
+    /// Reads a resolved module file (only regular files really under the roots are readable).
     public func readSource(_ path: String) throws -> String {
-        guard isInsideRoots(path) else { throw NativeError("cannot read \(path): outside the project directory") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw NativeError("cannot read \(path)")
+        do {
+            return String(decoding: try readConfined(path, atMost: Self.sourceSizeLimit), as: UTF8.self)
+        } catch {
+            throw NativeError("cannot read \(path): \(error.reason)")
         }
-        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The bytes of `path` if it is a regular file and both its path and the file it leads
+    /// to are under a root: how the host reads any file a project's repository may hold.
+    public func readConfined(_ path: String, atMost limit: Int) throws(FileReadError) -> Data {
+        guard isInsideRoots(path) else { throw FileReadError(path: path, reason: "it is outside the project directory") }
+        let file = try readRegularFile(path, atMost: limit)
+        guard isInside(file.realPath, realRoots) else {
+            throw FileReadError(path: path, reason: "it leads to \(file.realPath), outside the project directory")
+        }
+        return file.data
     }
 
     // MARK: Node's algorithm
@@ -131,8 +154,10 @@ public final class ModuleSystem: @unchecked Sendable {
         request == "." || request == ".." || request.hasPrefix("./") || request.hasPrefix("../")
     }
 
-    private func isInsideRoots(_ path: String) -> Bool {
-        roots.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+    private func isInsideRoots(_ path: String) -> Bool { isInside(path, roots) }
+
+    private func isInside(_ path: String, _ directories: [String]) -> Bool {
+        directories.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
     }
 
     private func isFile(_ path: String) -> Bool {
@@ -153,7 +178,8 @@ public final class ModuleSystem: @unchecked Sendable {
 
     private func loadAsDirectory(_ path: String) -> String? {
         let manifest = path + "/package.json"
-        if isFile(manifest), let data = FileManager.default.contents(atPath: manifest),
+        // A manifest that cannot be read (or leads outside) is ignored, as a broken one is.
+        if isFile(manifest), let data = try? readConfined(manifest, atMost: Self.manifestSizeLimit),
            let package = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let main = package["main"] as? String, !main.isEmpty {
             let target = Self.join(path, main)

@@ -1,3 +1,4 @@
+import BrigantineCore
 import Foundation
 import JSHost
 import Testing
@@ -59,6 +60,46 @@ import Testing
             "SyntaxError \(root)/broken.json: JSON Parse error: Expected '}'",
             "Error module failed",
             "Error module failed",
+        ])
+    }
+
+    /// Node follows symbolic links anywhere; here a link may lead only to a regular file
+    /// inside the project directory. Before, `env.json -> /proc/self/environ` in a repository
+    /// put the host's environment into a SyntaxError in the build log, and a link to any
+    /// JSON file handed the script its content. A FIFO or device in a module's place fails
+    /// at once with what it is instead of blocking the worker or filling its memory.
+    @Test func linksOutOfTheProjectAndSpecialFilesAreNotRead() throws {
+        let host = try TestHost()
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("jshost-outside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        try #"{"token": "not-for-scripts"}"#.write(to: outside.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        try "module.exports = 'outside';".write(to: outside.appendingPathComponent("index.js"), atomically: true, encoding: .utf8)
+        try host.write("lib/real.js", "module.exports = 'inside';")
+        let root = host.directory.path
+        try FileManager.default.createDirectory(atPath: root + "/node_modules", withIntermediateDirectories: true)
+        let links = [
+            "config.json": outside.path + "/config.json", "env.json": "/proc/self/environ", "zero.js": "/dev/zero",
+            "node_modules/shared": outside.path, "inner.js": "lib/real.js", "libs": "lib",
+        ]
+        for (name, target) in links {
+            try FileManager.default.createSymbolicLink(atPath: root + "/" + name, withDestinationPath: target)
+        }
+        #expect(mkfifo(root + "/pipe.js", 0o600) == 0)
+        try host.run("""
+            for (const request of ['./config.json', './env.json', './zero.js', './pipe.js', 'shared', './inner', './libs/real']) {
+              try { console.log(request, JSON.stringify(require(request))); } catch (e) { console.log(request, e.message); }
+            }
+            """)
+        let outsideReal = realPath(outside.path)!
+        #expect(host.stdout == [
+            "./config.json cannot read \(root)/config.json: it leads to \(outsideReal)/config.json, outside the project directory",
+            "./env.json cannot read \(root)/env.json: it leads to /proc/\(getpid())/environ, outside the project directory",
+            "./zero.js cannot read \(root)/zero.js: is a device, not a regular file",
+            "./pipe.js cannot read \(root)/pipe.js: is a FIFO, not a regular file",
+            "shared cannot read \(root)/node_modules/shared/index.js: it leads to \(outsideReal)/index.js, outside the project directory",
+            #"./inner "inside""#,
+            #"./libs/real "inside""#,
         ])
     }
 
