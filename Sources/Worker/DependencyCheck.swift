@@ -16,13 +16,22 @@ struct DependencyCheck {
     let context: ScriptContext
     let log: BuildLog
 
+    /// The most read from brigade.json: a dependency list is a few hundred bytes.
+    static let configSizeLimit = 1 << 20
+
     /// The brigade.json text to use and where it came from, if any.
-    func configSource() -> (text: String, origin: String)? {
+    func configSource() throws -> (text: String, origin: String)? {
         if let config = request.config, !config.isEmpty { return (config, "the build's config") }
         let besideScript = ((request.script.path as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent("brigade.json")
-        if let data = FileManager.default.contents(atPath: besideScript), !data.isEmpty {
-            return (String(decoding: data, as: UTF8.self), besideScript)
+        // Absent is fine; present but unreadable (a link out of the project, a FIFO) fails
+        // the build with the reason rather than quietly skipping the dependency check.
+        if FileManager.default.fileExists(atPath: besideScript) {
+            let data: Data
+            do { data = try context.modules.readConfined(besideScript, atMost: Self.configSizeLimit) } catch {
+                throw NativeError("brigade.json (\(besideScript)) cannot be read: \(error.reason)")
+            }
+            if !data.isEmpty { return (String(decoding: data, as: UTF8.self), besideScript) }
         }
         if let config = request.project.defaultConfig, !config.isEmpty {
             return (config, "the project's defaultConfig")
@@ -53,7 +62,7 @@ struct DependencyCheck {
 
     /// Nil when every dependency resolves, else why the build cannot run; logs either way.
     func run() throws -> String? {
-        guard let (text, origin) = configSource() else {
+        guard let (text, origin) = try configSource() else {
             log.log(.info, nil, "prestart: no dependencies file found")
             return nil
         }

@@ -46,6 +46,19 @@ import Testing
         #expect(run.outcome.reason?.contains("brigade.json") == true && run.outcome.reason?.contains("not valid JSON") == true)
     }
 
+    /// brigade.json is read like a module: a link out of the project is not followed (it
+    /// would tell the script which of the host's JSON files exist and what they hold).
+    @Test func aConfigLinkedFromOutsideTheProjectFailsTheBuild() async throws {
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("outside-\(UUID().uuidString).json")
+        try #"{"dependencies": {"from-outside": "1"}}"#.write(to: outside, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let run = try await Harness.run("console.log('ran')", links: ["brigade.json": outside.path])
+        #expect(!run.succeeded && run.printed.isEmpty, "\(run.outcome)")
+        let reason = run.outcome.reason ?? ""
+        #expect(reason.hasPrefix("Error: brigade.json (/") && reason.hasSuffix(
+            "/brigade.json) cannot be read: it leads to \(outside.path), outside the project directory"), "\(reason)")
+    }
+
     // precedence: the build's config, then brigade.json beside the script, then the project's default
     @Test func configPrecedence() async throws {
         let missing = #"{"dependencies": {"from-beside": "1"}}"#

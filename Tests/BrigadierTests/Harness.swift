@@ -48,13 +48,13 @@ enum Harness {
         return directory
     }
 
-    /// Runs `script` as brigade.js in a fresh directory (with `files` beside it), on a lane
+    /// Runs `script` as brigade.js in a fresh directory (with `files` and symbolic `links` beside it), on a lane
     /// of its own (as the gateway runs builds).
     static func run(
         _ script: String, event: String = "exec", payload: String? = "",
         project configure: (inout Project) -> Void = { _ in },
         runner: any JobRunner = SimulateRunner(), level: LogLevel = .log,
-        files: [String: String] = [:], config: String? = nil,
+        files: [String: String] = [:], links: [String: String] = [:], config: String? = nil,
         scriptTimeLimit: Double = 5, buildTimeout: Double = 60, scriptMemoryLimit: Int = 512 << 20,
         revision: BuildRequest.Revision = .init(commit: "abc123", ref: "master")
     ) async throws -> BuildRun {
@@ -64,6 +64,9 @@ enum Harness {
             let url = directory.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try contents.write(to: url, atomically: true, encoding: .utf8)
+        }
+        for (path, target) in links {
+            try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent(path).path, withDestinationPath: target)
         }
         let scriptPath = directory.appendingPathComponent("brigade.js").path
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
