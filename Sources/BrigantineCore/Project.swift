@@ -424,8 +424,13 @@ extension Project {
             throw fail("set 'defaultScript' or 'defaultScriptFile', not both")
         }
         project.defaultScriptFile = project.defaultScriptFile.map { absolute($0, in: directory) }
-        if let scriptFile = project.defaultScriptFile, !FileManager.default.fileExists(atPath: scriptFile) {
-            throw fail("'defaultScriptFile' \(scriptFile) does not exist")
+        if let scriptFile = project.defaultScriptFile {
+            guard FileManager.default.fileExists(atPath: scriptFile) else {
+                throw fail("'defaultScriptFile' \(scriptFile) does not exist")
+            }
+            // The operator's own file, wherever a link to it leads: it runs from where it
+            // really is, so its modules resolve from there (as Node's do).
+            project.defaultScriptFile = realPath(scriptFile) ?? scriptFile
         }
         if project.defaultConfig != nil, written.defaultConfigFile != nil {
             throw fail("set 'defaultConfig' or 'defaultConfigFile', not both")

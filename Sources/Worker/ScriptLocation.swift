@@ -8,7 +8,10 @@ public enum ScriptLocation {
     /// node_modules or .git); otherwise the script's own directory.
     public static func moduleRoot(for script: BuildRequest.Script, project: Project, projectFileGiven: Bool) -> String {
         let scriptDirectory = URL(fileURLWithPath: script.path).deletingLastPathComponent().standardizedFileURL.path
-        if projectFileGiven, scriptDirectory == project.directory || scriptDirectory.hasPrefix(project.directory + "/") {
+        // The script's path has its links followed (see `Project.defaultScriptFile`), so the
+        // project directory's real path is compared too.
+        let projectDirectories = Set([project.directory, realPath(project.directory) ?? project.directory])
+        if projectFileGiven, projectDirectories.contains(where: { scriptDirectory == $0 || scriptDirectory.hasPrefix($0 + "/") }) {
             return project.directory
         }
         let markers = ["package.json", "brigade.json", "node_modules", ".git"]

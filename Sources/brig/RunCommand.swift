@@ -137,16 +137,18 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private func chooseScript(for project: Project) throws -> BuildRequest.Script {
+        // The script named here is the user's own, wherever a link to it leads: it runs from
+        // where it really is, so its modules resolve from there (as Node's do).
         if let file {
             guard FileManager.default.fileExists(atPath: file) else { throw CLIError("script \(file) does not exist") }
-            return .file(path: URL(fileURLWithPath: file).standardizedFileURL.path)
+            return .file(path: realPath(file) ?? URL(fileURLWithPath: file).standardizedFileURL.path)
         }
         if let path = project.defaultScriptFile { return .file(path: path) }
         if let source = project.defaultScript {
             return .inline(source: source, path: (project.directory as NSString).appendingPathComponent("brigade.js"))
         }
         let local = URL(fileURLWithPath: "brigade.js").standardizedFileURL.path
-        if FileManager.default.fileExists(atPath: local) { return .file(path: local) }
+        if FileManager.default.fileExists(atPath: local) { return .file(path: realPath(local) ?? local) }
         throw CLIError("no script to run: pass -f FILE, or set defaultScript in the project file")
     }
 
