@@ -121,6 +121,23 @@ import TestSupport
         #expect(other.stdout == "another note\n", "\(other.stderr)")
     }
 
+    /// A script you name may be a link (kept with your dotfiles, say): it runs from where it
+    /// really is, so its own modules load, as in Node. The links a project's modules may not
+    /// follow out of it (JSHostTests' ModuleTests) are about files the script did not choose.
+    @Test func aLinkedScriptRunsFromWhereItIs() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brig-linked-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("real/lib"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("work"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "module.exports = 'helper loaded';".write(to: directory.appendingPathComponent("real/lib/helper.js"), atomically: true, encoding: .utf8)
+        try "require('brigadier').events.on('exec', () => console.log(require('./lib/helper')));"
+            .write(to: directory.appendingPathComponent("real/brigade.js"), atomically: true, encoding: .utf8)
+        let link = directory.appendingPathComponent("work/brigade.js").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: directory.appendingPathComponent("real/brigade.js").path)
+        let result = try await Brig.run(["run", "-f", link, "-l", "none"])
+        #expect(result.status == 0 && result.stdout == "helper loaded\n", "\(result.stderr)")
+    }
+
     /// `-p -` takes the payload from standard input, as piped from `curl` or a file.
     @Test func payloadFromStandardInput() async throws {
         let payload = try Data(contentsOf: URL(fileURLWithPath: "samples/dockerhub/payload.json", relativeTo: Brig.packageRoot))
