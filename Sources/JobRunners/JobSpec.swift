@@ -111,9 +111,16 @@ public struct JobSpec: Sendable, Codable, Equatable {
         return script + tasks.joined(separator: "\n")
     }
 
-    /// Checks that every `env` entry can be passed to a process. The messages name the
-    /// variable, never its value (values often hold secrets).
-    public func validateEnvironment() throws {
+    /// Checks that what a process or container gets can be passed to one: a NUL cut the
+    /// shell, an argument or a path short without a word before. The messages name the
+    /// field or variable, never its value (values often hold secrets).
+    public func validateForProcess() throws {
+        let texts = [("image", image), ("shell", shell), ("mountPath", mountPath),
+                     ("cache.path", cache.path), ("storage.path", storage.path)]
+            + args.indices.map { ("args[\($0)]", args[$0]) }
+        for (field, text) in texts where text.contains("\0") {
+            throw JobFailure.cannotStart("\(field) contains a NUL byte")
+        }
         for variable in env {
             if variable.name.isEmpty || variable.name.contains("=") || variable.name.contains("\0") {
                 throw JobFailure.cannotStart("environment variable name '\(variable.name)' is not valid (empty, or contains '=' or NUL)")

@@ -33,7 +33,7 @@ public struct LocalRunner: JobRunner {
     }
 
     public func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
-        try job.validateEnvironment()
+        try job.validateForProcess()
         guard var script = job.script else {
             context.log.log(.warn, name, "job \(job.podName) has no tasks; the local runner cannot run the "
                 + "default command of image '\(job.image)', so it succeeds without running anything")

@@ -270,6 +270,21 @@ final class Scratch: Sendable {
         }
     }
 
+    /// A NUL in the shell or an argument is refused by name; before, the C string it became
+    /// ended there and the job ran something shorter than what the script said.
+    @Test(arguments: ["shell", "args[1]"])
+    func nulBytesAreRefusedByName(field: String) async throws {
+        let scratch = try Scratch()
+        let job = makeJob("nul", tasks: ["true"]) { job in
+            if field == "shell" { job.shell = "/bin/sh\u{0}-x" } else { job.args = ["a", "secret\u{0}value"] }
+        }
+        await #expect {
+            try await scratch.runner.run(job, in: scratch.context())
+        } throws: { error in
+            "\(error)" == "\(field) contains a NUL byte"
+        }
+    }
+
     @Test func outputBeyondTheLimitIsDropped() async throws {
         let scratch = try Scratch()
         let runner = LocalRunner(cacheRoot: scratch.root, maxOutputBytes: 10)

@@ -74,7 +74,7 @@ public final class ContainerRunner: JobRunner {
     }
 
     public func run(_ job: JobSpec, in context: JobContext) async throws -> JobOutput {
-        try job.validateEnvironment()
+        try job.validateForProcess()
         guard !job.image.isEmpty else {
             throw JobFailure.cannotStart("job \(job.name) has no image (Brigade's default image is empty): set job.image")
         }
