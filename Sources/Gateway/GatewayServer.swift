@@ -43,6 +43,8 @@ public final class GatewayServer: Sendable {
         public var tls: TLSFiles?
         /// The waits before each new try of a build that could not start for a reason that may pass.
         public var startRetryDelays = BuildScheduler.Settings.defaultStartRetryDelays
+        /// How long one fetch of a project's repository may take before its host counts as out of reach.
+        public var fetchTimeLimit: Duration = .seconds(600)
         /// Most builds waiting in the store before webhooks get 503 (nil: no cap).
         public var maxQueuedBuilds: Int? = 100_000
         /// Connections held open at once; more wait in the listen queue (nil: from the
@@ -124,7 +126,7 @@ public final class GatewayServer: Sendable {
                                        workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true),
                                        threadNiceness: 10),
                 repositories: dataDirectory.appendingPathComponent("repositories", isDirectory: true),
-                startRetryDelays: options.startRetryDelays),
+                startRetryDelays: options.startRetryDelays, fetchTimeLimit: options.fetchTimeLimit),
             limits: { [registry] in registry.concurrencyLimits },
             logger: logger, observer: metrics.schedulerObserver.reporting(to: storeOutage))
     }

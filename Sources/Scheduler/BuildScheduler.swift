@@ -33,12 +33,15 @@ public final class BuildScheduler: Sendable {
         /// that may pass (its repository or the container engine out of reach): one more try
         /// per delay, then it fails. Its script has not run, so nothing runs twice.
         public var startRetryDelays: [Duration]
+        /// How long one fetch of a project's repository may take; past it the host counts as
+        /// out of reach (and the start is tried again after `startRetryDelays`).
+        public var fetchTimeLimit: Duration
 
         public static let defaultStartRetryDelays: [Duration] = [.seconds(10), .seconds(60), .seconds(300)]
 
         public init(lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, worker: WorkerSettings,
                     pollInterval: Duration = .seconds(1), repositories: URL? = nil,
-                    startRetryDelays: [Duration] = defaultStartRetryDelays) {
+                    startRetryDelays: [Duration] = defaultStartRetryDelays, fetchTimeLimit: Duration = .seconds(600)) {
             self.lanes = max(1, lanes)
             self.maxBuilds = max(1, maxBuilds)
             self.perProjectLimit = max(1, perProjectLimit)
@@ -46,6 +49,7 @@ public final class BuildScheduler: Sendable {
             self.pollInterval = pollInterval
             self.repositories = repositories ?? worker.workRoot.appendingPathComponent("repositories", isDirectory: true)
             self.startRetryDelays = startRetryDelays
+            self.fetchTimeLimit = fetchTimeLimit
         }
     }
 
@@ -89,10 +93,11 @@ public final class BuildScheduler: Sendable {
         var running: [String: Int] = [:] // project ID → builds running
         var workers: [String: BuildWorker] = [:] // build ID → its worker, for cancellation
         var cancelled: Set<String> = [] // live builds already told to stop
-        /// Build ID → the sleep before its next try to start, which a stop cuts short.
-        var startWaits: [String: Task<Void, Never>] = [:]
-        /// Build ID → why it was told to stop while it waited to start again.
-        var stoppedWhileWaiting: [String: String] = [:]
+        /// Build ID → the task getting it ready to run (a checkout, a container engine to
+        /// reach, a wait before trying again), which a stop cuts short.
+        var starting: [String: Task<(any JobRunner, BuildRequest), any Error>] = [:]
+        /// Build ID → why it was told to stop before it had a worker.
+        var stoppedWhileStarting: [String: String] = [:]
         var total = 0
         /// The projects that may have pending builds, when known: those a claim that found
         /// nothing had skipped as busy, and those with builds added since (nil: unknown).
@@ -115,7 +120,7 @@ public final class BuildScheduler: Sendable {
         self.projects = projects
         makeRunner = runners
         self.settings = settings
-        checkouts = RepositoryCheckout(mirrors: settings.repositories)
+        checkouts = RepositoryCheckout(mirrors: settings.repositories, hostTimeLimit: settings.fetchTimeLimit)
         let worker = settings.worker
         lanes = (0..<settings.lanes).map { index in
             BuildLane(runtime: JSRuntime(entryTimeLimit: worker.scriptTimeLimit, heapLimit: worker.scriptMemoryLimit),
@@ -177,7 +182,7 @@ public final class BuildScheduler: Sendable {
             state.withLock { state in
                 state.stopping = true
                 for worker in state.workers.values { worker.cancel(reason: Self.shutdownReason) }
-                for wait in state.startWaits.values { wait.cancel() }
+                for start in state.starting.values { start.cancel() }
             }
         }
         for lane in lanes { lane.close() }
@@ -190,16 +195,16 @@ public final class BuildScheduler: Sendable {
     @discardableResult
     public func cancel(buildID: String, reason: String) -> Bool {
         let (worker, first, waiting): (BuildWorker?, Bool, Bool) = state.withLock { state in
-            if let wait = state.startWaits[buildID] {
-                if state.stoppedWhileWaiting[buildID] == nil { state.stoppedWhileWaiting[buildID] = reason }
-                wait.cancel()
+            if let start = state.starting[buildID] {
+                if state.stoppedWhileStarting[buildID] == nil { state.stoppedWhileStarting[buildID] = reason }
+                start.cancel()
                 return (nil, false, true)
             }
             guard let worker = state.workers[buildID] else { return (nil, false, false) }
             return (worker, state.cancelled.insert(buildID).inserted, false)
         }
         if waiting {
-            logger.notice("stopping build \(buildID) (waiting to start again): \(reason)")
+            logger.notice("stopping build \(buildID) (not started yet): \(reason)")
             return true
         }
         guard let worker else { return false }
@@ -213,7 +218,7 @@ public final class BuildScheduler: Sendable {
     /// Stops the live builds that were asked to stop through the store (`brig build cancel`,
     /// or the API of another gateway sharing it). The store is read only while builds live.
     private func stopBuildsAskedToStop() async {
-        guard !state.withLock({ $0.workers.isEmpty && $0.startWaits.isEmpty }) else { return }
+        guard !state.withLock({ $0.workers.isEmpty && $0.starting.isEmpty }) else { return }
         let requests: [String: String]
         do {
             requests = try await store.cancelRequests()
@@ -293,6 +298,7 @@ public final class BuildScheduler: Sendable {
             state.total -= 1
             state.workers[build.id] = nil
             state.cancelled.remove(build.id)
+            state.stoppedWhileStarting[build.id] = nil
         }
         wakeup.yield()
     }
@@ -355,17 +361,22 @@ public final class BuildScheduler: Sendable {
         }
         let outcome: BuildOutcome
         do {
-            let (runner, request) = try await prepare(build, project: project, source: source, log: log)
+            let (runner, request) = try await start(build, project: project, source: source, log: log)
             // The lane with the fewest live builds; a project's own time limit applies per context.
             let lane = lanes.min { $0.liveBuilds < $1.liveBuilds }!
             let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings.worker, runtime: lane.runtime)
             // A build claimed just before shutdown began is told to stop as soon as it has a
-            // worker; else shutdown would wait for it to finish (a timer of an hour, say).
-            let stopping = state.withLock { state in
+            // worker; else shutdown would wait for it to finish (a timer of an hour, say). So
+            // is one told to stop just as its start was done.
+            let stopReason = state.withLock { state -> String? in
                 state.workers[build.id] = worker
-                return state.stopping
+                if let reason = state.stoppedWhileStarting.removeValue(forKey: build.id) {
+                    state.cancelled.insert(build.id)
+                    return reason
+                }
+                return state.stopping ? Self.shutdownReason : nil
             }
-            if stopping { worker.cancel(reason: Self.shutdownReason) }
+            if let stopReason { worker.cancel(reason: stopReason) }
             outcome = await worker.run(on: lane)
             await stopFlushing()
             // A restart (SIGTERM: a deploy, say) interrupts a build just as a crash does, and
@@ -392,10 +403,23 @@ public final class BuildScheduler: Sendable {
                       reason: outcome.reason.map(redactor.redact), lastLines: spool.take(), jobs: jobs)
     }
 
+    /// `prepare` as a task of its own, which a stop cuts short (`cancel(buildID:reason:)`,
+    /// the gateway stopping) wherever it is: in a fetch, or waiting to try again.
+    private func start(_ build: NewBuild, project: Project, source: URL, log: BuildLog) async throws -> (any JobRunner, BuildRequest) {
+        let task = Task { try await prepare(build, project: project, source: source, log: log) }
+        let stopping = state.withLock { state in
+            state.starting[build.id] = task
+            return state.stopping
+        }
+        if stopping { task.cancel() }
+        defer { state.withLock { _ = $0.starting.removeValue(forKey: build.id) } }
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+    }
+
     /// The build's runner and request. A failure that may pass (a `TransientError`: the
     /// repository's host or the container engine out of reach) is tried again after each of
-    /// `startRetryDelays`, noted in the build's log. A cancel meanwhile ends the wait, and the
-    /// build, with its reason; the gateway stopping ends it with `StartPostponed`: nothing
+    /// `startRetryDelays`, noted in the build's log. A cancel meanwhile ends the start, and
+    /// the build, with its reason; the gateway stopping ends it with `StartPostponed`: nothing
     /// of the build has run, so it goes back in the queue. While it waits, the store knows it
     /// (`markWaitingToStart`), so that a gateway that dies puts it back in the queue too.
     private func prepare(_ build: NewBuild, project: Project, source: URL, log: BuildLog) async throws -> (any JobRunner, BuildRequest) {
@@ -408,7 +432,11 @@ public final class BuildScheduler: Sendable {
                 // From here its script may run: a gateway that dies now must not run it again.
                 if attempt > 0 { try await store.markWaitingToStart(buildID: build.id, false) }
                 return (runner, request)
-            } catch let error as any TransientError {
+            } catch {
+                // A stop makes whatever step was under way fail (a killed git, a cancelled
+                // write): the stop is the reason, not that failure.
+                if let interruption = startInterruption(build.id) { throw interruption }
+                guard let error = error as? any TransientError else { throw error }
                 guard attempt < delays.count else {
                     throw attempt == 0 ? error : SchedulerError("\(error) (tried \(attempt + 1) times)")
                 }
@@ -420,31 +448,21 @@ public final class BuildScheduler: Sendable {
                 log.log(.warn, nil, "could not start: \(error); trying again in \(Self.seconds(delay))"
                     + " (try \(attempt + 1) of \(delays.count + 1))")
                 observer.startRetried()
-                switch await waitToStartAgain(build.id, after: delay) {
-                case .elapsed: continue
-                case .cancelled(let reason): throw SchedulerError(reason)
-                case .stopping: throw StartPostponed()
-                }
+                // A stop cuts the sleep short (the task is cancelled).
+                try? await Task.sleep(for: delay)
+                if let interruption = startInterruption(build.id) { throw interruption }
             }
         }
     }
 
-    private enum StartWait { case elapsed, cancelled(String), stopping }
     private struct StartPostponed: Error {}
 
-    /// Sleeps `delay` unless the build is cancelled or the gateway stops first.
-    private func waitToStartAgain(_ buildID: String, after delay: Duration) async -> StartWait {
-        let sleep = Task { _ = try? await Task.sleep(for: delay) }
-        let stopping = state.withLock { state in
-            state.startWaits[buildID] = sleep
-            return state.stopping
-        }
-        if stopping { sleep.cancel() }
-        await withTaskCancellationHandler { await sleep.value } onCancel: { sleep.cancel() }
-        return state.withLock { state in
-            state.startWaits[buildID] = nil
-            if let reason = state.stoppedWhileWaiting.removeValue(forKey: buildID) { return .cancelled(reason) }
-            return state.stopping || Task.isCancelled ? .stopping : .elapsed
+    /// Why the build's start must end now, if it must: it was told to stop (its reason), or
+    /// the gateway is stopping (`StartPostponed`).
+    private func startInterruption(_ buildID: String) -> (any Error)? {
+        state.withLock { state in
+            if let reason = state.stoppedWhileStarting.removeValue(forKey: buildID) { return SchedulerError(reason) }
+            return state.stopping || Task.isCancelled ? StartPostponed() : nil
         }
     }
 

@@ -17,9 +17,14 @@ final class RepositoryCheckout: Sendable {
     private let mirrors: URL
     /// One fetch into a project's mirror at a time.
     private let locks = AsyncLimiter(limit: 1)
+    /// How long one step that reaches the repository's host may take: a host that takes the
+    /// connection and never answers held the build, and every later build of its project
+    /// (they wait for the mirror), for good.
+    private let hostTimeLimit: Duration
 
-    init(mirrors: URL) {
+    init(mirrors: URL, hostTimeLimit: Duration = .seconds(600)) {
         self.mirrors = mirrors
+        self.hostTimeLimit = hostTimeLimit
     }
 
     /// What was checked out.
@@ -96,18 +101,46 @@ final class RepositoryCheckout: Sendable {
     /// Runs git; its output, or an error naming what failed (credentials removed).
     @discardableResult
     private func git(_ arguments: [String], what: String? = nil, reachesHost: Bool = false) async throws -> String {
-        try await run("git", arguments, what: what ?? "git \(arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? "")",
+        try await run("git", Self.transferLimits + arguments,
+                      what: what ?? "git \(arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? "")",
                       reachesHost: reachesHost)
     }
 
-    /// - Parameter reachesHost: a failure is the repository's host failing (a `TransientError`).
+    /// - Parameter reachesHost: a failure is the repository's host failing (a `TransientError`),
+    ///   and the step may take `hostTimeLimit`.
     @discardableResult
     private func run(_ tool: String, _ arguments: [String], what: String, reachesHost: Bool = false) async throws -> String {
-        let outcome: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
+        typealias Outcome = ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
+        var platformOptions = PlatformOptions()
+        // A group of its own, and SIGTERM first: git then removes its lock files and stops
+        // the transport helper (git-remote-https) it started.
+        platformOptions.processGroupID = 0
+        platformOptions.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
+        let options = platformOptions, limit = hostTimeLimit
+        let outcome: Outcome
         do {
-            outcome = try await Subprocess.run(
-                .name(tool), arguments: Arguments(arguments), environment: Self.environment,
-                output: .string(limit: 1 << 20), error: .string(limit: 64 << 10))
+            outcome = try await withThrowingTaskGroup(of: Outcome?.self) { group in
+                group.addTask {
+                    try await Subprocess.run(
+                        .name(tool), arguments: Arguments(arguments), environment: Self.environment,
+                        platformOptions: options, output: .string(limit: 1 << 20), error: .string(limit: 64 << 10))
+                }
+                if reachesHost {
+                    group.addTask {
+                        try await Task.sleep(for: limit)
+                        return nil
+                    }
+                }
+                defer { group.cancelAll() } // the sleep, or git past its time (it is stopped)
+                guard let finished = try await group.next() ?? nil else {
+                    throw RepositoryUnreachable(description: "could not \(what): no answer within \(BuildScheduler.seconds(limit))")
+                }
+                return finished
+            }
+        } catch let error as RepositoryUnreachable {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw CheckoutError("could not \(what): \(tool) is not available here")
         }
@@ -118,6 +151,10 @@ final class RepositoryCheckout: Sendable {
         }
         return outcome.standardOutput
     }
+
+    /// An HTTP transfer slower than 1 KB/s for a minute ends (a stalled host fails long
+    /// before `hostTimeLimit`); other transports have only that limit.
+    private static let transferLimits = ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60"]
 
     /// git must never wait for a password on a terminal nobody reads.
     private static let environment = Environment.inherit.updating(["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"])

@@ -70,6 +70,10 @@ struct GatewayCommand: AsyncParsableCommand {
                                valueName: "seconds,…"))
     var startRetryDelays = "10,60,300"
 
+    @Option(name: .customLong("fetch-time-limit"),
+            help: "Seconds one fetch of a project's repository may take; past it the host counts as out of reach (see --start-retry-delays).")
+    var fetchTimeLimit: Double = 600
+
     @Option(name: .customLong("keep-days"),
             help: "Delete ended builds (with their jobs and logs) this many days after they came, checked hourly; without it, builds are kept.")
     var keepDays: Double?
@@ -105,6 +109,8 @@ struct GatewayCommand: AsyncParsableCommand {
             engineSocket: engineSocket, apiToken: try apiToken(),
             keepEndedBuilds: keepDays.map { .seconds($0 * 86_400) })
         options.startRetryDelays = try Self.delays(startRetryDelays)
+        guard fetchTimeLimit > 0, fetchTimeLimit <= 86_400 else { throw CLIError("--fetch-time-limit is seconds above 0, at most 86400") }
+        options.fetchTimeLimit = .milliseconds(Int((fetchTimeLimit * 1000).rounded()))
         guard maxQueuedBuilds >= 0 else { throw CLIError("--max-queued-builds must be 0 (no limit) or more") }
         options.maxQueuedBuilds = maxQueuedBuilds == 0 ? nil : maxQueuedBuilds
         if let maxConnections, maxConnections < 1 { throw CLIError("--max-connections must be positive") }

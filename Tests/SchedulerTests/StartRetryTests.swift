@@ -1,5 +1,6 @@
 import BrigantineCore
 import Foundation
+import Glibc
 import JobRunners
 import Logging
 @testable import Scheduler
@@ -69,9 +70,11 @@ import Worker
     }
 
     func start(_ runners: FlakyRunners, delays: [Duration], data: String = "data",
-               poll: Duration = .milliseconds(50)) async throws -> (Started, Counter) {
+               poll: Duration = .milliseconds(50), repository: String? = nil,
+               fetchTimeLimit: Duration = .seconds(600)) async throws -> (Started, Counter) {
         let store = try SQLiteBuildStore(directory: directory.appendingPathComponent(data))
         var project = Project(name: "acme/web", directory: directory.path)
+        project.repo = .init(cloneURL: repository)
         project.defaultScript = "require('brigadier').events.on('image_push', () => new (require('brigadier').Job)('test', 'alpine').run());"
         let retries = Counter()
         var observer = BuildScheduler.Observer()
@@ -79,7 +82,7 @@ import Worker
         let scheduler = BuildScheduler(
             store: store, projects: { [project] in $0 == project.id ? project : nil }, runners: { _ in try runners.runner() },
             settings: .init(lanes: 1, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
-                            pollInterval: poll, startRetryDelays: delays),
+                            pollInterval: poll, startRetryDelays: delays, fetchTimeLimit: fetchTimeLimit),
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, observer: observer)
         let id = try await store.create(NewBuild(projectID: project.id, projectName: project.name, eventType: "image_push",
                                                  provider: "dockerhub", payload: Data("{}".utf8))).id
@@ -157,6 +160,83 @@ import Worker
         let ran = try await shutDown.ended()
         #expect(ran.status == .succeeded, "\(ran)")
         #expect(try await shutDown.log().contains("ran after all"))
+    }
+
+    /// A repository host that takes the connection and never answers: the fetch ends at
+    /// the fetch time limit as the host being out of reach (tried again, then failed with
+    /// that reason), and a stop ends it at once, leaving no git behind. Before, the build
+    /// stayed Running for good, its build timeout never came, and a cancel found nothing
+    /// to stop.
+    @Test func aRepositoryHostThatNeverAnswersEndsTheFetch() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let host = try SilentHost()
+        defer { host.close() }
+        let url = "http://127.0.0.1:\(host.port)/acme/web.git"
+        let timedOut = try await start(FlakyRunners(failing: []), delays: [.milliseconds(100)], repository: url,
+                                       fetchTimeLimit: .seconds(1)).0
+        defer { timedOut.running.cancel() }
+        let failed = try await timedOut.ended(within: 30)
+        #expect(failed.status == .failed && failed.reason == "could not fetch \(url): no answer within 1 s (tried 2 times)", "\(failed)")
+        #expect(try await timedOut.log().contains("[brigade] could not start: could not fetch \(url): no answer within 1 s; trying again in 0.1 s (try 2 of 2)"))
+
+        let cancelled = try await start(FlakyRunners(failing: []), delays: [], data: "data-2", repository: url).0
+        defer { cancelled.running.cancel() }
+        try await gitIsFetching(url)
+        #expect(try await cancelled.store.requestCancel(buildID: cancelled.buildID, reason: "cancelled with brig build cancel") == .requested)
+        let stopped = try await cancelled.ended(within: 10)
+        #expect(stopped.status == .failed && stopped.reason == "cancelled with brig build cancel", "\(stopped)")
+        #expect(try gitProcesses(reaching: url).isEmpty, "git was stopped with the build")
+
+        let shutDown = try await start(FlakyRunners(failing: []), delays: [], data: "data-3", repository: url).0
+        try await gitIsFetching(url)
+        shutDown.running.cancel()
+        await shutDown.running.value
+        let queued = try #require(try await shutDown.store.build(id: shutDown.buildID))
+        #expect(queued.status == .pending && queued.reason == nil, "put back: nothing of it ran; \(queued)")
+        #expect(try gitProcesses(reaching: url).isEmpty)
+    }
+
+    /// Returns once a git process is fetching `url`.
+    func gitIsFetching(_ url: String) async throws {
+        for _ in 0..<400 {
+            if try !gitProcesses(reaching: url).isEmpty { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw TestFailure("no git came to fetch \(url)")
+    }
+
+    /// The processes whose command line names `url` (git and its transport helper).
+    func gitProcesses(reaching url: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains(url) ? line : nil
+        }
+    }
+
+    /// A loopback port that takes connections and never says a word (the kernel completes
+    /// the handshakes; nothing reads or answers).
+    final class SilentHost: Sendable {
+        let socket: Int32
+        let port: Int
+
+        init() throws {
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.socket = socket
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    bind(socket, address, length) == 0 && listen(socket, 16) == 0 && getsockname(socket, address, &length) == 0
+                }
+            }
+            guard bound else { throw TestFailure("cannot listen on loopback: \(String(cString: strerror(errno)))") }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        func close() { Glibc.close(socket) }
     }
 
     /// A build asked to stop (through the store) just as the gateway stops is failed with
