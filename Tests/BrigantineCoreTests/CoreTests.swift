@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import BrigantineCore
 
@@ -308,5 +309,38 @@ import Testing
         #expect(broken.problems.map { ($0.error.file as NSString).lastPathComponent } == ["api.yml", "new.yaml"])
         #expect(try ProjectDirectory(path: root.path).projects.map(\.name) == ["acme/web"], "without a previous version")
         #expect { try ProjectDirectory(path: root.appendingPathComponent("nope").path) } throws: { "\($0)".contains("is not a directory") }
+    }
+}
+
+@Suite struct AsyncLimiterTests {
+    /// A waiter that is cancelled stops waiting while the permit is still held, and does
+    /// not take it later; the next waiter gets it. Before, a stopped build whose checkout
+    /// waited behind another build's fetch ended only once that fetch did.
+    @Test func aCancelledWaiterStopsWaitingAndTheNextGetsThePermit() async throws {
+        let limiter = AsyncLimiter(limit: 1)
+        let (hold, letGo) = AsyncStream.makeStream(of: Void.self)
+        let (entries, entered) = AsyncStream.makeStream(of: String.self)
+        var order = entries.makeAsyncIterator()
+        let holder = Task { try await limiter.withPermit("mirror") { entered.yield("holder"); for await _ in hold {} } }
+        #expect(await order.next() == "holder")
+        let outcome = Mutex<String?>(nil)
+        let cancelled = Task {
+            do {
+                try await limiter.withPermit("mirror") { entered.yield("cancelled") }
+                outcome.withLock { $0 = "got the permit" }
+            } catch {
+                outcome.withLock { $0 = "\(type(of: error))" }
+            }
+        }
+        let next = Task { try await limiter.withPermit("mirror") { entered.yield("next") } }
+        try await Task.sleep(for: .milliseconds(100)) // both are waiting by now (if not, the cancel is seen on arrival)
+        cancelled.cancel()
+        for _ in 0..<200 where outcome.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(outcome.withLock { $0 } == "CancellationError", "it stopped waiting while the permit was held")
+        letGo.finish()
+        try await holder.value
+        try await next.value
+        #expect(await order.next() == "next")
+        await cancelled.value
     }
 }

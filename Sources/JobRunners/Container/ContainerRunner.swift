@@ -78,8 +78,17 @@ public final class ContainerRunner: JobRunner {
         guard !job.image.isEmpty else {
             throw JobFailure.cannotStart("job \(job.name) has no image (Brigade's default image is empty): set job.image")
         }
-        return try await global.withPermit {
-            try await perBuild.withPermit(context.buildID) { try await runContainer(job, in: context) }
+        var started = false
+        do {
+            return try await global.withPermit {
+                try await perBuild.withPermit(context.buildID) {
+                    started = true
+                    return try await runContainer(job, in: context)
+                }
+            }
+        } catch is CancellationError where !started {
+            // Stopped while it waited for a place among the running jobs.
+            throw JobFailure.cannotStart("job \(job.name) was stopped with its build before it could start")
         }
     }
 
