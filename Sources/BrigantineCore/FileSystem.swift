@@ -116,3 +116,37 @@ public func realPath(_ path: String) -> String? {
     defer { free(resolved) }
     return String(cString: resolved)
 }
+
+/// Copies the tree at `source` to `destination` (which must not exist): directories,
+/// regular files (with their permissions) and symbolic links, as links. A FIFO, socket or
+/// device in the tree has no content to copy; it is left out and its path (relative to
+/// `source`) returned. (Foundation's `copyItem` opens a FIFO to read it, and waited there
+/// for a writer for good.)
+public func copyTree(from source: URL, to destination: URL) throws -> [String] {
+    let files = FileManager.default
+    try files.createDirectory(at: destination, withIntermediateDirectories: false)
+    guard let walk = files.enumerator(atPath: source.path) else {
+        throw NSError(domain: NSPOSIXErrorDomain, code: Int(ENOENT), userInfo: [NSFilePathErrorKey: source.path])
+    }
+    var leftOut: [String] = []
+    while let relative = walk.nextObject() as? String {
+        let from = source.appendingPathComponent(relative).path
+        let to = destination.appendingPathComponent(relative).path
+        var status = stat()
+        guard lstat(from, &status) == 0 else {
+            throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSFilePathErrorKey: from])
+        }
+        switch status.st_mode & S_IFMT {
+        case S_IFDIR:
+            try files.createDirectory(atPath: to, withIntermediateDirectories: false,
+                                      attributes: [.posixPermissions: Int(status.st_mode & 0o7777)])
+        case S_IFREG:
+            try files.copyItem(atPath: from, toPath: to)
+        case S_IFLNK:
+            try files.createSymbolicLink(atPath: to, withDestinationPath: files.destinationOfSymbolicLink(atPath: from))
+        default:
+            leftOut.append(relative)
+        }
+    }
+    return leftOut
+}

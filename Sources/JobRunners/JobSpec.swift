@@ -178,7 +178,11 @@ public struct JobContext: Sendable {
         do {
             try makeDirectories(copy.deletingLastPathComponent())
             try? FileManager.default.removeItem(at: copy) // a job run again with the same name
-            try FileManager.default.copyItem(at: source, to: copy)
+            let leftOut = try copyTree(from: source, to: copy)
+            if !leftOut.isEmpty {
+                let shown = leftOut.prefix(5).joined(separator: ", ") + (leftOut.count > 5 ? " and \(leftOut.count - 5) more" : "")
+                log.log(.warn, nil, "job \(job.name): left out of its copy of the source, as FIFOs, sockets and devices cannot be copied: \(shown)")
+            }
         } catch {
             throw JobFailure.cannotStart("cannot copy the build's source for \(job.podName): \(fileErrorReason(error))")
         }

@@ -1,5 +1,6 @@
 import BrigantineCore
 import Foundation
+import Glibc
 @testable import JobRunners
 import Synchronization
 import Testing
@@ -127,6 +128,36 @@ final class Scratch: Sendable {
         #expect(try await scratch.runner.run(without, in: context).output == "none\nunset\n")
         let noSource = makeJob("nosource", tasks: ["echo ${BRIGADE_SOURCE:-unset}"])
         #expect(try await scratch.runner.run(noSource, in: scratch.context(build: "b2")).output == "unset\n")
+    }
+
+    /// A working tree with a FIFO or a socket in it (a dev server's, git's fsmonitor's) is
+    /// still copied whole for the job, links as links and executable bits kept; those two
+    /// are left out and named in the log. Before, the copy waited on the FIFO for good: the
+    /// job never started, and its timeout, which counts from the start, never came.
+    @Test func aSourceWithSpecialFilesIsCopiedWithoutThem() async throws {
+        let scratch = try Scratch()
+        let source = scratch.root.appendingPathComponent("tree")
+        try FileManager.default.createDirectory(at: source.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        try "#!/bin/sh\necho tool ran\n".write(to: source.appendingPathComponent("bin/tool"), atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: source.appendingPathComponent("bin/tool").path)
+        try FileManager.default.createSymbolicLink(atPath: source.appendingPathComponent("tool").path, withDestinationPath: "bin/tool")
+        #expect(mkfifo(source.appendingPathComponent("pipe").path, 0o600) == 0)
+        let socketPath = source.appendingPathComponent("dev.sock").path
+        let socket = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in socketPath.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        let job = makeJob("look", tasks: ["/src/tool", "ls -A /src | tr '\\n' ' '"])
+        #expect(try await scratch.runner.run(job, in: scratch.context(source: source)).output == "tool ran\nbin tool ")
+        #expect(scratch.logText.contains("job look: left out of its copy of the source, as FIFOs, sockets and devices cannot be copied: "))
+        #expect(scratch.logText.contains("dev.sock") && scratch.logText.contains("pipe"))
     }
 
     @Test func pathsAreRewrittenOnlyWhereTheyStandAlone() {
