@@ -231,7 +231,7 @@ extension Project {
             case .file(let path):
                 let file = Project.absolute(path, in: directory)
                 let data: Data
-                do { data = try readRegularFile(file, atMost: Project.secretFileSizeLimit).data } catch {
+                do { data = try readRegularFile(file, atMost: Project.projectFileSizeLimit).data } catch {
                     throw SecretSourceError("\(what): \(file) cannot be read: \(error.reason)")
                 }
                 var text = String(decoding: data, as: UTF8.self)
@@ -351,7 +351,6 @@ extension Project {
     /// The most read from a project file, a secret's file or a `defaultConfigFile`: each is
     /// a few kilobytes, and a FIFO or device in their place must not hang the reader.
     public static let projectFileSizeLimit = 1 << 20
-    public static let secretFileSizeLimit = 1 << 20
 
     /// Reads a project file; relative paths in it are taken from the file's directory.
     public static func load(file path: String) throws -> Project {

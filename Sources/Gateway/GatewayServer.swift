@@ -44,7 +44,7 @@ public final class GatewayServer: Sendable {
         /// The waits before each new try of a build that could not start for a reason that may pass.
         public var startRetryDelays = BuildScheduler.Settings.defaultStartRetryDelays
         /// How long one fetch of a project's repository may take before its host counts as out of reach.
-        public var fetchTimeLimit: Duration = .seconds(600)
+        public var fetchTimeLimit = BuildScheduler.Settings.defaultFetchTimeLimit
         /// Most builds waiting in the store before webhooks get 503 (nil: no cap).
         public var maxQueuedBuilds: Int? = 100_000
         /// Connections held open at once; more wait in the listen queue (nil: from the

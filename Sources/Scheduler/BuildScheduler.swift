@@ -38,10 +38,11 @@ public final class BuildScheduler: Sendable {
         public var fetchTimeLimit: Duration
 
         public static let defaultStartRetryDelays: [Duration] = [.seconds(10), .seconds(60), .seconds(300)]
+        public static let defaultFetchTimeLimit: Duration = .seconds(600)
 
         public init(lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, worker: WorkerSettings,
                     pollInterval: Duration = .seconds(1), repositories: URL? = nil,
-                    startRetryDelays: [Duration] = defaultStartRetryDelays, fetchTimeLimit: Duration = .seconds(600)) {
+                    startRetryDelays: [Duration] = defaultStartRetryDelays, fetchTimeLimit: Duration = defaultFetchTimeLimit) {
             self.lanes = max(1, lanes)
             self.maxBuilds = max(1, maxBuilds)
             self.perProjectLimit = max(1, perProjectLimit)

@@ -22,7 +22,7 @@ final class RepositoryCheckout: Sendable {
     /// (they wait for the mirror), for good.
     private let hostTimeLimit: Duration
 
-    init(mirrors: URL, hostTimeLimit: Duration = .seconds(600)) {
+    init(mirrors: URL, hostTimeLimit: Duration) {
         self.mirrors = mirrors
         self.hostTimeLimit = hostTimeLimit
     }
@@ -137,10 +137,8 @@ final class RepositoryCheckout: Sendable {
                 }
                 return finished
             }
-        } catch let error as RepositoryUnreachable {
+        } catch where error is RepositoryUnreachable || error is CancellationError {
             throw error
-        } catch is CancellationError {
-            throw CancellationError()
         } catch {
             throw CheckoutError("could not \(what): \(tool) is not available here")
         }

@@ -71,7 +71,7 @@ import Worker
 
     func start(_ runners: FlakyRunners, delays: [Duration], data: String = "data",
                poll: Duration = .milliseconds(50), repository: String? = nil,
-               fetchTimeLimit: Duration = .seconds(600)) async throws -> (Started, Counter) {
+               fetchTimeLimit: Duration = BuildScheduler.Settings.defaultFetchTimeLimit) async throws -> (Started, Counter) {
         let store = try SQLiteBuildStore(directory: directory.appendingPathComponent(data))
         var project = Project(name: "acme/web", directory: directory.path)
         project.repo = .init(cloneURL: repository)
