@@ -76,10 +76,9 @@ public final class JobBridge: Sendable {
                 spec.privileged = spec.privileged && policy.allowPrivilegedJobs
                 spec.dockerSocket = spec.dockerSocket && policy.allowHostMounts
                 if records.withLock({ $0.count }) >= maxJobs {
-                    let limit = maxJobs
-                    return call.context.promise {
-                        throw JobFailure.cannotStart("this build already started \(limit) jobs, its limit; this one was not started")
-                    }
+                    // Rejected at once, so the jobs over the limit fail in the order they were run.
+                    return call.context.rejectedPromise(
+                        JobFailure.cannotStart("this build already started \(maxJobs) jobs, its limit; this one was not started"))
                 }
                 let index = start(spec)
                 return call.context.promise { [self, spec] in

@@ -250,6 +250,14 @@ public final class ScriptContext: @unchecked Sendable {
         return promise
     }
 
+    /// A promise already rejected with `error`, for an operation refused before it started.
+    public func rejectedPromise(_ error: any Error) -> JSObjectRef {
+        var reject: JSObjectRef?
+        let promise = JSObjectMakeDeferredPromise(ref, nil, &reject, nil)!
+        _ = try? call(reject!, [makeError(error)])
+        return promise
+    }
+
     /// Settles operation `id`'s promise (on the script's thread).
     private func settle(_ id: Int, _ outcome: Result<HostValue, any Error>) throws {
         hostOperations[id] = nil
