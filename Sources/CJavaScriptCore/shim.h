@@ -25,6 +25,11 @@ void JSContextGroupClearExecutionTimeLimit(JSContextGroupRef group);
 void JSGlobalContextSetUnhandledRejectionCallback(JSGlobalContextRef ctx, JSObjectRef function,
                                                   JSValueRef *exception);
 
+// Takes and lets go of the VM's API lock (recursive, per thread). JSC runs the microtask
+// queue when the outermost holder lets go.
+void JSLock(JSContextRef ctx);
+void JSUnlock(JSContextRef ctx);
+
 JSObjectRef JSGetMemoryUsageStatistics(JSContextRef ctx);
 void JSSynchronousGarbageCollectForDebugging(JSContextRef ctx);
 

@@ -271,6 +271,9 @@ public final class GatewayServer: Sendable {
         if options.apiToken == nil, !Self.isLoopback(options.host) {
             logger.warning("the API under /v1 has no token (--api-token-file): anyone who can reach \(options.host):\(options.port) can read builds and their logs")
         }
+        if !BuildWorker.timeLimitCoversContinuations {
+            logger.warning("this JavaScriptCore lacks the functions that put promise continuations under --script-time-limit: a script looping through them alone would hold its lane")
+        }
         logger.info("serving \(registry.projects.count) project(s) from \(registry.directory)")
     }
 }

@@ -36,6 +36,14 @@ public final class JSRuntime: @unchecked Sendable {
     /// The heap's size when the running entry was first looked at (-1: not yet).
     private let heapAtEntry = Atomic<Int>(-1)
     private let terminated = Mutex<Termination?>(nil)
+    /// Ticks since the heap was last read, and how many to let pass: see `skipHeapChecks`.
+    private let heapChecksSkipped = Atomic<Int>(0)
+    private let heapChecksToSkip = Atomic<Int>(0)
+    /// How deep the script's thread is in entries of ours and native functions (see
+    /// `enter`); only that thread touches it.
+    var entryDepth = 0
+    /// Where an outermost entry keeps JSC's entry scope.
+    let entryScope = VMEntryScopeStorage()
     /// A context that lives as long as the runtime, holding `detachedRejectionCallback`.
     private let anchor: JSGlobalContextRef
     /// A no-op function for contexts that are done: JSC keeps a context's unhandled-
@@ -76,6 +84,8 @@ public final class JSRuntime: @unchecked Sendable {
     func entryBegan(timeLimit: Double? = nil) {
         ticks.store(0, ordering: .relaxed)
         heapAtEntry.store(-1, ordering: .relaxed)
+        heapChecksSkipped.store(0, ordering: .relaxed)
+        heapChecksToSkip.store(0, ordering: .relaxed)
         currentTimeLimit.withLock { $0 = timeLimit ?? entryTimeLimit }
     }
 
@@ -86,9 +96,11 @@ public final class JSRuntime: @unchecked Sendable {
             terminated.withLock { $0 = .time(seconds: limit) }
             return true
         }
-        if let limit = heapLimit, let context {
+        if let limit = heapLimit, let context, heapChecksSkipped.add(1, ordering: .relaxed).newValue > heapChecksToSkip.load(ordering: .relaxed) {
             // Entries this long are rare, so the first tick is when the heap is first read:
             // what the entry allocated before that counts as part of where it started.
+            let checkStarted = ContinuousClock.now
+            defer { skipHeapChecks(afterOneThatTook: checkStarted.duration(to: .now)) }
             let size = heapSize(context)
             let start = heapAtEntry.load(ordering: .relaxed)
             if start < 0 {
@@ -105,6 +117,15 @@ public final class JSRuntime: @unchecked Sendable {
         }
         arm() // JSC's watchdog fires again only if it is set again before answering false
         return false
+    }
+
+    /// JSC's memory statistics count every object, which takes a while on a heap of
+    /// millions (a `.then` chain's garbage): so many ticks pass between two looks that the
+    /// looking takes at most a tenth of the script's time, and the time limit still comes
+    /// about when it should.
+    private func skipHeapChecks(afterOneThatTook cost: Duration) {
+        heapChecksSkipped.store(0, ordering: .relaxed)
+        heapChecksToSkip.store(Int((cost.seconds * 10 / tick).rounded(.down)), ordering: .relaxed)
     }
 
     /// The VM's heap size, from JSC's memory statistics.
@@ -124,12 +145,15 @@ public final class JSRuntime: @unchecked Sendable {
     /// Makes the runtime usable again after a termination.
     ///
     /// JSC can swallow a termination that hit a microtask and report it on the next
-    /// call instead, so one throw-away evaluation absorbs it; after a memory termination
-    /// the heap is collected, so the next build starts small.
+    /// call instead, so one throw-away evaluation absorbs it (JSC drops the microtasks
+    /// still queued then); after a memory termination the heap is collected, so the next
+    /// build starts small.
     public func clearTermination() {
         guard let reason = termination else { return }
-        let context = JSGlobalContextCreateInGroup(group, nil)
-        withJSString("0") { _ = JSEvaluateScript(context, $0, nil, nil, 0, nil) }
+        let context = JSGlobalContextCreateInGroup(group, nil)!
+        enter(context, timeLimit: nil) {
+            withJSString("0") { _ = JSEvaluateScript(context, $0, nil, nil, 0, nil) }
+        }
         if case .memory = reason { JSSynchronousGarbageCollectForDebugging(context) }
         JSGlobalContextRelease(context)
         terminated.withLock { $0 = nil }

@@ -72,7 +72,7 @@ private func nativeFunctionCall(
         values.append(arguments?[index] ?? JSValueMakeUndefined(ctx))
     }
     do {
-        return try box.body(NativeCall(context: context, this: this, arguments: values))
+        return try context.runtime.nativeCall { try box.body(NativeCall(context: context, this: this, arguments: values)) }
             ?? JSValueMakeUndefined(ctx)
     } catch let thrown as JSException {
         exception?.pointee = thrown.thrown.ref

@@ -37,7 +37,6 @@ public final class ScriptContext: @unchecked Sendable {
     /// Each running operation's resolve and reject functions, kept here (on the script's
     /// thread) rather than in the operation's task: see `promise(for:)`.
     private var settlements: [Int: (resolve: ProtectedValue, reject: ProtectedValue)] = [:]
-    private var entryDepth = 0
     private var nextOperationID = 0
 
     /// Creates a context with the host's globals (console, timers, process, require).
@@ -78,23 +77,27 @@ public final class ScriptContext: @unchecked Sendable {
 
     // MARK: Entering the VM
 
-    /// Runs one outermost entry into JavaScript and reports what it threw.
+    /// Runs one entry into JavaScript and reports what it threw.
     ///
-    /// Every outermost entry drains the microtask queue before it returns; a termination by
-    /// the watchdog may surface as an ordinary return, so the runtime's flag is checked too.
+    /// An outermost entry runs the microtasks it queued before it returns, within the
+    /// watchdog's limit (`JSRuntime.enter`); only it restarts the watchdog's clock, so a
+    /// script cannot reset it by calling back into the host (require, say). A termination
+    /// by the watchdog may surface as an ordinary return, so the runtime's flag is checked.
     func enter<Result>(_ body: (UnsafeMutablePointer<JSValueRef?>) -> Result) throws -> Result {
         if let code = exitRequest { throw ScriptExited(code: code) }
-        // Only an outermost entry restarts the watchdog's clock: a script cannot reset it
-        // by calling back into the host (require, say).
-        if entryDepth == 0 { runtime.entryBegan(timeLimit: entryTimeLimit) }
-        entryDepth += 1
         var exception: JSValueRef?
-        let result = body(&exception)
-        entryDepth -= 1
+        let result = runtime.enter(ref, timeLimit: entryTimeLimit) { body(&exception) }
         if let termination = runtime.termination { throw ScriptTerminated(termination: termination) }
         if let code = exitRequest { throw ScriptExited(code: code) }
         if let exception { throw JSException(exception, in: self) }
         return result
+    }
+
+    /// A call into JSC that may run the script's code (a getter, `toString`, `toJSON`, a
+    /// proxy's trap): an entry of its own when the script is not already running, so what
+    /// it queues runs within the limits too.
+    private func runsScript<Result>(_ body: () -> Result) -> Result {
+        runtime.enter(ref, timeLimit: entryTimeLimit, body)
     }
 
     /// Evaluates a script in the global scope.
@@ -391,8 +394,8 @@ public final class ScriptContext: @unchecked Sendable {
         }
         var exception: JSValueRef?
         let arguments: [JSValueRef?] = arguments
-        let made = arguments.withUnsafeBufferPointer {
-            JSObjectCallAsConstructor(ref, object, $0.count, $0.baseAddress, &exception)
+        let made = arguments.withUnsafeBufferPointer { buffer in
+            runsScript { JSObjectCallAsConstructor(ref, object, buffer.count, buffer.baseAddress, &exception) }
         }
         if let exception { throw JSException(exception, in: self) }
         return made!
@@ -408,7 +411,7 @@ public final class ScriptContext: @unchecked Sendable {
     /// `String(value)`, never throwing (a throwing `toString` gives a placeholder).
     public func string(from value: JSValueRef) -> String {
         var exception: JSValueRef?
-        guard let string = JSValueToStringCopy(ref, value, &exception), exception == nil else {
+        guard let string = runsScript({ JSValueToStringCopy(ref, value, &exception) }), exception == nil else {
             return "[value that cannot be converted to a string]"
         }
         defer { JSStringRelease(string) }
@@ -416,13 +419,13 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     public func number(from value: JSValueRef) -> Double {
-        JSValueToNumber(ref, value, nil)
+        runsScript { JSValueToNumber(ref, value, nil) }
     }
 
     /// JSON text of `value` (nil for undefined, functions and values JSON cannot express).
     public func jsonString(_ value: JSValueRef) throws -> String? {
         var exception: JSValueRef?
-        let json = JSValueCreateJSONString(ref, value, 0, &exception)
+        let json = runsScript { JSValueCreateJSONString(ref, value, 0, &exception) }
         if let exception { throw JSException(exception, in: self) }
         guard let json else { return nil }
         defer { JSStringRelease(json) }
@@ -431,12 +434,12 @@ public final class ScriptContext: @unchecked Sendable {
 
     public func property(_ object: JSValueRef, _ name: String) -> JSValueRef {
         guard let target = JSValueToObject(ref, object, nil) else { return undefined }
-        return withJSString(name) { JSObjectGetProperty(ref, target, $0, nil) } ?? undefined
+        return withJSString(name) { name in runsScript { JSObjectGetProperty(ref, target, name, nil) } } ?? undefined
     }
 
     public func setProperty(_ object: JSObjectRef, _ name: String, _ value: JSValueRef,
                             attributes: JSPropertyAttributes = JSPropertyAttributes(kJSPropertyAttributeNone)) {
-        withJSString(name) { JSObjectSetProperty(ref, object, $0, value, attributes, nil) }
+        withJSString(name) { name in runsScript { JSObjectSetProperty(ref, object, name, value, attributes, nil) } }
     }
 
     /// A string property, or nil when it is missing or not a string.
@@ -463,7 +466,7 @@ public final class ScriptContext: @unchecked Sendable {
     /// The object's own enumerable string keys, in JavaScript's order.
     public func ownKeys(_ object: JSValueRef) -> [String] {
         guard let target = JSValueToObject(ref, object, nil) else { return [] }
-        let names = JSObjectCopyPropertyNames(ref, target)
+        let names = runsScript { JSObjectCopyPropertyNames(ref, target) }
         defer { JSPropertyNameArrayRelease(names) }
         return (0..<JSPropertyNameArrayGetCount(names)).map {
             String(jsString: JSPropertyNameArrayGetNameAtIndex(names, $0))
@@ -482,8 +485,8 @@ public final class ScriptContext: @unchecked Sendable {
         guard let function = JSValueToObject(ref, inspect, nil) else { return string(from: value) }
         var exception: JSValueRef?
         let arguments: [JSValueRef?] = [value]
-        let result = arguments.withUnsafeBufferPointer {
-            JSObjectCallAsFunction(ref, function, nil, 1, $0.baseAddress, &exception)
+        let result = arguments.withUnsafeBufferPointer { buffer in
+            runsScript { JSObjectCallAsFunction(ref, function, nil, 1, buffer.baseAddress, &exception) }
         }
         guard exception == nil, let result else { return string(from: value) }
         return string(from: result)

@@ -82,6 +82,10 @@ public final class BuildWorker: @unchecked Sendable {
 
     func usesRuntime(_ runtime: JSRuntime) -> Bool { self.runtime === runtime }
 
+    /// Whether the script time limit covers loops of promise continuations too: it does
+    /// with the JavaScriptCore functions `JSRuntime.enter` needs (README, Limits).
+    public static var timeLimitCoversContinuations: Bool { JSRuntime.drainsInsideEntries }
+
     /// Lowers the calling thread's priority: on Linux, `setpriority(PRIO_PROCESS, 0, …)`
     /// changes only the calling thread (threads have nice values of their own).
     static func setThreadNiceness(_ niceness: Int32) {

@@ -168,6 +168,30 @@ struct EndlessRunner: JobRunner {
         #expect(later.status == .succeeded)
     }
 
+    /// A build that loops through promise continuations alone is stopped like one that
+    /// loops in a single entry, and the lane's other builds finish.
+    @Test func aLoopOfContinuationsIsStoppedAndTheOthersFinish() async throws {
+        defer { lane.close(); try? FileManager.default.removeItem(at: directory) }
+        let steady = try (0..<4).map { _ in
+            try worker("""
+                require('brigadier').events.on('exec', async () => {
+                  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+                });
+                """)
+        }
+        let awaiting = try worker("require('brigadier').events.on('exec', async () => { for (;;) await null; });")
+        let chaining = try worker("""
+            require('brigadier').events.on('exec', () => { const f = () => Promise.resolve().then(f); f(); });
+            """)
+        let outcomes = try await withThrowingTaskGroup(of: BuildOutcome.self) { group in
+            for worker in steady + [awaiting, chaining] { group.addTask { try await worker.ends(on: lane) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let stopped = "script ran for more than 0.5 s without yielding and was stopped (an infinite loop?)"
+        #expect(outcomes.filter { $0.status == .succeeded }.count == 4, "\(outcomes.compactMap(\.reason))")
+        #expect(outcomes.filter { $0.reason == stopped }.count == 2, "\(outcomes.compactMap(\.reason))")
+    }
+
     /// A project's own time limit holds in a lane whose VM has another one.
     @Test func aProjectsTimeLimitIsItsOwn() async throws {
         defer { lane.close(); try? FileManager.default.removeItem(at: directory) }

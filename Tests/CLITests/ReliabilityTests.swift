@@ -291,6 +291,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let hostile = [
             "loop": "require('brigadier').events.on('image_push', () => { for (;;) {} });",
+            "awaits": "require('brigadier').events.on('image_push', async () => { for (;;) await null; });",
+            "chain": "require('brigadier').events.on('image_push', () => { const f = () => Promise.resolve().then(f); f(); });",
             "bomb": "require('brigadier').events.on('image_push', () => { const h = []; for (;;) h.push(new Array(1e5).fill(1.5)); });",
             "timer": "require('brigadier').events.on('image_push', () => { setTimeout(() => { throw new Error('timer broke'); }, 10); });",
             "never": "require('brigadier').events.on('image_push', async () => { await new Promise(() => {}); });",
@@ -334,7 +336,9 @@ import Testing
         let checks = await health.summary
 
         func reason(_ name: String) -> String { ended[name]?["reason"] as? String ?? "" }
-        #expect(reason("loop") == "script ran for more than 3 s without yielding and was stopped (an infinite loop?)")
+        for name in ["loop", "awaits", "chain"] {
+            #expect(reason(name) == "script ran for more than 3 s without yielding and was stopped (an infinite loop?)", "\(name)")
+        }
         #expect(reason("bomb") == "script's memory grew past 128 MiB and it was stopped")
         #expect(reason("timer").hasPrefix("uncaught exception: Error: timer broke"))
         #expect(reason("many").contains("this build already started 1000 jobs, its limit"))

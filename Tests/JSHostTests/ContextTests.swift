@@ -124,6 +124,41 @@ import Testing
         }
     }
 
+    /// A loop of promise continuations never returns to the host: JSC ran each one as an
+    /// entry of its own, too short for the watchdog, until the microtasks ran inside ours.
+    @Test(arguments: [
+        "(async () => { while (true) { globalThis.turns++; await null } })()",
+        "const f = () => { globalThis.turns++; return Promise.resolve().then(f) }; f()",
+    ])
+    func loopsOfContinuationsAreStopped(loop: String) throws {
+        #expect(JSRuntime.drainsInsideEntries)
+        let host = try TestHost(entryTimeLimit: 0.2)
+        var thrown: (any Error)?
+        try #require(finishes(within: 20) {
+            do { try host.context.evaluate("globalThis.turns = 0; " + loop) } catch { thrown = error }
+        })
+        #expect(thrown is ScriptTerminated)
+        host.context.runtime.clearTermination()
+        // What the loop left queued is dropped: it does not run on in later entries.
+        let turns = try host.evaluate("turns")
+        #expect(try host.evaluate("Promise.resolve().then(() => {}); turns") == turns)
+        #expect(try host.evaluate("'still usable'") == "still usable")
+    }
+
+    /// The host reads a value the script made (a thrown object's `toString`, a getter): what
+    /// that code queues runs within the limit too, not in JSC's own drain afterwards.
+    @Test func continuationsQueuedByCodeTheHostCallsAreStopped() throws {
+        let host = try TestHost(entryTimeLimit: 0.2)
+        let value = try host.context.evaluate("""
+            ({ toString() { (async () => { for (;;) await null })(); return 'looping' } })
+            """)
+        var text = ""
+        try #require(finishes(within: 20) { text = host.context.string(from: value) })
+        #expect(text == "looping")
+        #expect(host.context.runtime.termination == .time(seconds: 0.2))
+        host.context.runtime.clearTermination()
+    }
+
     @Test func unhandledRejectionsAreReported() throws {
         let host = try TestHost()
         try host.run("""

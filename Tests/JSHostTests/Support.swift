@@ -56,3 +56,16 @@ func onOwnThread<T: Sendable>(_ body: @escaping () throws -> T) async throws -> 
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// Runs `body` on a thread of its own and waits up to `seconds` for it: false when it has
+/// not ended by then (it is left running), so that a script the host fails to stop fails
+/// the test instead of hanging the suite.
+func finishes(within seconds: Double, _ body: @escaping () -> Void) -> Bool {
+    nonisolated(unsafe) let body = body
+    let ended = DispatchSemaphore(value: 0)
+    Thread {
+        body()
+        ended.signal()
+    }.start()
+    return ended.wait(timeout: .now() + seconds) == .success
+}
