@@ -50,9 +50,11 @@ public final class ScriptContext: @unchecked Sendable {
             modules.register(builtin)
         }
         JSObjectSetPrivate(JSContextGetGlobalObject(ref), Unmanaged.passUnretained(self).toOpaque())
-        functionPrototype = evaluateQuietly("Function.prototype")
-        try installPrelude()
-        try installRejectionTracker()
+        try entry {
+            functionPrototype = evaluateQuietly("Function.prototype")
+            try installPrelude()
+            try installRejectionTracker()
+        }
     }
 
     deinit {
@@ -84,12 +86,19 @@ public final class ScriptContext: @unchecked Sendable {
     /// script cannot reset it by calling back into the host (require, say). A termination
     /// by the watchdog may surface as an ordinary return, so the runtime's flag is checked.
     func enter<Result>(_ body: (UnsafeMutablePointer<JSValueRef?>) -> Result) throws -> Result {
-        if let code = exitRequest { throw ScriptExited(code: code) }
         var exception: JSValueRef?
-        let result = runtime.enter(ref, timeLimit: entryTimeLimit) { body(&exception) }
+        let result = try entry { body(&exception) }
+        if let exception { throw JSException(exception, in: self) }
+        return result
+    }
+
+    /// Runs `body`, which may make several calls into JSC, as one entry (see `enter`):
+    /// what they queue runs once, at the end. Throws what ended the script.
+    private func entry<Result>(_ body: () throws -> Result) throws -> Result {
+        if let code = exitRequest { throw ScriptExited(code: code) }
+        let result = try runtime.enter(ref, timeLimit: entryTimeLimit, body)
         if let termination = runtime.termination { throw ScriptTerminated(termination: termination) }
         if let code = exitRequest { throw ScriptExited(code: code) }
-        if let exception { throw JSException(exception, in: self) }
         return result
     }
 
@@ -126,7 +135,7 @@ public final class ScriptContext: @unchecked Sendable {
     /// Calls the method `name` of `object`.
     @discardableResult
     public func call(method name: String, of object: JSValueRef, _ arguments: [JSValueRef] = []) throws -> JSValueRef {
-        try call(property(object, name), this: object, arguments)
+        try entry { try call(property(object, name), this: object, arguments) }
     }
 
     /// Evaluates source made once for many contexts.
