@@ -66,6 +66,8 @@ public struct ScriptTerminated: Error, CustomStringConvertible, Sendable {
             "script ran for more than \(formatSeconds(seconds)) without yielding and was stopped (an infinite loop?)"
         case .memory(let bytes):
             "script's memory grew past \(bytes >> 20) MiB and it was stopped"
+        case .interrupted(let reason):
+            reason
         }
     }
 }

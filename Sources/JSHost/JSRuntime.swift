@@ -18,6 +18,8 @@ public final class JSRuntime: @unchecked Sendable {
     public enum Termination: Sendable, Equatable {
         case time(seconds: Double)
         case memory(bytes: Int)
+        /// Its context was interrupted (`ScriptInterruption`), with this reason.
+        case interrupted(String)
     }
 
     /// Execution-counter units (a loop iteration counts 1, a call 15) that code runs in the
@@ -33,6 +35,8 @@ public final class JSRuntime: @unchecked Sendable {
     private let ticks = Atomic<Int>(0)
     /// The time limit of the entry that runs now (its context's, else the runtime's).
     private let currentTimeLimit = Mutex<Double?>(nil)
+    /// What may interrupt the entry that runs now.
+    private let currentInterruption = Mutex<ScriptInterruption?>(nil)
     /// The heap's size when the running entry was first looked at (-1: not yet).
     private let heapAtEntry = Atomic<Int>(-1)
     private let terminated = Mutex<Termination?>(nil)
@@ -80,8 +84,11 @@ public final class JSRuntime: @unchecked Sendable {
     }
 
     /// An outermost entry into the VM begins: its time starts from zero.
-    /// - Parameter timeLimit: this entry's own limit, in seconds (nil: the runtime's).
-    func entryBegan(timeLimit: Double? = nil) {
+    /// - Parameters:
+    ///   - timeLimit: this entry's own limit, in seconds (nil: the runtime's).
+    ///   - interruption: what may stop this entry before its limit.
+    func entryBegan(timeLimit: Double? = nil, interruption: ScriptInterruption? = nil) {
+        currentInterruption.withLock { $0 = interruption }
         ticks.store(0, ordering: .relaxed)
         heapAtEntry.store(-1, ordering: .relaxed)
         heapChecksSkipped.store(0, ordering: .relaxed)
@@ -94,6 +101,10 @@ public final class JSRuntime: @unchecked Sendable {
         let elapsed = Double(ticks.add(1, ordering: .relaxed).newValue) * tick
         if let limit = currentTimeLimit.withLock({ $0 }), elapsed >= limit {
             terminated.withLock { $0 = .time(seconds: limit) }
+            return true
+        }
+        if let reason = currentInterruption.withLock({ $0 })?.reason(now: .now) {
+            terminated.withLock { $0 = .interrupted(reason) }
             return true
         }
         if let limit = heapLimit, let context, heapChecksSkipped.add(1, ordering: .relaxed).newValue > heapChecksToSkip.load(ordering: .relaxed) {
@@ -151,7 +162,7 @@ public final class JSRuntime: @unchecked Sendable {
     public func clearTermination() {
         guard let reason = termination else { return }
         let context = JSGlobalContextCreateInGroup(group, nil)!
-        enter(context, timeLimit: nil) {
+        enter(context, timeLimit: nil, interruption: nil) {
             withJSString("0") { _ = JSEvaluateScript(context, $0, nil, nil, 0, nil) }
         }
         if case .memory = reason { JSSynchronousGarbageCollectForDebugging(context) }

@@ -29,6 +29,8 @@ public final class ScriptContext: @unchecked Sendable {
     /// How long one entry into this context may run, in seconds, when it is not the
     /// runtime's limit (a project with a limit of its own, in a VM shared with others).
     public var entryTimeLimit: Double?
+    /// Stops the script in the middle of an entry, from any thread.
+    public let interruption = ScriptInterruption()
 
     /// The prelude's internal API (module loading, timer dispatch, inspect).
     private var internals: ProtectedValue!
@@ -96,7 +98,7 @@ public final class ScriptContext: @unchecked Sendable {
     /// what they queue runs once, at the end. Throws what ended the script.
     private func entry<Result>(_ body: () throws -> Result) throws -> Result {
         if let code = exitRequest { throw ScriptExited(code: code) }
-        let result = try runtime.enter(ref, timeLimit: entryTimeLimit, body)
+        let result = try runtime.enter(ref, timeLimit: entryTimeLimit, interruption: interruption, body)
         if let termination = runtime.termination { throw ScriptTerminated(termination: termination) }
         if let code = exitRequest { throw ScriptExited(code: code) }
         return result
@@ -106,7 +108,7 @@ public final class ScriptContext: @unchecked Sendable {
     /// proxy's trap): an entry of its own when the script is not already running, so what
     /// it queues runs within the limits too.
     private func runsScript<Result>(_ body: () -> Result) -> Result {
-        runtime.enter(ref, timeLimit: entryTimeLimit, body)
+        runtime.enter(ref, timeLimit: entryTimeLimit, interruption: interruption, body)
     }
 
     /// Evaluates a script in the global scope.

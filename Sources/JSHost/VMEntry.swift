@@ -70,14 +70,17 @@ extension JSRuntime {
     /// Runs `body`, which calls into the VM through `context`, as one entry with the
     /// microtasks it queues; nested in an entry or a native function, just runs it.
     ///
-    /// - Parameter timeLimit: this entry's own time limit (nil: the runtime's).
-    func enter<Result>(_ context: JSGlobalContextRef, timeLimit: Double?, _ body: () throws -> Result) rethrows -> Result {
+    /// - Parameters:
+    ///   - timeLimit: this entry's own time limit (nil: the runtime's).
+    ///   - interruption: what may stop this entry before its limit.
+    func enter<Result>(_ context: JSGlobalContextRef, timeLimit: Double?, interruption: ScriptInterruption?,
+                       _ body: () throws -> Result) rethrows -> Result {
         if entryDepth > 0 {
             entryDepth += 1
             defer { entryDepth -= 1 }
             return try body()
         }
-        entryBegan(timeLimit: timeLimit)
+        entryBegan(timeLimit: timeLimit, interruption: interruption)
         entryDepth = 1
         defer { entryDepth = 0 }
         guard let functions = VMEntryFunctions.loaded else { return try body() }

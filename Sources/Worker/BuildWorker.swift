@@ -24,8 +24,9 @@ public final class BuildWorker: @unchecked Sendable {
     private let settings: WorkerSettings
     private let runtime: JSRuntime?
 
-    /// Set from any thread by `cancel(reason:)`; the loop it stops, while one runs.
-    private let cancellation = Mutex<(reason: String?, loop: EventLoop?)>((nil, nil))
+    /// Set from any thread by `cancel(reason:)`; the loop it stops and the script it
+    /// interrupts, while they run.
+    private let cancellation = Mutex<(reason: String?, loop: EventLoop?, script: ScriptInterruption?)>((nil, nil, nil))
 
     // Lifecycle state (Brigade's App).
     private var errorFired = false
@@ -107,6 +108,7 @@ public final class BuildWorker: @unchecked Sendable {
         cancellation.withLock { state in
             if state.reason == nil { state.reason = reason }
             state.loop?.stop()
+            state.script?.interrupt(reason)
         }
     }
 
@@ -155,6 +157,7 @@ public final class BuildWorker: @unchecked Sendable {
         guard let context = makeContext(jobs: jobs) else { return .finished(end()) }
         self.context = context
         deadline = ContinuousClock.now + .seconds(timeLimit)
+        context.interruption.interrupt(at: deadline, reason: timeoutMessage)
         guarded { try start(context) }
         return scriptOver ? .finished(end()) : advance()
     }
@@ -164,9 +167,8 @@ public final class BuildWorker: @unchecked Sendable {
     func advance() -> Step {
         guard let context, let worker = workerModule?.ref, !scriptOver else { return .finished(end()) }
         if ContinuousClock.now >= deadline {
-            let message = "the build ran for more than \(timeLimit.formatted(.number.grouping(.never))) s and was stopped"
-            log.log(.error, "app", message)
-            fail(message)
+            log.log(.error, "app", timeoutMessage)
+            fail(timeoutMessage)
             return .finished(end())
         }
         var step = Step.ready
@@ -183,11 +185,7 @@ public final class BuildWorker: @unchecked Sendable {
             case .waiting(let wake):
                 step = .waiting(until: min(wake ?? deadline, deadline))
             case .stopped:
-                if let reason = cancellation.withLock({ $0.reason }) {
-                    log.log(.error, "app", "the build was stopped: \(reason)")
-                    if failure == nil { stoppedWith = reason }
-                    fail("the build was stopped: \(reason)")
-                }
+                if let reason = cancellation.withLock({ $0.reason }) { failCancelled(reason) }
                 scriptOver = true
             case .idle:
                 if errorFired || afterFired {
@@ -217,13 +215,28 @@ public final class BuildWorker: @unchecked Sendable {
     /// How long the whole build may take, in seconds.
     private var timeLimit: Double { request.project.buildTimeout ?? settings.buildTimeout }
 
+    private var timeoutMessage: String {
+        "the build ran for more than \(timeLimit.formatted(.number.grouping(.never))) s and was stopped"
+    }
+
+    private func failCancelled(_ reason: String) {
+        log.log(.error, "app", "the build was stopped: \(reason)")
+        if failure == nil { stoppedWith = reason }
+        fail("the build was stopped: \(reason)")
+    }
+
     /// Runs a piece of the lifecycle; what ends the script ends the build, with its reason.
     private func guarded(_ body: () throws -> Void) {
         do {
             try body()
         } catch let terminated as ScriptTerminated {
-            log.log(.error, "app", "\(terminated)")
-            fail("\(terminated)")
+            // Interrupted in the middle of an entry: by a cancel, or at the build timeout.
+            if case .interrupted = terminated.termination, let reason = cancellation.withLock({ $0.reason }) {
+                failCancelled(reason)
+            } else {
+                log.log(.error, "app", "\(terminated)")
+                fail("\(terminated)")
+            }
             scriptOver = true
         } catch let exited as ScriptExited {
             exitRequest = exited.code
@@ -241,7 +254,10 @@ public final class BuildWorker: @unchecked Sendable {
         var scriptExitCode: Int32?
         if let context {
             if failure != nil { abandonedOperations = context.abandonHostOperations() }
-            cancellation.withLock { $0.loop = nil }
+            cancellation.withLock { state in
+                state.loop = nil
+                state.script = nil
+            }
             context.flushOutput()
             scriptExitCode = context.scriptExitCode()
             context.close()
@@ -299,9 +315,13 @@ public final class BuildWorker: @unchecked Sendable {
             if let onWake { context.loop.notify(onWake) }
             let cancelled = cancellation.withLock { state in
                 state.loop = context.loop
-                return state.reason != nil
+                state.script = context.interruption
+                return state.reason
             }
-            if cancelled { context.loop.stop() }
+            if let cancelled {
+                context.loop.stop()
+                context.interruption.interrupt(cancelled)
+            }
             return context
         } catch {
             fail("the script host could not start: \(error)")

@@ -221,6 +221,23 @@ struct EndlessRunner: JobRunner {
         #expect(try await other.status == .succeeded)
     }
 
+    /// A cancel and the build timeout stop a script in the middle of a long entry, without
+    /// waiting for its time limit (here 60 s): in a loop, and in a loop of continuations.
+    @Test(arguments: ["for (;;) {}", "(async () => { for (;;) await null })()"])
+    func aStopComesInTheMiddleOfAnEntry(loop: String) async throws {
+        defer { lane.close(); try? FileManager.default.removeItem(at: directory) }
+        let lines = SeenLines()
+        let script = "require('brigadier').events.on('exec', () => { console.log('spinning'); \(loop); });"
+        let cancelled = try worker(script, project: { $0.scriptTimeLimit = 60 }, lines: lines)
+        let timed = try worker(script, buildTimeout: 0.5) { $0.scriptTimeLimit = 60 }
+        async let stopped = cancelled.ends(on: lane, within: 20)
+        while !lines.contains("spinning") { try await Task.sleep(for: .milliseconds(10)) }
+        cancelled.cancel(reason: "operator asked")
+        #expect(try await stopped.reason == "the build was stopped: operator asked")
+        #expect(try await stopped.stoppedWith == "operator asked")
+        #expect(try await timed.ends(on: lane, within: 20).reason == "the build ran for more than 0.5 s and was stopped")
+    }
+
     /// The build timeout wakes a build that waits for a timer far off, and a script that
     /// keeps queueing immediates cannot keep the lane to itself or outrun its timeout.
     @Test func timeoutsHoldOnALane() async throws {
