@@ -181,7 +181,7 @@ struct EndlessRunner: JobRunner {
         }
         let awaiting = try worker("require('brigadier').events.on('exec', async () => { for (;;) await null; });")
         let chaining = try worker("""
-            require('brigadier').events.on('exec', () => { const f = () => Promise.resolve().then(f); f(); });
+            require('brigadier').events.on('exec', () => { const f = () => { Promise.resolve().then(f); }; f(); });
             """)
         let outcomes = try await withThrowingTaskGroup(of: BuildOutcome.self) { group in
             for worker in steady + [awaiting, chaining] { group.addTask { try await worker.ends(on: lane) } }

@@ -292,7 +292,9 @@ import Testing
         let hostile = [
             "loop": "require('brigadier').events.on('image_push', () => { for (;;) {} });",
             "awaits": "require('brigadier').events.on('image_push', async () => { for (;;) await null; });",
-            "chain": "require('brigadier').events.on('image_push', () => { const f = () => Promise.resolve().then(f); f(); });",
+            // Not `() => Promise.resolve().then(f)`: that chain of pending promises also grows
+            // the heap, and the memory limit may come first.
+            "chain": "require('brigadier').events.on('image_push', () => { const f = () => { Promise.resolve().then(f); }; f(); });",
             "bomb": "require('brigadier').events.on('image_push', () => { const h = []; for (;;) h.push(new Array(1e5).fill(1.5)); });",
             "timer": "require('brigadier').events.on('image_push', () => { setTimeout(() => { throw new Error('timer broke'); }, 10); });",
             "never": "require('brigadier').events.on('image_push', async () => { await new Promise(() => {}); });",
