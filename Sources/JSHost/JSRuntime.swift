@@ -131,9 +131,9 @@ public final class JSRuntime: @unchecked Sendable {
     }
 
     /// JSC's memory statistics count every object, which takes a while on a heap of
-    /// millions (a `.then` chain's garbage): so many ticks pass between two looks that the
-    /// looking takes at most a tenth of the script's time, and the time limit still comes
-    /// about when it should.
+    /// millions (a `.then` chain that keeps every promise): so many ticks pass between two
+    /// looks that the looking takes at most a tenth of the script's time, and the time
+    /// limit still comes about when it should.
     private func skipHeapChecks(afterOneThatTook cost: Duration) {
         heapChecksSkipped.store(0, ordering: .relaxed)
         heapChecksToSkip.store(Int((cost.seconds * 10 / tick).rounded(.down)), ordering: .relaxed)
