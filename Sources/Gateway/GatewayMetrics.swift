@@ -1,9 +1,11 @@
 import Prometheus
 import Scheduler
 import Store
+import Worker
 
 /// What the gateway counts, in Prometheus' text format at `GET /metrics`: requests by
-/// route and status, webhooks that joined a build, builds by outcome with their time in the queue and running, writes
+/// route and status, webhooks that joined a build, builds by outcome with their time in the queue and running,
+/// scripts stopped by a limit, writes
 /// to the store that had to be tried again, builds' starts tried again, old builds deleted, and, read when scraped, the
 /// live builds and the queue. Labels are route patterns and statuses only: no URL (tokens ride in some), no
 /// project names (their number is the operator's, not ours to multiply series by).
@@ -71,6 +73,11 @@ final class GatewayMetrics: Sendable {
         }
         observer.storeWriteFailed = { [storeWriteFailures] _ in storeWriteFailures.increment() }
         observer.startRetried = { [startRetries] in startRetries.increment() }
+        observer.scriptStopped = { [self] limit in
+            registry.makeCounter(name: "brigantine_scripts_stopped_total", labels: [("limit", limit.rawValue)],
+                                 help: "Builds whose script a limit stopped: time (--script-time-limit) or memory (--script-memory-limit).")
+                .increment()
+        }
         return observer
     }
 

@@ -65,6 +65,8 @@ public final class BuildScheduler: Sendable {
         public var storeWriteLanded: @Sendable () -> Void = {}
         /// A build could not start for a reason that may pass; it is tried again later.
         public var startRetried: @Sendable () -> Void = {}
+        /// A build's script was stopped by one of the script limits.
+        public var scriptStopped: @Sendable (_ limit: ScriptLimit) -> Void = { _ in }
 
         public init() {}
     }
@@ -280,6 +282,7 @@ public final class BuildScheduler: Sendable {
         }
         let ran = max(0, Date().timeIntervalSince(started))
         observer.buildEnded(ending.status, .seconds(max(0, started.timeIntervalSince(stored.createdAt))), .seconds(ran))
+        if let limit = ending.stoppedAtLimit { observer.scriptStopped(limit) }
         logEnd(of: build, ending, ran: ran)
         release(build)
         await persist("the end of build \(build.id)") { store in
@@ -330,6 +333,7 @@ public final class BuildScheduler: Sendable {
         /// It has not ended, and goes back in the queue, because of this: the gateway stopped
         /// before its script could start, or while it ran and its project reruns such builds.
         var putBack: String?
+        var stoppedAtLimit: ScriptLimit?
     }
 
     private func run(_ build: NewBuild, coalesced: Int) async -> Ending {
@@ -401,7 +405,8 @@ public final class BuildScheduler: Sendable {
                       failure: job.failure.map(redactor.redact), output: redactor.redact(job.output))
         }
         return Ending(status: outcome.status == .succeeded ? .succeeded : .failed, exitCode: Int(outcome.exitCode),
-                      reason: outcome.reason.map(redactor.redact), lastLines: spool.take(), jobs: jobs)
+                      reason: outcome.reason.map(redactor.redact), lastLines: spool.take(), jobs: jobs,
+                      stoppedAtLimit: outcome.stoppedAtLimit)
     }
 
     /// `prepare` as a task of its own, which a stop cuts short (`cancel(buildID:reason:)`,

@@ -114,6 +114,14 @@ public struct WorkerSettings: Sendable {
     }
 }
 
+/// Which of the script limits stopped a script.
+public enum ScriptLimit: String, Sendable {
+    /// `--script-time-limit` (or the project's `scriptTimeLimit`).
+    case time
+    /// `--script-memory-limit`.
+    case memory
+}
+
 /// How a build ended.
 public struct BuildOutcome: Sendable {
     public enum Status: String, Sendable { case succeeded, failed }
@@ -131,4 +139,6 @@ public struct BuildOutcome: Sendable {
     /// The reason given to `BuildWorker.cancel` when being stopped is what failed it (nil
     /// when it ended by itself, or had failed before the stop came).
     public var stoppedWith: String? = nil
+    /// The limit that stopped the script, when one did.
+    public var stoppedAtLimit: ScriptLimit? = nil
 }

@@ -34,6 +34,8 @@ public final class BuildWorker: @unchecked Sendable {
     private var failure: String?
     /// The reason it was stopped with, when that stop is what ended it.
     private var stoppedWith: String?
+    /// The script limit that stopped the script, if one did.
+    private var stoppedAtLimit: ScriptLimit?
     private var exitRequest: Int32?
     /// Nothing more of the script will run: the build only has to end.
     private var scriptOver = false
@@ -231,6 +233,11 @@ public final class BuildWorker: @unchecked Sendable {
             try body()
         } catch let terminated as ScriptTerminated {
             // Interrupted in the middle of an entry: by a cancel, or at the build timeout.
+            switch terminated.termination {
+            case .time: stoppedAtLimit = .time
+            case .memory: stoppedAtLimit = .memory
+            case .interrupted: break
+            }
             if case .interrupted = terminated.termination, let reason = cancellation.withLock({ $0.reason }) {
                 failCancelled(reason)
             } else {
@@ -275,7 +282,8 @@ public final class BuildWorker: @unchecked Sendable {
         if reason != nil, exitCode == 0 { exitCode = 1 }
         return BuildOutcome(
             buildID: request.buildID, status: reason == nil ? .succeeded : .failed, exitCode: exitCode,
-            reason: reason, jobs: jobs?.jobs ?? [], startedAt: startedAt, finishedAt: Date(), stoppedWith: stoppedWith)
+            reason: reason, jobs: jobs?.jobs ?? [], startedAt: startedAt, finishedAt: Date(), stoppedWith: stoppedWith,
+            stoppedAtLimit: stoppedAtLimit)
     }
 
     /// How long a failed build's cancelled jobs get to stop (kill their processes).

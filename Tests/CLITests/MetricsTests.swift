@@ -50,6 +50,35 @@ import Testing
         #expect(value("brigantine_builds_pending", in: text) == 0 && value("brigantine_builds_live", in: text) == 0)
         #expect(value("brigantine_store_write_retries_total", in: text) == 0)
         #expect(!text.contains(token) && !text.contains("hook.js"))
+        #expect(!text.contains("brigantine_scripts_stopped_total{"), "no script met a limit")
+        await gateway.stop()
+    }
+
+    /// Scripts stopped by a limit are counted by limit, so that an operator can see runaway
+    /// scripts without reading build reasons.
+    @Test func scriptsStoppedByALimitAreCounted() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let projects = root.appendingPathComponent("projects")
+        try FileManager.default.createDirectory(at: projects, withIntermediateDirectories: true)
+        let scripts = [
+            "spin": "require('brigadier').events.on('image_push', async () => { for (;;) await null; });",
+            "hoard": "require('brigadier').events.on('image_push', () => { const h = []; for (;;) h.push(new Array(1e5).fill(1.5)); });",
+        ]
+        for (name, script) in scripts {
+            try script.write(to: projects.appendingPathComponent("\(name).js"), atomically: true, encoding: .utf8)
+            try "name: \(name)\ndefaultScriptFile: \(name).js\ninsecure: true\ngateways: [container-registry]\nrunner: simulate\n"
+                .write(to: projects.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
+        }
+        let gateway = try await GatewayProcess.start(projects: projects, data: root.appendingPathComponent("data"), arguments: [
+            "--script-time-limit", "1", "--script-memory-limit", "64",
+        ])
+        for name in ["spin", "hoard", "spin"] {
+            let id = try #require(try await gateway.post("/events/webhook/\(name)", Data("{}".utf8)).json["build"] as? String)
+            #expect(try await gateway.finishedBuild(id)["status"] as? String == "Failed")
+        }
+        let text = try await gateway.get("/metrics").text
+        #expect(value(#"brigantine_scripts_stopped_total{limit="time"}"#, in: text) == 2, "\(text)")
+        #expect(value(#"brigantine_scripts_stopped_total{limit="memory"}"#, in: text) == 1)
         await gateway.stop()
     }
 }
