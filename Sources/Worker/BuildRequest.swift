@@ -120,6 +120,15 @@ public enum ScriptLimit: String, Sendable {
     case time
     /// `--script-memory-limit`.
     case memory
+
+    /// The limit behind a termination, if it was one (not an interruption).
+    init?(_ termination: JSRuntime.Termination) {
+        switch termination {
+        case .time: self = .time
+        case .memory: self = .memory
+        case .interrupted: return nil
+        }
+    }
 }
 
 /// How a build ended.

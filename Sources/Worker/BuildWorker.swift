@@ -233,11 +233,7 @@ public final class BuildWorker: @unchecked Sendable {
             try body()
         } catch let terminated as ScriptTerminated {
             // Interrupted in the middle of an entry: by a cancel, or at the build timeout.
-            switch terminated.termination {
-            case .time: stoppedAtLimit = .time
-            case .memory: stoppedAtLimit = .memory
-            case .interrupted: break
-            }
+            stoppedAtLimit = ScriptLimit(terminated.termination)
             if case .interrupted = terminated.termination, let reason = cancellation.withLock({ $0.reason }) {
                 failCancelled(reason)
             } else {
