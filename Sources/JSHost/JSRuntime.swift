@@ -1,4 +1,5 @@
 import CJavaScriptCore
+import Foundation
 import Synchronization
 
 /// One JavaScriptCore VM (a context group) with its watchdog.
@@ -40,9 +41,10 @@ public final class JSRuntime: @unchecked Sendable {
     /// The heap's size when the running entry was first looked at (-1: not yet).
     private let heapAtEntry = Atomic<Int>(-1)
     private let terminated = Mutex<Termination?>(nil)
-    /// Ticks since the heap was last read, and how many to let pass: see `skipHeapChecks`.
-    private let heapChecksSkipped = Atomic<Int>(0)
-    private let heapChecksToSkip = Atomic<Int>(0)
+    /// The tick of the running entry at which the heap is read next, and its size and tick
+    /// when it was last read (size -1: not yet): see `scheduleNextHeapLook`.
+    private let nextHeapLook = Atomic<Int>(0)
+    private let lastHeapLook = Mutex<(size: Int, tick: Int)>((-1, 0))
     /// How deep the script's thread is in entries of ours and native functions (see
     /// `enter`); only that thread touches it.
     var entryDepth = 0
@@ -91,14 +93,15 @@ public final class JSRuntime: @unchecked Sendable {
         currentInterruption.withLock { $0 = interruption }
         ticks.store(0, ordering: .relaxed)
         heapAtEntry.store(-1, ordering: .relaxed)
-        heapChecksSkipped.store(0, ordering: .relaxed)
-        heapChecksToSkip.store(0, ordering: .relaxed)
+        nextHeapLook.store(0, ordering: .relaxed)
+        lastHeapLook.withLock { $0 = (-1, 0) }
         currentTimeLimit.withLock { $0 = timeLimit ?? entryTimeLimit }
     }
 
     /// Called by the watchdog on the script's thread each `tick` of one long entry.
     fileprivate func watchdogTick(_ context: JSContextRef?) -> Bool {
-        let elapsed = Double(ticks.add(1, ordering: .relaxed).newValue) * tick
+        let tickCount = ticks.add(1, ordering: .relaxed).newValue
+        let elapsed = Double(tickCount) * tick
         if let limit = currentTimeLimit.withLock({ $0 }), elapsed >= limit {
             terminated.withLock { $0 = .time(seconds: limit) }
             return true
@@ -107,14 +110,14 @@ public final class JSRuntime: @unchecked Sendable {
             terminated.withLock { $0 = .interrupted(reason) }
             return true
         }
-        if let limit = heapLimit, let context, heapChecksSkipped.add(1, ordering: .relaxed).newValue > heapChecksToSkip.load(ordering: .relaxed) {
+        if let limit = heapLimit, let context, tickCount >= nextHeapLook.load(ordering: .relaxed) {
             // Entries this long are rare, so the first tick is when the heap is first read:
             // what the entry allocated before that counts as part of where it started.
-            let checkStarted = ContinuousClock.now
-            defer { skipHeapChecks(afterOneThatTook: checkStarted.duration(to: .now)) }
+            let lookStarted = threadCPUSeconds()
             let size = heapSize(context)
-            let start = heapAtEntry.load(ordering: .relaxed)
+            var start = heapAtEntry.load(ordering: .relaxed)
             if start < 0 {
+                start = size
                 heapAtEntry.store(size, ordering: .relaxed)
             } else if size - start > limit {
                 // The heap holds garbage too: collect once before deciding the script is
@@ -125,18 +128,39 @@ public final class JSRuntime: @unchecked Sendable {
                     return true
                 }
             }
+            scheduleNextHeapLook(size: size, grown: size - start, limit: limit, at: tickCount,
+                                 cost: threadCPUSeconds() - lookStarted)
         }
         arm() // JSC's watchdog fires again only if it is set again before answering false
         return false
     }
 
     /// JSC's memory statistics count every object, which takes a while on a heap of
-    /// millions (a `.then` chain that keeps every promise): so many ticks pass between two
-    /// looks that the looking takes at most a tenth of the script's time, and the time
-    /// limit still comes about when it should.
-    private func skipHeapChecks(afterOneThatTook cost: Duration) {
-        heapChecksSkipped.store(0, ordering: .relaxed)
-        heapChecksToSkip.store(Int((cost.seconds * 10 / tick).rounded(.down)), ordering: .relaxed)
+    /// millions (a `.then` chain that keeps every promise): the heap is read again after
+    /// ticks enough that reading takes at most a tenth of the script's time (so the time
+    /// limit still comes about when it should), but before it could reach the limit at the
+    /// rate it grew since the last look (so the memory limit does too). Both in CPU time,
+    /// as ticks are: on a busy machine the look's wall time says little of its cost.
+    private func scheduleNextHeapLook(size: Int, grown: Int, limit: Int, at now: Int, cost: Double) {
+        let last = lastHeapLook.withLock { last in
+            defer { last = (size, now) }
+            return last
+        }
+        var wait = Int(cost * 10 / tick)
+        if last.size < 0 {
+            wait = min(wait, 10) // the first look: soon again, to learn how fast the heap grows
+        } else if now > last.tick {
+            let growthPerTick = max(0, size - last.size) / (now - last.tick)
+            if growthPerTick > 0 { wait = min(wait, max(0, limit - grown) / (2 * growthPerTick)) }
+        }
+        nextHeapLook.store(now + max(1, wait), ordering: .relaxed)
+    }
+
+    /// CPU time the calling thread has used, in seconds.
+    private func threadCPUSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// The VM's heap size, from JSC's memory statistics.
