@@ -22,35 +22,38 @@ final class GatewayMetrics: Sendable {
     private static let buildBuckets: [Duration] = [0.01, 0.1, 1, 5, 15, 60, 300, 900, 3600].map { .seconds($0) }
 
     init() {
-        storeWriteFailures = registry.makeCounter(
-            name: "brigantine_store_write_retries_total",
-            help: "Writes of build logs and outcomes that the store refused and that were tried again.")
-        startRetries = registry.makeCounter(
-            name: "brigantine_build_start_retries_total",
-            help: "Builds that could not start (their repository or the container engine out of reach) and were tried again.")
-        deletedBuilds = registry.makeCounter(
-            name: "brigantine_builds_deleted_total", help: "Ended builds deleted for being older than --keep-days.")
-        liveBuilds = registry.makeGauge(name: "brigantine_builds_live", help: "Builds live on this gateway.")
-        pendingBuilds = registry.makeGauge(name: "brigantine_builds_pending", help: "Builds waiting in the queue.")
+        storeWriteFailures = registry.makeCounter(descriptor: .named(
+            "brigantine_store_write_retries_total",
+            help: "Writes of build logs and outcomes that the store refused and that were tried again."))
+        startRetries = registry.makeCounter(descriptor: .named(
+            "brigantine_build_start_retries_total",
+            help: "Builds that could not start (their repository or the container engine out of reach) and were tried again."))
+        deletedBuilds = registry.makeCounter(descriptor: .named(
+            "brigantine_builds_deleted_total", help: "Ended builds deleted for being older than --keep-days."))
+        liveBuilds = registry.makeGauge(descriptor: .named("brigantine_builds_live", help: "Builds live on this gateway."))
+        pendingBuilds = registry.makeGauge(descriptor: .named("brigantine_builds_pending", help: "Builds waiting in the queue."))
     }
 
     /// Only requests that matched a route get here (Hummingbird runs router middleware on
     /// them alone), so methods and routes are the few the gateway serves: a client sending
     /// made-up paths or methods cannot make series without end.
     func requestServed(method: String, route: String, status: Int, duration: Duration) {
-        registry.makeCounter(name: "brigantine_http_requests_total",
-                             labels: [("method", method), ("route", route), ("status", String(status))],
-                             help: "HTTP requests answered, by route pattern and status.").increment()
-        registry.makeDurationHistogram(name: "brigantine_http_request_duration_seconds", labels: [("route", route)],
-                                       buckets: Self.requestBuckets, help: "Time to answer, by route pattern.")
+        registry.makeCounter(descriptor: .named("brigantine_http_requests_total",
+                                                help: "HTTP requests answered, by route pattern and status."),
+                             labels: [("method", method), ("route", route), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: .named("brigantine_http_request_duration_seconds",
+                                                          help: "Time to answer, by route pattern."),
+                                       labels: [("route", route)], buckets: Self.requestBuckets)
             .record(duration)
     }
 
     /// A webhook answered with a build it did not make: a delivery sent again (`duplicate`)
     /// or one that joined a pending build in its coalescing window (`coalesced`).
     func webhookJoined(as how: String) {
-        registry.makeCounter(name: "brigantine_webhooks_joined_total", labels: [("as", how)],
-                             help: "Webhooks that joined a build instead of making one, as a duplicate delivery or coalesced.")
+        registry.makeCounter(descriptor: .named(
+            "brigantine_webhooks_joined_total",
+            help: "Webhooks that joined a build instead of making one, as a duplicate delivery or coalesced."),
+                             labels: [("as", how)])
             .increment()
     }
 
@@ -62,20 +65,23 @@ final class GatewayMetrics: Sendable {
     var schedulerObserver: BuildScheduler.Observer {
         var observer = BuildScheduler.Observer()
         observer.buildEnded = { [self] status, queued, ran in
-            registry.makeCounter(name: "brigantine_builds_ended_total", labels: [("status", status.rawValue)],
-                                 help: "Builds ended on this gateway, by status.").increment()
-            registry.makeDurationHistogram(name: "brigantine_build_queue_seconds", buckets: Self.buildBuckets,
-                                           help: "Time from a webhook's acknowledgement to its build's start.")
+            registry.makeCounter(descriptor: .named("brigantine_builds_ended_total", help: "Builds ended on this gateway, by status."),
+                                 labels: [("status", status.rawValue)]).increment()
+            registry.makeDurationHistogram(descriptor: .named("brigantine_build_queue_seconds",
+                                                              help: "Time from a webhook's acknowledgement to its build's start."),
+                                           buckets: Self.buildBuckets)
                 .record(queued)
-            registry.makeDurationHistogram(name: "brigantine_build_run_seconds", labels: [("status", status.rawValue)],
-                                           buckets: Self.buildBuckets, help: "Time a build ran, by status.")
+            registry.makeDurationHistogram(descriptor: .named("brigantine_build_run_seconds", help: "Time a build ran, by status."),
+                                           labels: [("status", status.rawValue)], buckets: Self.buildBuckets)
                 .record(ran)
         }
         observer.storeWriteFailed = { [storeWriteFailures] _ in storeWriteFailures.increment() }
         observer.startRetried = { [startRetries] in startRetries.increment() }
         observer.scriptStopped = { [self] limit in
-            registry.makeCounter(name: "brigantine_scripts_stopped_total", labels: [("limit", limit.rawValue)],
-                                 help: "Builds whose script a limit stopped: time (--script-time-limit) or memory (--script-memory-limit).")
+            registry.makeCounter(descriptor: .named(
+                "brigantine_scripts_stopped_total",
+                help: "Builds whose script a limit stopped: time (--script-time-limit) or memory (--script-memory-limit)."),
+                                 labels: [("limit", limit.rawValue)])
                 .increment()
         }
         return observer
@@ -86,5 +92,12 @@ final class GatewayMetrics: Sendable {
         liveBuilds.set(Int64(live))
         pendingBuilds.set(pending.map(Double.init) ?? .nan)
         return registry.emitToBuffer()
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A metric by its whole name (the empty unit adds nothing to it).
+    static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }
