@@ -46,7 +46,9 @@ enum DiskSync {
         }
         if let timesPath {
             let lines = zip(startedAt, times).map { String(format: "%.4f %.2f\n", $0, $1) }.joined()
-            FileManager.default.createFile(atPath: timesPath, contents: Data(lines.utf8))
+            if !FileManager.default.createFile(atPath: timesPath, contents: Data(lines.utf8)) {
+                FileHandle.standardError.write(Data("brig-bench: cannot write \(timesPath)\n".utf8))
+            }
         }
         let sorted = times.sorted()
         func at(_ p: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }
