@@ -38,7 +38,7 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Connections held open at once; more wait to be accepted (default: half the open-file limit, at most 10000).")
     var maxConnections: Int?
 
-    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into a script may run without yielding.")
+    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into a script (a handler, a timer, a job's result, with the promise continuations it sets off) may run without yielding.")
     var scriptTimeLimit: Double = 10
 
     @Option(name: .customLong("build-timeout"), help: "Seconds a build may take.")

@@ -66,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
                                discussion: "Default: the script's project root when it is a git repository (has .git), else none."))
     var source: String?
 
-    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into the script may run without yielding.")
+    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into the script (a handler, a timer, a job's result, with the promise continuations it sets off) may run without yielding.")
     var scriptTimeLimit: Double = 10
 
     @Option(name: .customLong("build-timeout"), help: "Seconds the whole build may take.")
