@@ -145,6 +145,21 @@ import Testing
         #expect(try host.evaluate("'still usable'") == "still usable")
     }
 
+    /// A `.then` chain that keeps every promise makes a heap of millions of objects, which
+    /// JSC's memory statistics walk one by one: read at every tick of the watchdog, they
+    /// took so long that a 2 s time limit came after 38 s. Under a memory limit, the heap is
+    /// read only as often as it is worth (`scheduleNextHeapLook`), and the time limit holds.
+    @Test func aHeapOfMillionsDoesNotHoldOffTheTimeLimit() throws {
+        let context = try ScriptContext(runtime: JSRuntime(entryTimeLimit: 2, heapLimit: 4 << 30))
+        context.onOutput = { _, _ in }
+        var thrown: (any Error)?
+        try #require(finishes(within: 20) {
+            do { try context.evaluate("const f = () => Promise.resolve().then(f); f()") } catch { thrown = error }
+        })
+        #expect((thrown as? ScriptTerminated)?.termination == .time(seconds: 2))
+        context.runtime.clearTermination()
+    }
+
     /// The host reads a value the script made (a thrown object's `toString`, a getter): what
     /// that code queues runs within the limit too, not in JSC's own drain afterwards.
     @Test func continuationsQueuedByCodeTheHostCallsAreStopped() throws {
