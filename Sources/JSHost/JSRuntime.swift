@@ -38,13 +38,9 @@ public final class JSRuntime: @unchecked Sendable {
     private let currentTimeLimit = Mutex<Double?>(nil)
     /// What may interrupt the entry that runs now.
     private let currentInterruption = Mutex<ScriptInterruption?>(nil)
-    /// The heap's size when the running entry was first looked at (-1: not yet).
-    private let heapAtEntry = Atomic<Int>(-1)
     private let terminated = Mutex<Termination?>(nil)
-    /// The tick of the running entry at which the heap is read next, and its size and tick
-    /// when it was last read (size -1: not yet): see `scheduleNextHeapLook`.
-    private let nextHeapLook = Atomic<Int>(0)
-    private let lastHeapLook = Mutex<(size: Int, tick: Int)>((-1, 0))
+    /// The running entry's looks at the heap (nil: none yet): see `ticksToNextHeapLook`.
+    private let heapLooks = Mutex<HeapLooks?>(nil)
     /// How deep the script's thread is in entries of ours and native functions (see
     /// `enter`); only that thread touches it.
     var entryDepth = 0
@@ -92,9 +88,7 @@ public final class JSRuntime: @unchecked Sendable {
     func entryBegan(timeLimit: Double? = nil, interruption: ScriptInterruption? = nil) {
         currentInterruption.withLock { $0 = interruption }
         ticks.store(0, ordering: .relaxed)
-        heapAtEntry.store(-1, ordering: .relaxed)
-        nextHeapLook.store(0, ordering: .relaxed)
-        lastHeapLook.withLock { $0 = (-1, 0) }
+        heapLooks.withLock { $0 = nil }
         currentTimeLimit.withLock { $0 = timeLimit ?? entryTimeLimit }
     }
 
@@ -110,16 +104,14 @@ public final class JSRuntime: @unchecked Sendable {
             terminated.withLock { $0 = .interrupted(reason) }
             return true
         }
-        if let limit = heapLimit, let context, tickCount >= nextHeapLook.load(ordering: .relaxed) {
+        let previous = heapLooks.withLock { $0 }
+        if let limit = heapLimit, let context, tickCount >= previous?.nextTick ?? 0 {
             // Entries this long are rare, so the first tick is when the heap is first read:
             // what the entry allocated before that counts as part of where it started.
             let lookStarted = threadCPUSeconds()
             let size = heapSize(context)
-            var start = heapAtEntry.load(ordering: .relaxed)
-            if start < 0 {
-                start = size
-                heapAtEntry.store(size, ordering: .relaxed)
-            } else if size - start > limit {
+            let start = previous?.start ?? size
+            if size - start > limit {
                 // The heap holds garbage too: collect once before deciding the script is
                 // using that much.
                 JSSynchronousGarbageCollectForDebugging(context)
@@ -128,8 +120,9 @@ public final class JSRuntime: @unchecked Sendable {
                     return true
                 }
             }
-            scheduleNextHeapLook(size: size, grown: size - start, limit: limit, at: tickCount,
-                                 cost: threadCPUSeconds() - lookStarted)
+            let wait = ticksToNextHeapLook(after: previous, size: size, grown: size - start, limit: limit,
+                                           now: tickCount, cost: threadCPUSeconds() - lookStarted)
+            heapLooks.withLock { $0 = HeapLooks(start: start, size: size, tick: tickCount, nextTick: tickCount + wait) }
         }
         arm() // JSC's watchdog fires again only if it is set again before answering false
         return false
@@ -141,19 +134,27 @@ public final class JSRuntime: @unchecked Sendable {
     /// limit still comes about when it should), but before it could reach the limit at the
     /// rate it grew since the last look (so the memory limit does too). Both in CPU time,
     /// as ticks are: on a busy machine the look's wall time says little of its cost.
-    private func scheduleNextHeapLook(size: Int, grown: Int, limit: Int, at now: Int, cost: Double) {
-        let last = lastHeapLook.withLock { last in
-            defer { last = (size, now) }
-            return last
-        }
+    private func ticksToNextHeapLook(after last: HeapLooks?, size: Int, grown: Int, limit: Int,
+                                     now: Int, cost: Double) -> Int {
         var wait = Int(cost * 10 / tick)
-        if last.size < 0 {
+        if let last {
+            if now > last.tick {
+                let growthPerTick = max(0, size - last.size) / (now - last.tick)
+                if growthPerTick > 0 { wait = min(wait, max(0, limit - grown) / (2 * growthPerTick)) }
+            }
+        } else {
             wait = min(wait, 10) // the first look: soon again, to learn how fast the heap grows
-        } else if now > last.tick {
-            let growthPerTick = max(0, size - last.size) / (now - last.tick)
-            if growthPerTick > 0 { wait = min(wait, max(0, limit - grown) / (2 * growthPerTick)) }
         }
-        nextHeapLook.store(now + max(1, wait), ordering: .relaxed)
+        return max(1, wait)
+    }
+
+    /// An entry's looks at the heap: its size at the first (where the entry started), the
+    /// size and tick of the last, and the tick of the next.
+    private struct HeapLooks {
+        let start: Int
+        let size: Int
+        let tick: Int
+        let nextTick: Int
     }
 
     /// CPU time the calling thread has used, in seconds.
