@@ -181,15 +181,13 @@ public final class JSRuntime: @unchecked Sendable {
     /// Makes the runtime usable again after a termination.
     ///
     /// JSC can swallow a termination that hit a microtask and report it on the next
-    /// call instead, so one throw-away evaluation absorbs it (JSC drops the microtasks
-    /// still queued then); after a memory termination the heap is collected, so the next
-    /// build starts small.
+    /// call instead; an entry that ends while the runtime is terminated absorbs it (see
+    /// `enter`; JSC drops the microtasks still queued then), so one empty entry makes sure.
+    /// After a memory termination the heap is collected, so the next build starts small.
     public func clearTermination() {
         guard let reason = termination else { return }
         let context = JSGlobalContextCreateInGroup(group, nil)!
-        enter(context, timeLimit: nil, interruption: nil) {
-            withJSString("0") { _ = JSEvaluateScript(context, $0, nil, nil, 0, nil) }
-        }
+        enter(context, timeLimit: nil, interruption: nil) {}
         if case .memory = reason { JSSynchronousGarbageCollectForDebugging(context) }
         JSGlobalContextRelease(context)
         terminated.withLock { $0 = nil }

@@ -83,7 +83,10 @@ extension JSRuntime {
         entryBegan(timeLimit: timeLimit, interruption: interruption)
         entryDepth = 1
         defer { entryDepth = 0 }
-        guard let functions = VMEntryFunctions.loaded else { return try body() }
+        guard let functions = VMEntryFunctions.loaded else {
+            defer { if termination != nil { absorbTermination(context) } }
+            return try body()
+        }
         JSLock(context)
         let vm = UnsafeMutableRawPointer(group)
         let scope = entryScope.prepare(vm: vm, globalObject: UnsafeMutableRawPointer(context))
