@@ -181,11 +181,14 @@ import Testing
               await new Job('test', 'alpine', ['echo ' + hook.push_data.tag]).run();
             });
             """, extra: "runner: simulate\n")
-        // A job of the local runner needs room for its files.
+        // A job of the local runner needs room for its files. It starts once the test says
+        // the disk is full (disk-full.json appears beside the script): after a fixed 300 ms,
+        // a busy suite once filled the disk too late and the job found room.
         try writeProject("files", file: "files", script: """
             const { events, Job } = require('brigadier');
+            const diskIsFull = () => { try { require('./disk-full.json'); return true; } catch (e) { return false; } };
             events.on('image_push', async () => {
-              await new Promise((done) => setTimeout(done, 300));
+              while (!diskIsFull()) await new Promise((done) => setTimeout(done, 20));
               await new Job('write', 'alpine', ['echo written > out']).run();
             });
             """, extra: "runner: local\n")
@@ -200,6 +203,7 @@ import Testing
         await inFlight.post(40, to: "/events/webhook/full", body: body) { _ in gateway }.value
         let filesBuild = try #require(try await gateway.post("/events/webhook/files", body).json["build"] as? String)
         try await disk.fill()
+        try "{}".write(to: projects.appendingPathComponent("disk-full.json"), atomically: true, encoding: .utf8)
         var answers: [Int: Int] = [:]
         var acknowledged = await inFlight.ids
         for _ in 0..<25 {
