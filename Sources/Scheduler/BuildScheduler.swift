@@ -355,14 +355,17 @@ public final class BuildScheduler: Sendable {
         // the worker still ends (it is cancelled through `cancel(reason:)`) and its outcome is
         // recorded.
         let flusher = Task { [self] in
+            // Stopped, it writes nothing more: what is left goes with the build's end, in one
+            // write. (It once wrote the rest on its way out, a commit of its own that the build
+            // waited for while it still held its place.)
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(200))
+                do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
                 await flush(spool, of: build.id)
             }
         }
         func stopFlushing() async {
             flusher.cancel()
-            await flusher.value // its last write lands before the final one, keeping lines in order
+            await flusher.value // a write under way lands before the final one, keeping lines in order
         }
         let outcome: BuildOutcome
         do {

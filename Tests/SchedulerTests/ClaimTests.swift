@@ -84,6 +84,27 @@ import Worker
         #expect(store.claims.empty <= 2, "\(store.claims.empty) empty claims")
     }
 
+    /// A short build costs the store two writes, its claim and its end: the lines it logged
+    /// go with its end, not in a commit of their own that the build would wait for while it
+    /// still holds its place (under a backlog that cost a tenth of the builds run).
+    @Test func aShortBuildsLogGoesWithItsEnd() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
+        let web = try project("acme/web", script: "require('brigadier').events.on('image_push', () => { console.log('ran'); });")
+        let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
+                                       settings: settings())
+        var ids: [String] = []
+        for _ in 0..<5 { ids.append(try await store.create(newBuild(of: web)).id) }
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        scheduler.wake()
+        #expect(try await waitUntil { try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy(\.isFinished) })
+        for id in ids {
+            #expect(try await store.logs(buildID: id, after: 0, limit: 100).map(\.line.text).contains("ran"))
+        }
+        #expect(store.logWrites == 0, "\(store.logWrites) writes of log lines alone")
+    }
+
     @Test func aBuildOfAnotherProjectStartsWhileABusyOneHasABacklog() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
@@ -116,18 +137,20 @@ import Worker
     }
 }
 
-/// Forwards to a store and counts claims, with and without a build.
-/// A store that counts its claims, and can fail the next writes of a build's log and end
-/// as a store out of reach does.
+/// A store that counts its claims (with and without a build) and its writes of log lines,
+/// and can fail the next writes of a build's log and end as a store out of reach does.
 final class CountingStore: BuildStore {
     struct OutOfReach: Error {}
     private let store: any BuildStore
     private let counts = Mutex<(successful: Int, empty: Int)>((0, 0))
+    private let logWriteCount = Mutex(0)
     private let writesToFail = Mutex((left: 0, failed: 0))
 
     init(_ store: any BuildStore) { self.store = store }
 
     var claims: (successful: Int, empty: Int) { counts.withLock { $0 } }
+    /// Writes of log lines alone (`appendLog`), not those that come with a build's end.
+    var logWrites: Int { logWriteCount.withLock { $0 } }
     var failedWrites: Int { writesToFail.withLock { $0.failed } }
     func failWrites(_ count: Int) { writesToFail.withLock { $0.left = count } }
 
@@ -149,6 +172,7 @@ final class CountingStore: BuildStore {
 
     func create(_ build: NewBuild) async throws -> StoredBuild { try await store.create(build) }
     func appendLog(buildID: String, lines: [LogLine]) async throws {
+        logWriteCount.withLock { $0 += 1 }
         try write()
         try await store.appendLog(buildID: buildID, lines: lines)
     }
