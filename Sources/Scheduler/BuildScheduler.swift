@@ -36,13 +36,17 @@ public final class BuildScheduler: Sendable {
         /// How long one fetch of a project's repository may take; past it the host counts as
         /// out of reach (and the start is tried again after `startRetryDelays`).
         public var fetchTimeLimit: Duration
+        /// How often a running build's new log lines are written to the store (what is left
+        /// at its end goes with its end).
+        public var logFlushInterval: Duration
 
         public static let defaultStartRetryDelays: [Duration] = [.seconds(10), .seconds(60), .seconds(300)]
         public static let defaultFetchTimeLimit: Duration = .seconds(600)
 
         public init(lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, worker: WorkerSettings,
                     pollInterval: Duration = .seconds(1), repositories: URL? = nil,
-                    startRetryDelays: [Duration] = defaultStartRetryDelays, fetchTimeLimit: Duration = defaultFetchTimeLimit) {
+                    startRetryDelays: [Duration] = defaultStartRetryDelays, fetchTimeLimit: Duration = defaultFetchTimeLimit,
+                    logFlushInterval: Duration = .milliseconds(200)) {
             self.lanes = max(1, lanes)
             self.maxBuilds = max(1, maxBuilds)
             self.perProjectLimit = max(1, perProjectLimit)
@@ -51,6 +55,7 @@ public final class BuildScheduler: Sendable {
             self.repositories = repositories ?? worker.workRoot.appendingPathComponent("repositories", isDirectory: true)
             self.startRetryDelays = startRetryDelays
             self.fetchTimeLimit = fetchTimeLimit
+            self.logFlushInterval = logFlushInterval
         }
     }
 
@@ -107,8 +112,16 @@ public final class BuildScheduler: Sendable {
         /// While each of them is at its limit, no claim can succeed.
         var mayHavePending: Set<String>?
         /// Builds added while a claim was with the store: their projects, or nil when
-        /// one of unknown project came (a claim that found nothing then knows nothing).
+        /// one of unknown project came or claims overlapped (a claim that found nothing
+        /// then knows nothing).
         var addedDuringClaim: Set<String>? = []
+        /// Claims with the store now, each counted against the room of any project.
+        var claimsInFlight = 0
+        /// Claims in a row that found a build: from two on, there is a backlog.
+        var claimsFound = 0
+        /// A wake-up came while claims were out and sent none beside them: it is owed once
+        /// they are back (what it wakes for may be what they could not see).
+        var wakeupOwed = false
         /// Set when `run` ends: writes that fail are no longer tried again.
         var stopping = false
     }
@@ -177,8 +190,14 @@ public final class BuildScheduler: Sendable {
             }
             for await _ in wakeups {
                 if Task.isCancelled { break }
-                while let build = await claim() {
-                    group.addTask { [self] in await execute(build) }
+                var answering = true
+                while let busy = reserveClaim(answeringWakeup: answering) {
+                    answering = false
+                    group.addTask { [self] in
+                        guard let build = await claim(skipping: busy) else { return }
+                        wakeup.yield() // there may be more, and room for them
+                        await execute(build)
+                    }
                 }
             }
             group.cancelAll()
@@ -231,41 +250,71 @@ public final class BuildScheduler: Sendable {
         for (id, reason) in requests { cancel(buildID: id, reason: reason) }
     }
 
-    /// The next build there is room for, marked running; nil when none can start now.
+    /// Whether a claim may go to the store now, and the projects it must skip (nil: not now).
     ///
     /// Under load every build that ends asks for the next one. Once the store has found
     /// nothing outside the busy projects, it is not asked again (a write that would find
     /// nothing) until a build of another project arrives or a busy project has room.
     ///
+    /// A claim takes a commit (~1–2 ms): one at a time, claims would set the pace of a
+    /// backlog. So under a backlog (the last two claims found a build) more go out beside
+    /// the first and share its commit, while there is room for them. As none knows which
+    /// project its build comes from, each counts against the room of every project, and
+    /// one goes out beside others only if no project is full even so: one that must skip
+    /// a project might skip the only one with a backlog, and find nothing.
+    /// - Parameter answeringWakeup: the first reserve after a wake-up (not a further one
+    ///   while claims go out): refused because of the claims out, it is owed.
+    private func reserveClaim(answeringWakeup: Bool) -> Set<String>? {
+        let limits = self.limits()
+        return state.withLock { state in
+            let out = state.claimsInFlight
+            func busyWith(_ claims: Int) -> Set<String> {
+                Set(state.running.filter { $0.value + claims >= limits[$0.key] ?? settings.perProjectLimit }.keys)
+                    .union(limits.filter { claims >= $0.value }.keys)
+            }
+            let busy = busyWith(out)
+            if out > 0, state.claimsFound < 2 || out >= settings.perProjectLimit || !busy.isEmpty {
+                if answeringWakeup { state.wakeupOwed = true }
+                return nil
+            }
+            guard state.total + out < settings.maxBuilds else { return nil }
+            if let candidates = state.mayHavePending, candidates.isSubset(of: busy) { return nil }
+            state.addedDuringClaim = out == 0 ? [] : nil
+            state.claimsInFlight += 1
+            return busy
+        }
+    }
+
+    /// The next build there is room for, marked running; nil when none can start now. Takes
+    /// the place `reserveClaim` gave it.
+    ///
     /// In a shared store, a project with a limit of its own may be at it through other
     /// gateways' builds: a claim that found nothing leaves such projects as possibly
     /// pending, so the next wake-up (one of theirs ending here, or the poll) asks again.
-    private func claim() async -> StoredBuild? {
-        let limits = self.limits()
+    private func claim(skipping busy: Set<String>) async -> StoredBuild? {
         // Only a shared store counts other gateways' builds; this one's are counted here.
-        let storeWide = store.isShared ? limits : [:]
-        let busy: Set<String>? = state.withLock { state in
-            guard state.total < settings.maxBuilds else { return nil }
-            let busy = Set(state.running.filter { $0.value >= limits[$0.key] ?? settings.perProjectLimit }.keys)
-            if let candidates = state.mayHavePending, candidates.isSubset(of: busy) { return nil }
-            state.addedDuringClaim = []
-            return busy
-        }
-        guard let busy else { return nil }
+        let storeWide = store.isShared ? limits() : [:]
         let claimed: Result<StoredBuild?, any Error>
         do { claimed = .success(try await store.claimNextPending(busyProjects: busy, limits: storeWide)) } catch { claimed = .failure(error) }
-        return state.withLock { state in
+        let (build, wake): (StoredBuild?, Bool) = state.withLock { state in
+            state.claimsInFlight -= 1
+            let wake = state.wakeupOwed && state.claimsInFlight == 0
+            if wake { state.wakeupOwed = false }
             guard case .success(let build?) = claimed else {
+                state.claimsFound = 0
                 // Found nothing: pending builds are all of busy projects. (A failed claim tells nothing.)
                 if case .success = claimed {
                     state.mayHavePending = state.addedDuringClaim.map { busy.union($0).union(storeWide.keys) }
                 }
-                return nil
+                return (nil, wake)
             }
+            state.claimsFound += 1
             state.running[build.build.projectID, default: 0] += 1
             state.total += 1
-            return build
+            return (build, wake)
         }
+        if wake { wakeup.yield() }
+        return build
     }
 
     /// Runs a build and records its end. Its place is given back as soon as the script is
@@ -350,16 +399,16 @@ public final class BuildScheduler: Sendable {
             log.log(.log, nil, "\(coalesced + 1) webhooks for the same image repository came within the project's"
                 + " coalescing window\(window): this build runs the last one's event")
         }
-        // Logs reach the store every 200 ms while the build runs (and while it waits to try
-        // its start again). The flusher is not the worker's sibling in a group: at shutdown
-        // the worker still ends (it is cancelled through `cancel(reason:)`) and its outcome is
-        // recorded.
+        // Logs reach the store every `logFlushInterval` while the build runs (and while it
+        // waits to try its start again). The flusher is not the worker's sibling in a group:
+        // at shutdown the worker still ends (it is cancelled through `cancel(reason:)`) and
+        // its outcome is recorded.
         let flusher = Task { [self] in
             // Stopped, it writes nothing more: what is left goes with the build's end, in one
             // write. (It once wrote the rest on its way out, a commit of its own that the build
             // waited for while it still held its place.)
             while !Task.isCancelled {
-                do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
+                do { try await Task.sleep(for: settings.logFlushInterval) } catch { return }
                 await flush(spool, of: build.id)
             }
         }

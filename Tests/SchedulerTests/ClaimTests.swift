@@ -84,6 +84,34 @@ import Worker
         #expect(store.claims.empty <= 2, "\(store.claims.empty) empty claims")
     }
 
+    /// Under a backlog, claims go out together and share commits (one at a time they set the
+    /// pace: a commit each), yet never more builds run than the project's limit, and the
+    /// end of the backlog costs only a few empty claims.
+    @Test func aBacklogsClaimsGoOutTogetherWithinTheLimit() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
+        let web = try project("acme/web", script: """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', () => new Job('step', 'alpine', ['true']).run());
+            """)
+        let runner = OrderRunner()
+        let scheduler = BuildScheduler(
+            store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in runner },
+            settings: .init(lanes: 2, perProjectLimit: 4, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
+                            pollInterval: .seconds(600)))
+        var ids: [String] = []
+        for _ in 0..<60 { ids.append(try await store.create(newBuild(of: web)).id) }
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        scheduler.wake()
+        #expect(try await waitUntil { try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy(\.isFinished) })
+        #expect(try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy { $0 == .succeeded })
+        #expect(store.claims.successful == 60)
+        #expect(store.mostClaimsAtOnce >= 2, "claims went out one at a time")
+        #expect(runner.mostAtOnce <= 4, "\(runner.mostAtOnce) builds ran at once")
+        #expect(store.claims.empty <= 4, "\(store.claims.empty) empty claims")
+    }
+
     /// A short build costs the store two writes, its claim and its end: the lines it logged
     /// go with its end, not in a commit of their own that the build would wait for while it
     /// still holds its place (under a backlog that cost a tenth of the builds run).
@@ -91,8 +119,11 @@ import Worker
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
         let web = try project("acme/web", script: "require('brigadier').events.on('image_push', () => { console.log('ran'); });")
+        // No flush while a build runs, however slow the machine: only its end may write.
+        var settings = settings()
+        settings.logFlushInterval = .seconds(600)
         let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
-                                       settings: settings())
+                                       settings: settings)
         var ids: [String] = []
         for _ in 0..<5 { ids.append(try await store.create(newBuild(of: web)).id) }
         let running = Task { await scheduler.run() }
@@ -142,13 +173,15 @@ import Worker
 final class CountingStore: BuildStore {
     struct OutOfReach: Error {}
     private let store: any BuildStore
-    private let counts = Mutex<(successful: Int, empty: Int)>((0, 0))
+    private let counts = Mutex<(successful: Int, empty: Int, inFlight: Int, mostInFlight: Int)>((0, 0, 0, 0))
     private let logWriteCount = Mutex(0)
     private let writesToFail = Mutex((left: 0, failed: 0))
 
     init(_ store: any BuildStore) { self.store = store }
 
-    var claims: (successful: Int, empty: Int) { counts.withLock { $0 } }
+    var claims: (successful: Int, empty: Int) { counts.withLock { ($0.successful, $0.empty) } }
+    /// The most claims that were with the store at once.
+    var mostClaimsAtOnce: Int { counts.withLock { $0.mostInFlight } }
     /// Writes of log lines alone (`appendLog`), not those that come with a build's end.
     var logWrites: Int { logWriteCount.withLock { $0 } }
     var failedWrites: Int { writesToFail.withLock { $0.failed } }
@@ -165,6 +198,11 @@ final class CountingStore: BuildStore {
     }
 
     func claimNextPending(busyProjects: Set<String>, limits: [String: Int]) async throws -> StoredBuild? {
+        counts.withLock {
+            $0.inFlight += 1
+            $0.mostInFlight = max($0.mostInFlight, $0.inFlight)
+        }
+        defer { counts.withLock { $0.inFlight -= 1 } }
         let build = try await store.claimNextPending(busyProjects: busyProjects, limits: limits)
         counts.withLock { build == nil ? ($0.empty += 1) : ($0.successful += 1) }
         return build
