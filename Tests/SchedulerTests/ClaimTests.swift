@@ -39,6 +39,19 @@ import Worker
         return false
     }
 
+    /// Stores `count` builds of `project`, runs `scheduler` until each has ended, and returns
+    /// their IDs.
+    func runBuilds(_ count: Int, of project: Project, with scheduler: BuildScheduler, in store: CountingStore) async throws -> [String] {
+        var ids: [String] = []
+        for _ in 0..<count { ids.append(try await store.create(newBuild(of: project)).id) }
+        let running = Task { await scheduler.run() }
+        defer { running.cancel() }
+        scheduler.wake()
+        #expect(try await waitUntil { try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy(\.isFinished) },
+                "the builds did not all end")
+        return ids
+    }
+
     /// A build's end that the store does not take at first (a database out of reach) is tried
     /// again until it lands: the build does not stay Running.
     @Test func anEndThatCannotBeStoredAtFirstIsStoredWhenTheStoreAnswers() async throws {
@@ -69,15 +82,7 @@ import Worker
         let web = try project("acme/web", script: "require('brigadier').events.on('image_push', () => {});")
         let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
                                        settings: settings())
-        var ids: [String] = []
-        for _ in 0..<30 { ids.append(try await store.create(newBuild(of: web)).id) }
-        let running = Task { await scheduler.run() }
-        defer { running.cancel() }
-        scheduler.wake()
-        let finished = try await waitUntil {
-            try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy(\.isFinished)
-        }
-        #expect(finished)
+        _ = try await runBuilds(30, of: web, with: scheduler, in: store)
         // One build at a time: each build's end asks for the next one (30 claims). Asking
         // again while the project is at its limit would add an empty claim per build.
         #expect(store.claims.successful == 30)
@@ -99,12 +104,7 @@ import Worker
             store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in runner },
             settings: .init(lanes: 2, perProjectLimit: 4, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
                             pollInterval: .seconds(600)))
-        var ids: [String] = []
-        for _ in 0..<60 { ids.append(try await store.create(newBuild(of: web)).id) }
-        let running = Task { await scheduler.run() }
-        defer { running.cancel() }
-        scheduler.wake()
-        #expect(try await waitUntil { try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy(\.isFinished) })
+        let ids = try await runBuilds(60, of: web, with: scheduler, in: store)
         #expect(try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy { $0 == .succeeded })
         #expect(store.claims.successful == 60)
         #expect(store.mostClaimsAtOnce >= 2, "claims went out one at a time")
@@ -124,13 +124,7 @@ import Worker
         settings.logFlushInterval = .seconds(600)
         let scheduler = BuildScheduler(store: store, projects: { $0 == web.id ? web : nil }, runners: { _ in SimulateRunner() },
                                        settings: settings)
-        var ids: [String] = []
-        for _ in 0..<5 { ids.append(try await store.create(newBuild(of: web)).id) }
-        let running = Task { await scheduler.run() }
-        defer { running.cancel() }
-        scheduler.wake()
-        #expect(try await waitUntil { try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy(\.isFinished) })
-        for id in ids {
+        for id in try await runBuilds(5, of: web, with: scheduler, in: store) {
             #expect(try await store.logs(buildID: id, after: 0, limit: 100).map(\.line.text).contains("ran"))
         }
         #expect(store.logWrites == 0, "\(store.logWrites) writes of log lines alone")
