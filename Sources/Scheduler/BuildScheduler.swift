@@ -268,11 +268,8 @@ public final class BuildScheduler: Sendable {
         let limits = self.limits()
         return state.withLock { state in
             let out = state.claimsInFlight
-            func busyWith(_ claims: Int) -> Set<String> {
-                Set(state.running.filter { $0.value + claims >= limits[$0.key] ?? settings.perProjectLimit }.keys)
-                    .union(limits.filter { claims >= $0.value }.keys)
-            }
-            let busy = busyWith(out)
+            let busy = Set(state.running.filter { $0.value + out >= limits[$0.key] ?? settings.perProjectLimit }.keys)
+                .union(limits.filter { out >= $0.value }.keys)
             if out > 0, state.claimsFound < 2 || out >= settings.perProjectLimit || !busy.isEmpty {
                 if answeringWakeup { state.wakeupOwed = true }
                 return nil
