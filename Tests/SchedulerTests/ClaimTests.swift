@@ -39,11 +39,11 @@ import Worker
         return false
     }
 
-    /// Stores `count` builds of `project`, runs `scheduler` until each has ended, and returns
-    /// their IDs.
-    func runBuilds(_ count: Int, of project: Project, with scheduler: BuildScheduler, in store: CountingStore) async throws -> [String] {
+    /// Stores `count` builds of `projects` (taking turns), runs `scheduler` until each has
+    /// ended, and returns their IDs.
+    func runBuilds(_ count: Int, of projects: Project..., with scheduler: BuildScheduler, in store: CountingStore) async throws -> [String] {
         var ids: [String] = []
-        for _ in 0..<count { ids.append(try await store.create(newBuild(of: project)).id) }
+        for index in 0..<count { ids.append(try await store.create(newBuild(of: projects[index % projects.count])).id) }
         let running = Task { await scheduler.run() }
         defer { running.cancel() }
         scheduler.wake()
@@ -110,6 +110,32 @@ import Worker
         #expect(store.mostClaimsAtOnce >= 2, "claims went out one at a time")
         #expect(runner.mostAtOnce <= 4, "\(runner.mostAtOnce) builds ran at once")
         #expect(store.claims.empty <= 4, "\(store.claims.empty) empty claims")
+    }
+
+    /// Claims that go out together keep every project within its own limit too (one that
+    /// sets a lower one, beside one on the default), and the backlogs of both are run.
+    @Test func claimsThatGoOutTogetherKeepEachProjectsLimit() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
+        let script = """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', () => new Job('step', 'alpine', ['true']).run());
+            """
+        let web = try project("acme/web", script: script)
+        var api = try project("acme/api", script: script)
+        api.maxConcurrentBuilds = 2
+        let runners = [web.id: OrderRunner(), api.id: OrderRunner()]
+        let projects = [web.id: web, api.id: api]
+        let scheduler = BuildScheduler(
+            store: store, projects: { projects[$0] }, runners: { runners[$0.id]! },
+            settings: .init(lanes: 2, perProjectLimit: 4, worker: WorkerSettings(workRoot: directory.appendingPathComponent("work")),
+                            pollInterval: .seconds(600)),
+            limits: { [api] in [api.id: 2] })
+        let ids = try await runBuilds(60, of: web, api, with: scheduler, in: store)
+        #expect(try await ids.asyncMap { try await store.build(id: $0)!.status }.allSatisfy { $0 == .succeeded })
+        #expect(runners[web.id]!.mostAtOnce <= 4 && runners[api.id]!.mostAtOnce <= 2,
+                "at once: web \(runners[web.id]!.mostAtOnce), api \(runners[api.id]!.mostAtOnce)")
+        #expect(store.claims.successful == 60)
     }
 
     /// A short build costs the store two writes, its claim and its end: the lines it logged
