@@ -108,7 +108,7 @@ public final class JSRuntime: @unchecked Sendable {
         if let limit = heapLimit, let context, tickCount >= previous?.nextTick ?? 0 {
             // Entries this long are rare, so the first tick is when the heap is first read:
             // what the entry allocated before that counts as part of where it started.
-            let lookStarted = threadCPUSeconds()
+            let lookStarted = Self.threadCPUSeconds()
             let size = heapSize(context)
             let start = previous?.start ?? size
             if size - start > limit {
@@ -121,7 +121,7 @@ public final class JSRuntime: @unchecked Sendable {
                 }
             }
             let wait = ticksToNextHeapLook(after: previous, size: size, grown: size - start, limit: limit,
-                                           now: tickCount, cost: threadCPUSeconds() - lookStarted)
+                                           now: tickCount, cost: Self.threadCPUSeconds() - lookStarted)
             heapLooks.withLock { $0 = HeapLooks(start: start, size: size, tick: tickCount, nextTick: tickCount + wait) }
         }
         arm() // JSC's watchdog fires again only if it is set again before answering false
@@ -157,8 +157,8 @@ public final class JSRuntime: @unchecked Sendable {
         let nextTick: Int
     }
 
-    /// CPU time the calling thread has used, in seconds.
-    private func threadCPUSeconds() -> Double {
+    /// CPU time the calling thread has used, in seconds: what ticks and limits count.
+    public static func threadCPUSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9

@@ -69,10 +69,3 @@ func finishes(within seconds: Double, _ body: @escaping () -> Void) -> Bool {
     }.start()
     return ended.wait(timeout: .now() + seconds) == .success
 }
-
-/// CPU time the calling thread has used, in seconds.
-func threadCPUSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
