@@ -181,39 +181,30 @@ import Worker
 
         let cancelled = try await start(FlakyRunners(failing: []), delays: [], data: "data-2", repository: url).0
         defer { cancelled.running.cancel() }
-        try await gitIsFetching(url)
+        try await waitUntilGit(fetches: true, url)
         #expect(try await cancelled.store.requestCancel(buildID: cancelled.buildID, reason: "cancelled with brig build cancel") == .requested)
         let stopped = try await cancelled.ended(within: 10)
         #expect(stopped.status == .failed && stopped.reason == "cancelled with brig build cancel", "\(stopped)")
-        try await gitIsGone(url) // git was stopped with the build
+        try await waitUntilGit(fetches: false, url) // git was stopped with the build
 
         let shutDown = try await start(FlakyRunners(failing: []), delays: [], data: "data-3", repository: url).0
-        try await gitIsFetching(url)
+        try await waitUntilGit(fetches: true, url)
         shutDown.running.cancel()
         await shutDown.running.value
         let queued = try #require(try await shutDown.store.build(id: shutDown.buildID))
         #expect(queued.status == .pending && queued.reason == nil, "put back: nothing of it ran; \(queued)")
-        try await gitIsGone(url)
+        try await waitUntilGit(fetches: false, url)
     }
 
-    /// Returns once no process is fetching `url`. git's transport helper, in its process
-    /// group, gets the same SIGTERM but may still be exiting when git itself has been
-    /// waited for (a CI run once found it there).
-    func gitIsGone(_ url: String) async throws {
+    /// Returns once a git process is fetching `url` (`fetching`), or once none is: git's
+    /// transport helper, in its process group, gets the same SIGTERM as git but may still
+    /// be exiting when git itself has been waited for (a CI run once found it there).
+    func waitUntilGit(fetches fetching: Bool, _ url: String) async throws {
         for _ in 0..<400 {
-            if try gitProcesses(reaching: url).isEmpty { return }
+            if try gitProcesses(reaching: url).isEmpty != fetching { return }
             try await Task.sleep(for: .milliseconds(25))
         }
-        throw TestFailure("git still fetches \(url): \(try gitProcesses(reaching: url))")
-    }
-
-    /// Returns once a git process is fetching `url`.
-    func gitIsFetching(_ url: String) async throws {
-        for _ in 0..<400 {
-            if try !gitProcesses(reaching: url).isEmpty { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        throw TestFailure("no git came to fetch \(url)")
+        throw TestFailure(fetching ? "no git came to fetch \(url)" : "git still fetches \(url): \(try gitProcesses(reaching: url))")
     }
 
     /// The processes whose command line names `url` (git and its transport helper).
