@@ -90,8 +90,8 @@ import Worker
     }
 
     /// Under a backlog, claims go out together and share commits (one at a time they set the
-    /// pace: a commit each), yet never more builds run than the project's limit, and the
-    /// end of the backlog costs only a few empty claims.
+    /// pace: a commit each), yet never more builds run than the project's limit, and none
+    /// skips the project while it has a backlog but the one that learns it is full.
     @Test func aBacklogsClaimsGoOutTogetherWithinTheLimit() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = CountingStore(try SQLiteBuildStore(directory: directory.appendingPathComponent("data")))
@@ -109,7 +109,13 @@ import Worker
         #expect(store.claims.successful == 60)
         #expect(store.mostClaimsAtOnce >= 2, "claims went out one at a time")
         #expect(runner.mostAtOnce <= 4, "\(runner.mostAtOnce) builds ran at once")
-        #expect(store.claims.empty <= 4, "\(store.claims.empty) empty claims")
+        // The project reaching its limit for the first time costs one claim that skips it
+        // (the queue was not known yet). At the backlog's end the claims out together each
+        // find nothing: 2–4 empty claims in all on a quiet machine, 6 in one loaded CI run;
+        // what must not be is an empty claim per build.
+        #expect(store.emptyClaimsWhilePending <= 1, "\(store.emptyClaimsWhilePending) claims skipped the backlog")
+        #expect(store.claims.empty <= 8, "\(store.claims.empty) empty claims")
+        print("empty claims: \(store.claims.empty), \(store.emptyClaimsWhilePending) while builds were pending")
     }
 
     /// Claims that go out together keep every project within its own limit too (one that
@@ -193,7 +199,7 @@ import Worker
 final class CountingStore: BuildStore {
     struct OutOfReach: Error {}
     private let store: any BuildStore
-    private let counts = Mutex<(successful: Int, empty: Int, inFlight: Int, mostInFlight: Int)>((0, 0, 0, 0))
+    private let counts = Mutex<(successful: Int, empty: Int, inFlight: Int, mostInFlight: Int, emptyWhilePending: Int)>((0, 0, 0, 0, 0))
     private let logWriteCount = Mutex(0)
     private let writesToFail = Mutex((left: 0, failed: 0))
 
@@ -202,6 +208,9 @@ final class CountingStore: BuildStore {
     var claims: (successful: Int, empty: Int) { counts.withLock { ($0.successful, $0.empty) } }
     /// The most claims that were with the store at once.
     var mostClaimsAtOnce: Int { counts.withLock { $0.mostInFlight } }
+    /// Claims that found nothing while builds were still pending (skipping their project),
+    /// as seen right after: for tests that add no builds while the scheduler runs.
+    var emptyClaimsWhilePending: Int { counts.withLock { $0.emptyWhilePending } }
     /// Writes of log lines alone (`appendLog`), not those that come with a build's end.
     var logWrites: Int { logWriteCount.withLock { $0 } }
     var failedWrites: Int { writesToFail.withLock { $0.failed } }
@@ -224,7 +233,11 @@ final class CountingStore: BuildStore {
         }
         defer { counts.withLock { $0.inFlight -= 1 } }
         let build = try await store.claimNextPending(busyProjects: busyProjects, limits: limits)
-        counts.withLock { build == nil ? ($0.empty += 1) : ($0.successful += 1) }
+        let stillPending = build == nil ? try await store.pendingCount() > 0 : false
+        counts.withLock {
+            if build != nil { $0.successful += 1 } else { $0.empty += 1 }
+            if stillPending { $0.emptyWhilePending += 1 }
+        }
         return build
     }
 
