@@ -117,6 +117,8 @@ public final class BuildScheduler: Sendable {
         var addedDuringClaim: Set<String>? = []
         /// Claims with the store now, each counted against the room of any project.
         var claimsInFlight = 0
+        /// Those of them that skip projects (at their limit when the claim went out).
+        var skippingClaimsInFlight = 0
         /// Claims in a row that found a build: from two on, there is a backlog.
         var claimsFound = 0
         /// A wake-up came while claims were out and sent none beside them: it is owed once
@@ -261,7 +263,9 @@ public final class BuildScheduler: Sendable {
     /// the first and share its commit, while there is room for them. As none knows which
     /// project its build comes from, each counts against the room of every project, and
     /// one goes out beside others only if no project is full even so: one that must skip
-    /// a project might skip the only one with a backlog, and find nothing.
+    /// a project might skip the only one with a backlog, and find nothing. Nor beside one
+    /// that skips a project: found empty while another claim was out, it would leave the
+    /// queue unknown, and the next claim at the limit would skip the backlog again.
     /// - Parameter answeringWakeup: the first reserve after a wake-up (not a further one
     ///   while claims go out): refused because of the claims out, it is owed.
     private func reserveClaim(answeringWakeup: Bool) -> Set<String>? {
@@ -270,7 +274,7 @@ public final class BuildScheduler: Sendable {
             let out = state.claimsInFlight
             let busy = Set(state.running.filter { $0.value + out >= limits[$0.key] ?? settings.perProjectLimit }.keys)
                 .union(limits.filter { out >= $0.value }.keys)
-            if out > 0, state.claimsFound < 2 || out >= settings.perProjectLimit || !busy.isEmpty {
+            if out > 0, state.claimsFound < 2 || out >= settings.perProjectLimit || !busy.isEmpty || state.skippingClaimsInFlight > 0 {
                 if answeringWakeup { state.wakeupOwed = true }
                 return nil
             }
@@ -278,6 +282,7 @@ public final class BuildScheduler: Sendable {
             if let candidates = state.mayHavePending, candidates.isSubset(of: busy) { return nil }
             state.addedDuringClaim = out == 0 ? [] : nil
             state.claimsInFlight += 1
+            if !busy.isEmpty { state.skippingClaimsInFlight += 1 }
             return busy
         }
     }
@@ -295,6 +300,7 @@ public final class BuildScheduler: Sendable {
         do { claimed = .success(try await store.claimNextPending(busyProjects: busy, limits: storeWide)) } catch { claimed = .failure(error) }
         let (build, wake): (StoredBuild?, Bool) = state.withLock { state in
             state.claimsInFlight -= 1
+            if !busy.isEmpty { state.skippingClaimsInFlight -= 1 }
             let wake = state.wakeupOwed && state.claimsInFlight == 0
             if wake { state.wakeupOwed = false }
             guard case .success(let build?) = claimed else {
