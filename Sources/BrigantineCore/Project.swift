@@ -345,8 +345,11 @@ extension Project {
     }
 
     public static let knownRunners: Set<String> = ["local", "simulate", "container"]
-    /// An hour: a longer window would hold a build back longer than anyone waits for one.
-    public static let maxCoalesceWindow: Double = 3600
+    /// At most an hour: a longer window would hold a build back longer than anyone waits for one.
+    public static let coalesceWindows = NumberBounds("seconds", above: 0, atMost: 3600)
+    /// `buildTimeout` and `scriptTimeLimit` (and the flags they override): at most a year.
+    /// A number past that (`.inf`, `1e300`) is a mistake, and no clock takes it.
+    public static let timeLimits = NumberBounds("seconds", above: 0, atMost: 365 * 86_400, meaning: "a year")
 
     /// The most read from a project file, a secret's file or a `defaultConfigFile`: each is
     /// a few kilobytes, and a FIFO or device in their place must not hang the reader.
@@ -446,11 +449,12 @@ extension Project {
         if let runner = project.runner, !knownRunners.contains(runner) {
             throw fail("'runner' must be one of \(knownRunners.sorted().joined(separator: ", ")), not '\(runner)'")
         }
-        for (key, limit) in [("buildTimeout", project.buildTimeout), ("scriptTimeLimit", project.scriptTimeLimit)] {
-            if let limit, !(limit > 0) { throw fail("'\(key)' must be a positive number of seconds") }
-        }
-        if let window = project.coalesceWindow, !(window > 0 && window <= maxCoalesceWindow) {
-            throw fail("'coalesceWindow' must be a number of seconds above 0 and at most \(Int(maxCoalesceWindow)), not \(String(format: "%g", window))")
+        for (key, value, bounds) in [("buildTimeout", project.buildTimeout, timeLimits),
+                                     ("scriptTimeLimit", project.scriptTimeLimit, timeLimits),
+                                     ("coalesceWindow", project.coalesceWindow, coalesceWindows)] {
+            if let value, !bounds.contains(value) {
+                throw fail("'\(key)' must be \(bounds), not \(NumberBounds.format(value))")
+            }
         }
         if let limit = project.maxConcurrentBuilds, limit < 1 {
             throw fail("'maxConcurrentBuilds' must be at least 1, not \(limit)")

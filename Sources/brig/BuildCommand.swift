@@ -11,6 +11,11 @@ struct BuildCommand: AsyncParsableCommand {
         commandName: "build", abstract: "List builds, show one, print (and follow) its log, wait for one, stop it, run it again, or delete builds.",
         subcommands: [List.self, Get.self, Logs.self, Wait.self, Cancel.self, Rerun.self, Delete.self, Prune.self])
 
+    /// `--keep-days` of `brig build prune` and `brig gateway`.
+    static let keptDays = NumberBounds("days", from: 0, to: 36_500, meaning: "a century")
+    /// `--timeout` of `brig build wait` (without it, it waits until the build ends).
+    static let waitTimes = NumberBounds("seconds", from: 0, to: 365 * 86_400, meaning: "a year")
+
     static func open(_ places: Places) async throws -> any BuildStore {
         try await places.openStore(logger: Logger(label: "brig.build") { _ in SwiftLogNoOpLogHandler() })
     }
@@ -132,8 +137,9 @@ struct BuildCommand: AsyncParsableCommand {
         @Option(help: "Seconds to wait at most (default: until it ends).") var timeout: Double?
 
         func run() async throws {
+            let timeout = try timeout.map { try CommandLineNumber.check($0, "--timeout", BuildCommand.waitTimes) }
             let store = try await BuildCommand.open(places)
-            guard let build = try await store.waitForEnd(of: id, timeout: timeout.map { .seconds(max(0, $0)) },
+            guard let build = try await store.waitForEnd(of: id, timeout: timeout.map { .seconds($0) },
                                                          pollInterval: .milliseconds(250)) else {
                 throw CLIError("no build \(id)")
             }
@@ -198,7 +204,7 @@ struct BuildCommand: AsyncParsableCommand {
         var keepDays: Double
 
         func run() async throws {
-            guard keepDays >= 0 else { throw CLIError("--keep-days must be 0 or more") }
+            let keepDays = try CommandLineNumber.check(keepDays, "--keep-days", BuildCommand.keptDays)
             let store = try await BuildCommand.open(places)
             let deleted = try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-keepDays * 86_400))
             print("deleted \(deleted) ended build\(deleted == 1 ? "" : "s") older than \(keepDays.formatted()) days")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrigantineCore
 import Foundation
 import Gateway
 import Logging
@@ -38,14 +39,7 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Connections held open at once; more wait to be accepted (default: half the open-file limit, at most 10000).")
     var maxConnections: Int?
 
-    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into a script (a handler, a timer, a job's result, with the promise continuations it sets off) may run without yielding.")
-    var scriptTimeLimit: Double = 10
-
-    @Option(name: .customLong("build-timeout"), help: "Seconds a build may take.")
-    var buildTimeout: Double = 3600
-
-    @Option(name: .customLong("script-memory-limit"), help: "MiB a lane's script heap may grow by while one entry into a script runs.")
-    var scriptMemoryLimit = 512
+    @OptionGroup var limits: ScriptLimits
 
     @Option(name: .customLong("engine-socket"), help: "Container engine socket for `runner: container` projects (default: Docker's, then Podman's).")
     var engineSocket: String?
@@ -90,10 +84,12 @@ struct GatewayCommand: AsyncParsableCommand {
     var printURLs = false
 
     func run() async throws {
-        guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0, storeLease >= 1 else {
-            throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535), --store-lease at least 1")
+        guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0 else {
+            throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535)")
         }
-        if let keepDays, !(keepDays >= 0) { throw CLIError("--keep-days must be 0 or more") }
+        let lease = try CommandLineNumber.check(storeLease, "--store-lease", Self.storeLeases)
+        let keepDays = try keepDays.map { try CommandLineNumber.check($0, "--keep-days", BuildCommand.keptDays) }
+        let fetchTimeLimit = try CommandLineNumber.check(fetchTimeLimit, "--fetch-time-limit", Self.fetchTimeLimits)
         guard (tlsCert == nil) == (tlsKey == nil) else { throw CLIError("--tls-cert and --tls-key go together") }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
@@ -105,18 +101,17 @@ struct GatewayCommand: AsyncParsableCommand {
         logger.logLevel = level
         var options = GatewayServer.Options(
             host: host, port: port, maxBodySize: maxBody, lanes: lanes, maxBuilds: maxBuilds, perProjectLimit: perProject,
-            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
+            scriptTimeLimit: limits.scriptTimeLimit, buildTimeout: limits.buildTimeout, scriptMemoryLimit: limits.scriptMemoryLimitBytes,
             engineSocket: engineSocket, apiToken: try apiToken(),
             keepEndedBuilds: keepDays.map { .seconds($0 * 86_400) })
         options.startRetryDelays = try Self.delays(startRetryDelays)
-        guard fetchTimeLimit > 0, fetchTimeLimit <= 86_400 else { throw CLIError("--fetch-time-limit is seconds above 0, at most 86400") }
         options.fetchTimeLimit = .milliseconds(Int((fetchTimeLimit * 1000).rounded()))
         guard maxQueuedBuilds >= 0 else { throw CLIError("--max-queued-builds must be 0 (no limit) or more") }
         options.maxQueuedBuilds = maxQueuedBuilds == 0 ? nil : maxQueuedBuilds
         if let maxConnections, maxConnections < 1 { throw CLIError("--max-connections must be positive") }
         options.maxConnections = maxConnections
         if let tlsCert, let tlsKey { options.tls = GatewayServer.TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
-        let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(storeLease * 1000)))
+        let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(lease * 1000)))
         let server: GatewayServer
         do {
             server = try GatewayServer(projectsDirectory: places.projects, dataDirectory: places.dataDirectory,
@@ -140,6 +135,10 @@ struct GatewayCommand: AsyncParsableCommand {
 }
 
 extension GatewayCommand {
+    /// A lease longer than a day would leave a dead gateway's builds unclaimed for as long.
+    static let storeLeases = NumberBounds("seconds", from: 1, to: 86_400)
+    static let fetchTimeLimits = NumberBounds("seconds", above: 0, atMost: 86_400)
+
     /// `10,60,300` → those waits; `none` (or nothing) → none.
     static func delays(_ text: String) throws -> [Duration] {
         let trimmed = text.trimmingCharacters(in: .whitespaces)

@@ -66,14 +66,7 @@ struct RunCommand: AsyncParsableCommand {
                                discussion: "Default: the script's project root when it is a git repository (has .git), else none."))
     var source: String?
 
-    @Option(name: .customLong("script-time-limit"), help: "Seconds one entry into the script (a handler, a timer, a job's result, with the promise continuations it sets off) may run without yielding.")
-    var scriptTimeLimit: Double = 10
-
-    @Option(name: .customLong("build-timeout"), help: "Seconds the whole build may take.")
-    var buildTimeout: Double = 3600
-
-    @Option(name: .customLong("script-memory-limit"), help: "MiB the script's heap may grow by while one entry into it runs.")
-    var scriptMemoryLimit = 512
+    @OptionGroup var limits: ScriptLimits
 
     func run() async throws {
         guard let logLevel = LogLevel(name: level) else {
@@ -81,9 +74,6 @@ struct RunCommand: AsyncParsableCommand {
         }
         if BuildRequest.lifecycleEventTypes.contains(event) {
             throw CLIError("'\(event)' is fired by the worker itself (after the main event) and cannot be the main event")
-        }
-        guard scriptTimeLimit > 0, buildTimeout > 0, scriptMemoryLimit > 0 else {
-            throw CLIError("--script-time-limit, --build-timeout and --script-memory-limit must be positive")
         }
         var project = try loadProject()
         for secret in secrets {
@@ -103,7 +93,7 @@ struct RunCommand: AsyncParsableCommand {
         let dataDirectory = URL(fileURLWithPath: data ?? Self.defaultDataDirectory())
         let jobRunner = try await makeRunner(named: runner ?? project.runner ?? "local", project: project, data: dataDirectory)
         let settings = WorkerSettings(
-            scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit << 20,
+            scriptTimeLimit: limits.scriptTimeLimit, buildTimeout: limits.buildTimeout, scriptMemoryLimit: limits.scriptMemoryLimitBytes,
             workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))
         let log = BuildLog(level: logLevel, redactor: project.redactor, maxOutputBytes: settings.maxLogBytes, sink: TerminalSink.write)
         for name in project.unmaskableSecretNames {

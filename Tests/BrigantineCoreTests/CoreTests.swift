@@ -150,7 +150,11 @@ import Testing
         ("name: x\ndefaultScript: a\ndefaultScriptFile: b.js", "m.yaml: set 'defaultScript' or 'defaultScriptFile', not both"),
         ("name: x\ndefaultScriptFile: missing.js", "m.yaml: 'defaultScriptFile' "),
         ("name: x\ngateways: [github]", "m.yaml: 'gateways[0]': "),
-        ("name: x\nbuildTimeout: -1", "m.yaml: 'buildTimeout' must be a positive number of seconds"),
+        ("name: x\nbuildTimeout: -1", "m.yaml: 'buildTimeout' must be a number of seconds above 0 and at most 31536000 (a year), not -1"),
+        // Past what a clock takes: a gateway stopped with a trap at such a project's first build.
+        ("name: x\nbuildTimeout: .inf", "m.yaml: 'buildTimeout' must be a number of seconds above 0 and at most 31536000 (a year), not inf"),
+        ("name: x\nscriptTimeLimit: 1e300", "m.yaml: 'scriptTimeLimit' must be a number of seconds above 0 and at most 31536000 (a year), not 1e+300"),
+        ("name: x\nscriptTimeLimit: .nan", "m.yaml: 'scriptTimeLimit' must be a number of seconds above 0 and at most 31536000 (a year), not nan"),
         ("name: x\nmaxConcurrentBuilds: 0", "m.yaml: 'maxConcurrentBuilds' must be at least 1, not 0"),
         ("name: x\nmaxConcurrentBuilds: two", "m.yaml: 'maxConcurrentBuilds' must be a number"),
         ("name: x\nrateLimit: {builds: 10, per: day}", "m.yaml: 'rateLimit': a rate limit is {builds: N, per: second|minute|hour} and, if wanted, burst: N; 'per' is second, minute or hour"),

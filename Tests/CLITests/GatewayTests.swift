@@ -161,6 +161,27 @@ import Testing
         #expect(wrong.status == 1 && wrong.stderr == "Error: --log-format must be text or json, not 'xml'\n", "\(wrong.stderr)")
     }
 
+    /// Numbers of seconds or days that no clock takes stop the command with the flag's bounds
+    /// (each stopped the process with a trap when it became a duration), and nothing starts.
+    @Test(arguments: [
+        (["gateway", "--script-time-limit", "inf"], "--script-time-limit must be a number of seconds above 0 and at most 31536000 (a year), not inf"),
+        (["gateway", "--build-timeout", "0"], "--build-timeout must be a number of seconds above 0 and at most 31536000 (a year), not 0"),
+        (["gateway", "--script-memory-limit", "99999999999999"], "--script-memory-limit must be a number of MiB from 1 to 1048576 (a TiB), not 99999999999999"),
+        (["gateway", "--store-lease", "inf"], "--store-lease must be a number of seconds from 1 to 86400, not inf"),
+        (["gateway", "--keep-days", "1e300"], "--keep-days must be a number of days from 0 to 36500 (a century), not 1e+300"),
+        (["gateway", "--fetch-time-limit", "nan"], "--fetch-time-limit must be a number of seconds above 0 and at most 86400, not nan"),
+        (["build", "prune", "--keep-days", "inf"], "--keep-days must be a number of days from 0 to 36500 (a century), not inf"),
+        (["build", "wait", "01aaaaaaaaaaaaaaaaaaaaaaaa", "--timeout", "1e300"], "--timeout must be a number of seconds from 0 to 31536000 (a year), not 1e+300"),
+    ])
+    func numbersNoClockTakesAreRefused(arguments: [String], message: String) async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let places = arguments[0] == "gateway" ? ["--projects", projects.path, "--port", "0"] : []
+        let result = try await Brig.run(arguments + places + ["--data", data.path])
+        #expect(result.status == 1 && result.stderr == "Error: \(message)\n", "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: data.path), "nothing was started or stored")
+    }
+
     /// A data directory that cannot be made stops the gateway at once, with the system's reason.
     @Test func aDataDirectoryThatCannotBeMadeIsSaidPlainly() async throws {
         defer { try? FileManager.default.removeItem(at: root) }

@@ -161,12 +161,31 @@ import TestSupport
         (["run", "no-such-project", "--projects", "samples"], "Error: could not find the project \"no-such-project\" in samples"),
         (["run", "--bogus"], "Error: Unknown option '--bogus'"),
         (["run", "-f", "samples/dockerhub/brigade.js", "--secret", "novalue"], "Error: --secret takes KEY=VALUE"),
+        // Numbers no clock takes (each stopped the process when it became a duration).
+        (["run", "-f", "samples/dockerhub/brigade.js", "--build-timeout", "inf"],
+         "Error: --build-timeout must be a number of seconds above 0 and at most 31536000 (a year), not inf"),
+        (["run", "-f", "samples/dockerhub/brigade.js", "--script-time-limit", "1e300"],
+         "Error: --script-time-limit must be a number of seconds above 0 and at most 31536000 (a year), not 1e+300"),
+        (["run", "-f", "samples/dockerhub/brigade.js", "--script-time-limit", "nan"],
+         "Error: --script-time-limit must be a number of seconds above 0 and at most 31536000 (a year), not nan"),
+        (["run", "-f", "samples/dockerhub/brigade.js", "--script-memory-limit", "0"],
+         "Error: --script-memory-limit must be a number of MiB from 1 to 1048576 (a TiB), not 0"),
     ])
     func badRequestsExitOneWithOneLine(arguments: [String], message: String) async throws {
         let result = try await Brig.run(arguments)
         #expect(result.status == 1)
         #expect(result.stderr == message + "\n")
         #expect(result.stdout.isEmpty)
+    }
+
+    /// The highest limits the flags take still become durations: the build runs.
+    @Test func theHighestLimitsRunABuild() async throws {
+        let result = try await Brig.run([
+            "run", "-f", "bench/brigade.js", "-e", "image_push", "-p", "samples/dockerhub/payload.json", "--runner", "simulate",
+            "-l", "none", "--build-timeout", "31536000", "--script-time-limit", "31536000", "--script-memory-limit", "1048576",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasSuffix("done: success\n"), "\(result.stdout)")
     }
 
     @Test func simulateRunnerRunsNothing() async throws {

@@ -1,0 +1,40 @@
+import ArgumentParser
+import BrigantineCore
+import Foundation
+
+/// The limits a build's script runs under, the same flags for `brig run` and `brig gateway`
+/// (a project's file may set its own time limits, within the same bounds).
+struct ScriptLimits: ParsableArguments {
+    @Option(name: .customLong("script-time-limit"),
+            help: "Seconds one entry into a script (a handler, a timer, a job's result, with the promise continuations it sets off) may run without yielding.")
+    var scriptTimeLimit: Double = 10
+
+    @Option(name: .customLong("build-timeout"), help: "Seconds a build may take.")
+    var buildTimeout: Double = 3600
+
+    @Option(name: .customLong("script-memory-limit"),
+            help: "MiB the script heap may grow by while one entry into a script runs.")
+    var scriptMemoryLimit = 512
+
+    /// At most a TiB: more than any machine gives a script, and still a byte count an Int holds.
+    static let scriptMemoryLimits = NumberBounds("MiB", from: 1, to: Double(1 << 20), meaning: "a TiB")
+
+    func validate() throws {
+        _ = try CommandLineNumber.check(scriptTimeLimit, "--script-time-limit", Project.timeLimits)
+        _ = try CommandLineNumber.check(buildTimeout, "--build-timeout", Project.timeLimits)
+        _ = try CommandLineNumber.check(Double(scriptMemoryLimit), "--script-memory-limit", Self.scriptMemoryLimits)
+    }
+
+    var scriptMemoryLimitBytes: Int { scriptMemoryLimit << 20 }
+}
+
+/// Numbers of seconds or days given on the command line. Each becomes a `Duration` or a
+/// date, and a number past what those hold (`inf`, `1e300`) stops the process when it is
+/// converted, so every such flag is checked against its bounds first; NaN is never within them.
+enum CommandLineNumber {
+    /// `value` when it is within `bounds`; otherwise an error that names the flag and its bounds.
+    static func check(_ value: Double, _ flag: String, _ bounds: NumberBounds) throws -> Double {
+        guard bounds.contains(value) else { throw CLIError("\(flag) must be \(bounds), not \(NumberBounds.format(value))") }
+        return value
+    }
+}
