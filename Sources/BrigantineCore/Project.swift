@@ -365,6 +365,25 @@ extension Project {
         return try parse(String(decoding: data, as: UTF8.self), file: path, directory: directory)
     }
 
+    /// Why a file is not YAML, by line and column, without the line Yams quotes with its
+    /// problem: that line may be a secret's (`webhookSecret: s3cr3t: more`).
+    static func yamlProblem(_ error: any Error) -> String {
+        guard let error = error as? YamlError else { return "\(error)" }
+        func at(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            return "\(problem) at \(at(mark))" + (context.map { " (\($0.text) at \(at($0.mark)))" } ?? "")
+        case .reader(let problem, let offset, _, _):
+            return problem + (offset.map { " at byte \($0)" } ?? "")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return "key\(duplicates.count > 1 ? "s" : "") \(keys) more than once in the mapping at \(at(context.mark))"
+        default:
+            return "\(error)"
+        }
+    }
+
     /// Parses project YAML.
     public static func parse(_ yaml: String, file: String, directory: String) throws -> Project {
         var filesNamed: [String] = []
@@ -381,7 +400,7 @@ extension Project {
         } catch let error as ProjectFileError {
             throw error
         } catch {
-            throw fail("is not valid YAML: \(error)")
+            throw fail("is not valid YAML: \(yamlProblem(error))")
         }
         guard let mapping = top as? [String: Any] else { throw fail("must be a YAML mapping of project settings") }
         let unknown = Set(mapping.keys).subtracting(knownKeys).sorted()
