@@ -182,7 +182,12 @@ public final class GatewayServer: Sendable {
         let idle = TimeAmount.nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000)
         let openFileLimit = ConnectionLimit.raiseOpenFileLimit()
         let maxConnections = options.maxConnections ?? ConnectionLimit.defaultMaxConnections(openFileLimit: openFileLimit)
-        logger.info("at most \(maxConnections) connections at once (open-file limit \(openFileLimit))")
+        if maxConnections > openFileLimit / 2 {
+            // Legal, but a flood of connections can then take every file the gateway needs.
+            logger.warning("at most \(maxConnections) connections at once with an open-file limit of \(openFileLimit): a flood of connections can take the files the store, project reloads and jobs need, and stop the gateway; raise the open-file limit (ulimit -n) or lower --max-connections to half of it")
+        } else {
+            logger.info("at most \(maxConnections) connections at once (open-file limit \(openFileLimit))")
+        }
         let application = Application(
             router: router,
             server: try tlsConfiguration.map { try .tls(.http1(configuration: .init(idleTimeout: idle)), tlsConfiguration: $0) }

@@ -182,6 +182,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: data.path), "nothing was started or stored")
     }
 
+    /// `--max-connections` past half the open-file limit is taken, with a warning that says
+    /// what a flood of connections would then do.
+    @Test func moreConnectionsThanTheOpenFileLimitLeavesRoomForAreWarnedOf() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--max-connections", "100"],
+                                                     openFileLimit: 128)
+        await gateway.stop()
+        #expect(gateway.log.contains("warning brig.gateway: [Gateway] at most 100 connections at once with an open-file limit of 128: "
+            + "a flood of connections can take the files"), "\(gateway.log)")
+        let within = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--max-connections", "64"],
+                                                    openFileLimit: 128)
+        await within.stop()
+        #expect(within.log.contains("info brig.gateway: [Gateway] at most 64 connections at once (open-file limit 128)"), "\(within.log)")
+    }
+
     /// A data directory that cannot be made stops the gateway at once, with the system's reason.
     @Test func aDataDirectoryThatCannotBeMadeIsSaidPlainly() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
