@@ -62,7 +62,13 @@ struct WebhookRoutes: Sendable {
             let candidate = registry.entry(token: key) ?? registry.entry(named: key)
             body = try await request.body.collect(upTo: maxBodySize)
             guard let candidate, signature.matches(Data(buffer: body), secret: candidate.project.webhookSecret) else {
-                if candidate == nil { _ = signature.matches(Data(buffer: body), secret: nil) }
+                if let candidate {
+                    RequestNote.add("project", candidate.project.name)
+                    RequestNote.add("refused", "the body's signature does not match the project's webhookSecret")
+                } else {
+                    _ = signature.matches(Data(buffer: body), secret: nil)
+                    RequestNote.add("refused", Self.noSuchProject)
+                }
                 return Reply.unauthorized
             }
             entry = candidate
@@ -71,13 +77,15 @@ struct WebhookRoutes: Sendable {
             entry = authenticated
             body = try await request.body.collect(upTo: maxBodySize)
         }
+        RequestNote.add("project", entry.project.name)
         guard entry.project.gateways.contains(.containerRegistry) else {
-            return Reply.status(.forbidden, "the container-registry gateway is not enabled for this project")
+            return Reply.refusal(.forbidden, "the container-registry gateway is not enabled for this project")
         }
         let payload = Data(buffer: body)
         // Parsed once, for the provider and the delivery key (the payload itself is kept as sent).
         let object = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any]
         if Self.isPing(request, body: object) {
+            RequestNote.add("ping", "true")
             return Reply.json(.ok, ["status": "Success", "ping": true,
                                     "message": "ping received: the webhook reaches its project; no build was made"])
         }
@@ -108,17 +116,26 @@ struct WebhookRoutes: Sendable {
         if let entry = registry.entry(token: key) { return entry }
         guard let entry = registry.entry(named: key) else {
             _ = WebhookSecrets.matches(key, digest: nil) // same work as a wrong secret
+            RequestNote.add("refused", Self.noSuchProject)
             return nil
         }
         if entry.project.insecure { return entry }
-        if let token = request.uri.queryParameters["token"], WebhookSecrets.matches(String(token), digest: entry.tokenDigest) {
+        let token = request.uri.queryParameters["token"], secret = request.bearerCredential
+        if let token, WebhookSecrets.matches(String(token), digest: entry.tokenDigest) {
             return entry
         }
-        if let secret = request.bearerCredential, WebhookSecrets.matches(secret, digest: entry.webhookSecretDigest) {
+        if let secret, WebhookSecrets.matches(secret, digest: entry.webhookSecretDigest) {
             return entry
         }
+        RequestNote.add("project", entry.project.name)
+        RequestNote.add("refused", token == nil && secret == nil
+            ? "the project's name came without its URL token, a ?token=, an Authorization or a signature"
+            : "the ?token= or Authorization does not match the project's")
         return nil
     }
+
+    /// Said in the log of a webhook whose URL names no project (nor is a project's URL token).
+    static let noSuchProject = "no project has this name or URL token"
 
     /// `acr` for Azure Container Registry's bodies (which Brigade also called `dockerhub`).
     static func registryProvider(of body: [String: Any]?) -> String {
@@ -133,15 +150,20 @@ struct WebhookRoutes: Sendable {
     private func genericWebhook(_ request: Request, project key: String, secret: String, kind: GenericKind) async throws -> Response {
         guard let entry = registry.entry(named: key) else {
             _ = WebhookSecrets.matches(secret, digest: nil)
+            RequestNote.add("refused", "no project has this name")
             return Reply.unauthorized
         }
+        RequestNote.add("project", entry.project.name)
         if entry.genericSecretDigest == nil, entry.project.insecure {
             // Brigade's answer, for projects that asked for Brigade's behaviour.
-            return Reply.status(.unauthorized, "secret for this Brigade Project is empty, refusing to serve, please inform your Brigade admin")
+            return Reply.refusal(.unauthorized, "secret for this Brigade Project is empty, refusing to serve, please inform your Brigade admin")
         }
-        guard WebhookSecrets.matches(secret, digest: entry.genericSecretDigest) else { return Reply.unauthorized }
+        guard WebhookSecrets.matches(secret, digest: entry.genericSecretDigest) else {
+            RequestNote.add("refused", "the path's secret does not match the project's genericGatewaySecret")
+            return Reply.unauthorized
+        }
         guard entry.project.gateways.contains(.generic) else {
-            return Reply.status(.forbidden, "the generic gateway is not enabled for this project")
+            return Reply.refusal(.forbidden, "the generic gateway is not enabled for this project")
         }
         let payload = Data(buffer: try await request.body.collect(upTo: maxBodySize))
         let parsed: Result<(commit: String, ref: String), GenericEventError>
@@ -151,7 +173,7 @@ struct WebhookRoutes: Sendable {
         }
         switch parsed {
         case .failure(let error):
-            return Reply.status(.badRequest, error.message)
+            return Reply.refusal(.badRequest, error.message)
         case .success(let revision):
             let project = entry.project
             // Parsed again (the checks above keep no parse) only for a project that needs it.
@@ -204,15 +226,18 @@ struct WebhookRoutes: Sendable {
                 rateLimiter.giveBack(for: project) // no new build was made
                 let how = build.deliveryKey != nil && stored.build.deliveryKey == build.deliveryKey ? "duplicate" : "coalesced"
                 joined(how)
+                RequestNote.add("build", stored.id)
+                RequestNote.add("joined", how)
                 return Reply.json(.ok, ["status": answer, "build": stored.id, how: true])
             }
             queueLimit.accepted()
             accepted(build.projectID, build.notBefore)
+            RequestNote.add("build", stored.id)
             return Reply.json(.ok, ["status": answer, "build": stored.id])
         } catch {
             rateLimiter.giveBack(for: project)
             storeOutage.failed(error, webhook: true)
-            return Reply.status(.serviceUnavailable, "the build could not be stored; nothing was accepted, try again")
+            return Reply.refusal(.serviceUnavailable, "the build could not be stored; nothing was accepted, try again")
         }
     }
 }
@@ -280,8 +305,15 @@ enum Reply {
         json(status, ["status": text])
     }
 
-    /// A refusal that stored nothing: `Retry-After` and the same in the body.
+    /// A webhook refused for `why`, which its line in the log says too.
+    static func refusal(_ status: HTTPResponse.Status, _ why: String) -> Response {
+        RequestNote.add("refused", why)
+        return self.status(status, why)
+    }
+
+    /// A refusal that stored nothing: `Retry-After` and the same in the body (and the log).
     static func tryAgain(_ status: HTTPResponse.Status, _ why: String, in seconds: Int) -> Response {
+        RequestNote.add("refused", why)
         var response = json(status, ["status": "\(why); nothing was accepted, try again in \(seconds) s", "retryAfter": seconds])
         response.headers[.retryAfter] = String(seconds)
         return response

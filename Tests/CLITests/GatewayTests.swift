@@ -140,6 +140,46 @@ import Testing
         #expect(wrong.status == 1 && wrong.stderr.contains("--log-level must be one of trace, debug, info"), "\(wrong.stderr)")
     }
 
+    /// A webhook's line in the log names its project and the build it made, or says why it
+    /// was refused, so an operator can tie a delivery to its build or see why a registry's
+    /// webhooks get 401 — never with the token or secret the request came with.
+    @Test func aWebhooksLogLineNamesItsBuildOrWhyItWasRefused() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
+        let made = try await gateway.post("/events/webhook/\(token)", body)
+        let build = try #require(made.json["build"] as? String)
+        let attempts: [(path: String, headers: [String: String], why: String)] = [
+            ("/events/webhook/not-a-token-or-name", [:], "refused=no project has this name or URL token"),
+            ("/events/webhook/acme/registry", [:], "project=acme/registry refused=the project's name came without its URL token"),
+            ("/events/webhook/acme/registry?token=wrong-token-given", [:],
+             "project=acme/registry refused=the ?token= or Authorization does not match the project's"),
+            ("/events/webhook/acme/registry", ["X-Hub-Signature-256": "sha256=00"],
+             "project=acme/registry refused=the body's signature does not match the project's webhookSecret"),
+            ("/simpleevents/v1/\(ProjectID.of("acme/registry"))/wrong-secret-given", [:],
+             "project=acme/registry refused=the path's secret does not match the project's genericGatewaySecret"),
+            ("/events/webhook/acme/closed?token=\(WebhookSecrets.token(project: "acme/closed", secret: Self.webhookSecret))", [:],
+             "project=acme/closed refused=the container-registry gateway is not enabled for this project"),
+        ]
+        for attempt in attempts {
+            let answer = try await gateway.post(attempt.path, body, headers: attempt.headers)
+            #expect(answer.status == 401 || answer.status == 403, "\(attempt.path): \(answer.status)")
+        }
+        _ = try await gateway.finishedBuild(build)
+        await gateway.stop()
+        let lines = gateway.log.split(separator: "\n").filter { $0.contains("method=POST") && $0.hasSuffix("[Gateway] request") }
+        #expect(lines.count == attempts.count + 1, "\(lines)")
+        #expect(lines.first?.contains("build=\(build) method=POST") == true && lines.first?.contains("project=acme/registry") == true,
+                "\(lines.first ?? "")")
+        for (line, attempt) in zip(lines.dropFirst(), attempts) {
+            #expect(line.contains(attempt.why) && !line.contains("build="), "\(line)")
+        }
+        for secret in [token, Self.webhookSecret, Self.genericSecret, "wrong-token-given", "wrong-secret-given"] {
+            #expect(!gateway.log.contains(secret), "the log says \(secret)")
+        }
+    }
+
     /// `--log-format json`: each log line is one JSON object, its metadata as keys of their own.
     @Test func jsonLogLines() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
