@@ -1,3 +1,4 @@
+import BrigantineCore
 import CJavaScriptCore
 import Foundation
 
@@ -19,7 +20,7 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// Receives every line the script writes through `console`.
     public var onOutput: (ConsoleStream, String) -> Void = { stream, text in
-        FileHandle(fileDescriptor: stream == .stdout ? 1 : 2).write(Data((text + "\n").utf8))
+        StandardStreams.write(Data((text + "\n").utf8), to: stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
     }
 
     /// Rejections JSC reported as unhandled since the host last looked, oldest first.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrigantineCore
 import Foundation
 import Worker
 
@@ -30,7 +31,7 @@ struct Brig: AsyncParsableCommand {
             }
             let message = (error as? CLIError)?.message ?? message(for: error)
             let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
-            FileHandle.standardError.write(Data("Error: \(firstLine)\n".utf8))
+            StandardStreams.writeError("Error: \(firstLine)\n")
             Foundation.exit(1)
         }
     }

@@ -189,7 +189,7 @@ struct BuildCommand: AsyncParsableCommand {
                 case .notEnded(let status): problem = "build \(id) is \(status.rawValue): stop it first (brig build cancel \(id))"
                 case .notFound: problem = "no build \(id)"
                 }
-                FileHandle.standardError.write(Data("Error: \(problem)\n".utf8))
+                StandardStreams.writeError("Error: \(problem)\n")
                 kept += 1
             }
             if kept > 0 { throw QuietExit(exitCode: 1) }

@@ -129,7 +129,7 @@ struct GatewayCommand: AsyncParsableCommand {
                     text += "\(project.name): curl -X POST --data-binary @samples/dockerhub/payload.json \(url)\n"
                 }
             }
-            FileHandle.standardOutput.write(Data(text.utf8))
+            StandardStreams.writeOutput(text)
         }
     }
 }

@@ -1,3 +1,4 @@
+import BrigantineCore
 import Foundation
 import Logging
 import Synchronization
@@ -11,7 +12,7 @@ struct JSONLogHandler: LogHandler {
     let label: String
 
     /// One write per line, lines whole: handlers of every task share stderr.
-    private static let output = Mutex(FileHandle.standardError)
+    private static let output = Mutex(STDERR_FILENO)
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -29,7 +30,7 @@ struct JSONLogHandler: LogHandler {
         object["logger"] = label
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         data.append(0x0A)
-        Self.output.withLock { $0.write(data) }
+        Self.output.withLock { StandardStreams.write(data, to: $0) }
     }
 
     private static func json(_ value: Logger.Metadata.Value) -> Any {

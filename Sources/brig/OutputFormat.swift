@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrigantineCore
 import Foundation
 import Gateway
 
@@ -16,6 +17,6 @@ struct OutputFormat: ParsableArguments {
 
     /// Prints `object` as one JSON text.
     func print(json object: Any) {
-        FileHandle.standardOutput.write(APIObjects.data(object))
+        StandardStreams.write(APIObjects.data(object), to: STDOUT_FILENO)
     }
 }

@@ -44,7 +44,7 @@ struct ProjectCommand: ParsableCommand {
                 print("\(project.name)\t\(project.id)\t\(gateways.isEmpty ? "-" : gateways)\(project.insecure ? "\tinsecure" : "")")
             }
             guard loaded.problems.isEmpty else {
-                for problem in loaded.problems { FileHandle.standardError.write(Data("Error: \(problem.error)\n".utf8)) }
+                for problem in loaded.problems { StandardStreams.writeError("Error: \(problem.error)\n") }
                 throw QuietExit(exitCode: 1)
             }
         }

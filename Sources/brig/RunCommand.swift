@@ -228,7 +228,6 @@ enum TerminalSink {
     static let write: @Sendable (LogLine) -> Void = { line in
         lock.lock()
         defer { lock.unlock() }
-        let handle = line.stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
-        handle.write(Data((line.text + "\n").utf8))
+        StandardStreams.write(Data((line.text + "\n").utf8), to: line.stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
     }
 }

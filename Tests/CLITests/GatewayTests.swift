@@ -5,6 +5,7 @@ import Gateway
 import Store
 import Synchronization
 import Testing
+import TestSupport
 
 /// `brig gateway` as registries and operators see it, started for real on loopback.
 @Suite(.serialized) struct GatewayTests {
@@ -178,6 +179,41 @@ import Testing
         for secret in [token, Self.webhookSecret, Self.genericSecret, "wrong-token-given", "wrong-secret-given"] {
             #expect(!gateway.log.contains(secret), "the log says \(secret)")
         }
+    }
+
+    /// With the reader of its log gone (a log shipper that exited), the gateway's log lines
+    /// cannot be written (EPIPE) and it keeps serving. A JSON line written with FileHandle
+    /// stopped it with a trap, so it died with its log's reader.
+    @Test(arguments: ["json", "text"])
+    func theGatewayOutlivesItsLogsReader(format: String) async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let printed = root.appendingPathComponent("stdout")
+        _ = FileManager.default.createFile(atPath: printed.path, contents: nil)
+        let log = Pipe()
+        let process = Process()
+        process.executableURL = Brig.executable
+        process.arguments = ["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1", "--port", "0",
+                             "--log-format", format]
+        process.standardOutput = try FileHandle(forWritingTo: printed)
+        process.standardError = log
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        var port: Int?
+        for _ in 0..<400 where port == nil {
+            let text = (try? String(contentsOf: printed, encoding: .utf8)) ?? ""
+            port = text.range(of: "listening on http://127.0.0.1:").flatMap { Int(text[$0.upperBound...].prefix { $0.isNumber }) }
+            if port == nil { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        let listening = try #require(port, "the gateway did not start")
+        try log.fileHandleForReading.close()
+        for _ in 0..<5 { // each request is a log line it cannot write
+            #expect(try await LoopbackHTTP.send(port: listening, "GET", "/healthz", timeout: .seconds(10)).status == 200)
+        }
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
+        let answer = try await LoopbackHTTP.send(port: listening, "POST", "/events/webhook/\(token)", body: body, timeout: .seconds(10))
+        #expect(answer.status == 200)
+        #expect(process.isRunning && !processHasEnded(process.processIdentifier))
     }
 
     /// `--log-format json`: each log line is one JSON object, its metadata as keys of their own.
