@@ -60,6 +60,6 @@ final class RequestNote: Sendable {
 
     /// Adds to the note of the request this task serves (none outside a request).
     static func add(_ key: String, _ value: String) {
-        current?.fields.withLock { $0[key] = "\(value)" }
+        current?.fields.withLock { $0[key] = .string(value) }
     }
 }
