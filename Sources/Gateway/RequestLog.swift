@@ -32,6 +32,7 @@ struct RequestLog: RouterMiddleware {
             return response
         } catch let error as any HTTPResponseError {
             status = error.status
+            if status == .contentTooLarge { note.add("refused", "the body is larger than --max-body") }
             throw error
         } catch let error as HTTPParserError {
             status = .badRequest // a request that ended early or broke HTTP: Hummingbird answers it
@@ -58,8 +59,12 @@ final class RequestNote: Sendable {
 
     var metadata: Logger.Metadata { fields.withLock { $0 } }
 
+    func add(_ key: String, _ value: String) {
+        fields.withLock { $0[key] = .string(value) }
+    }
+
     /// Adds to the note of the request this task serves (none outside a request).
     static func add(_ key: String, _ value: String) {
-        current?.fields.withLock { $0[key] = .string(value) }
+        current?.add(key, value)
     }
 }

@@ -72,12 +72,13 @@ struct WebhookRoutes: Sendable {
                 return Reply.unauthorized
             }
             entry = candidate
+            RequestNote.add("project", entry.project.name)
         } else {
             guard let authenticated = authenticateRegistry(request, key: key) else { return Reply.unauthorized }
             entry = authenticated
+            RequestNote.add("project", entry.project.name) // before the body, which may be over the cap
             body = try await request.body.collect(upTo: maxBodySize)
         }
-        RequestNote.add("project", entry.project.name)
         guard entry.project.gateways.contains(.containerRegistry) else {
             return Reply.refusal(.forbidden, "the container-registry gateway is not enabled for this project")
         }

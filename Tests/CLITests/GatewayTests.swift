@@ -151,7 +151,7 @@ import TestSupport
         let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
         let made = try await gateway.post("/events/webhook/\(token)", body)
         let build = try #require(made.json["build"] as? String)
-        let attempts: [(path: String, headers: [String: String], why: String)] = [
+        var attempts: [(path: String, headers: [String: String], why: String)] = [
             ("/events/webhook/not-a-token-or-name", [:], "refused=no project has this name or URL token"),
             ("/events/webhook/acme/registry", [:], "project=acme/registry refused=the project's name came without its URL token"),
             ("/events/webhook/acme/registry?token=wrong-token-given", [:],
@@ -167,6 +167,9 @@ import TestSupport
             let answer = try await gateway.post(attempt.path, body, headers: attempt.headers)
             #expect(answer.status == 401 || answer.status == 403, "\(attempt.path): \(answer.status)")
         }
+        let overCap = try await gateway.post("/events/webhook/\(token)", Data(count: (2 << 20) + 1))
+        #expect(overCap.status == 413)
+        attempts.append(("", [:], "project=acme/registry refused=the body is larger than --max-body"))
         _ = try await gateway.finishedBuild(build)
         await gateway.stop()
         let lines = gateway.log.split(separator: "\n").filter { $0.contains("method=POST") && $0.hasSuffix("[Gateway] request") }
