@@ -50,7 +50,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("engine-socket"), help: "Container engine socket for --runner container (default: Docker's, then Podman's).")
     var engineSocket: String?
 
-    @Option(name: .customLong("secret"), help: "A project secret, KEY=VALUE (repeatable; overrides the project file).")
+    @Option(name: .customLong("secret"),
+            help: "A project secret: KEY=VALUE, or KEY alone for the value of the environment variable KEY, which keeps it out of the process list and shell history (repeatable; overrides the project file).")
     var secrets: [String] = []
 
     @Option(name: .customLong("project-file"), help: "Project YAML (name, secrets, defaultScript, runner, …).")
@@ -77,10 +78,14 @@ struct RunCommand: AsyncParsableCommand {
         }
         var project = try loadProject()
         for secret in secrets {
-            guard let equals = secret.firstIndex(of: "="), equals != secret.startIndex else {
-                throw CLIError("--secret takes KEY=VALUE")
+            let parts = secret.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard !parts[0].isEmpty else {
+                throw CLIError("--secret takes KEY=VALUE, or KEY for the value of the environment variable KEY")
             }
-            project.secrets[String(secret[..<equals])] = String(secret[secret.index(after: equals)...])
+            guard let value = parts.count == 2 ? parts[1] : ProcessInfo.processInfo.environment[parts[0]] else {
+                throw CLIError("--secret \(secret): the environment variable \(secret) is not set")
+            }
+            project.secrets[parts[0]] = value
         }
         let script = try chooseScript(for: project)
         let moduleRoot = ScriptLocation.moduleRoot(for: script, project: project, projectFileGiven: projectFile != nil)

@@ -27,7 +27,8 @@ enum Brig {
     /// - Parameter input: what the process reads on its standard input.
     /// - Parameter killAfter: how long it may run before it is killed (for a command that
     ///   should stop by itself, such as a gateway that must refuse to start).
-    static func run(_ arguments: [String], data: URL? = nil, input: Data? = nil, killAfter: Duration? = nil) async throws -> Result {
+    static func run(_ arguments: [String], data: URL? = nil, input: Data? = nil, killAfter: Duration? = nil,
+                    environment extra: [String: String] = [:]) async throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -35,7 +36,7 @@ enum Brig {
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CACHE_HOME"] = (data ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("brig-cli-\(UUID().uuidString)")).path
-        process.environment = environment
+        process.environment = environment.merging(extra) { $1 }
         if let input {
             let inFile = FileManager.default.temporaryDirectory.appendingPathComponent("brig-in-\(UUID().uuidString)")
             try input.write(to: inFile)

@@ -160,7 +160,10 @@ import TestSupport
         (["run", "-f", "samples/dockerhub/brigade.js", "-e", "after"], "Error: 'after' is fired by the worker itself (after the main event) and cannot be the main event"),
         (["run", "no-such-project", "--projects", "samples"], "Error: could not find the project \"no-such-project\" in samples"),
         (["run", "--bogus"], "Error: Unknown option '--bogus'"),
-        (["run", "-f", "samples/dockerhub/brigade.js", "--secret", "novalue"], "Error: --secret takes KEY=VALUE"),
+        (["run", "-f", "samples/dockerhub/brigade.js", "--secret", "=value"],
+         "Error: --secret takes KEY=VALUE, or KEY for the value of the environment variable KEY"),
+        (["run", "-f", "samples/dockerhub/brigade.js", "--secret", "BRIGANTINE_TEST_NOT_SET"],
+         "Error: --secret BRIGANTINE_TEST_NOT_SET: the environment variable BRIGANTINE_TEST_NOT_SET is not set"),
         // Numbers no clock takes (each stopped the process when it became a duration).
         (["run", "-f", "samples/dockerhub/brigade.js", "--build-timeout", "inf"],
          "Error: --build-timeout must be a number of seconds above 0 and at most 31536000 (a year), not inf"),
@@ -212,6 +215,19 @@ import TestSupport
         #expect(byName.stdout == "acme/web \(id) EXTRA,FROM_FILE\n")
         let byID = try await Brig.run(["run", id, "--projects", directory.path, "-l", "none"])
         #expect(byID.stdout == "acme/web \(id) FROM_FILE\n")
+    }
+
+    /// `--secret KEY` takes the environment variable KEY, so the value is in neither the
+    /// process list nor the shell's history; it is masked in the output like any secret.
+    @Test func aSecretFromTheEnvironment() async throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("brig-env-secret-\(UUID().uuidString).js")
+        try "require('brigadier').events.on('exec', (e, p) => console.log(Object.keys(p.secrets).join(','), p.secrets.DEPLOY_TOKEN));"
+            .write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let result = try await Brig.run(["run", "-f", script.path, "-l", "none", "--secret", "DEPLOY_TOKEN"],
+                                        environment: ["DEPLOY_TOKEN": "token-from-the-environment"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "DEPLOY_TOKEN ***\n")
     }
 }
 
