@@ -733,11 +733,31 @@ struct PostgresURL {
                                         database: database, tls: connectionTLS)
     }
 
-    /// The URL without its password, for messages.
+    /// The URL without its password (in its user part or a `password=` parameter, which
+    /// libpq reads too), for messages — also when it is too malformed to be read as a URL,
+    /// which is when a message shows it.
     static func redacted(_ text: String) -> String {
-        guard var url = URLComponents(string: text), url.password != nil else { return text }
-        url.password = "***"
+        guard var url = URLComponents(string: text) else { return redactedAsText(text) }
+        if url.password != nil { url.password = "***" }
+        url.queryItems = url.queryItems?.map { $0.name.lowercased() == "password" ? URLQueryItem(name: $0.name, value: "***") : $0 }
         return url.string ?? "(a PostgreSQL URL)"
+    }
+
+    /// For text no URL parser reads: what stands between the user's `:` and the last `@`,
+    /// and every `password=` value, become `***`.
+    private static func redactedAsText(_ text: String) -> String {
+        var redacted = text
+        let authority = redacted.range(of: "://")?.upperBound ?? redacted.startIndex
+        if let at = redacted[authority...].lastIndex(of: "@"), let colon = redacted[authority..<at].firstIndex(of: ":") {
+            redacted.replaceSubrange(redacted.index(after: colon)..<at, with: "***")
+        }
+        var searchFrom = redacted.startIndex
+        while let key = redacted.range(of: "password=", options: .caseInsensitive, range: searchFrom..<redacted.endIndex) {
+            let end = redacted[key.upperBound...].firstIndex { $0 == "&" || $0 == "#" } ?? redacted.endIndex
+            redacted.replaceSubrange(key.upperBound..<end, with: "***")
+            searchFrom = redacted.index(key.upperBound, offsetBy: 3)
+        }
+        return redacted
     }
 }
 

@@ -372,5 +372,20 @@ struct PostgresBuildStoreTests {
         }
         #expect(throws: StoreError.self) { try PostgresURL("mysql://root:pw@localhost/db") }
         #expect(PostgresURL.redacted("postgres://u:s3cret@h:5432/db") == "postgres://u:***@h:5432/db")
+        #expect(PostgresURL.redacted("postgres://u@h/db?sslmode=disable&password=s3cret") == "postgres://u@h/db?sslmode=disable&password=***")
+        // Too malformed to be read as a URL, which is when the message shows it: still no password.
+        for (text, shown) in [
+            ("postgres://u:s3cret@127.0.0.1:-1/db", "postgres://u:***@127.0.0.1:-1/db"),
+            ("postgres://u:s3cret@[::1/db", "postgres://u:***@[::1/db"),
+            ("postgres://u:s3c@ret@[::1/db", "postgres://u:***@[::1/db"),
+            ("postgres://u@[::1/db?Password=s3cret&x=1", "postgres://u@[::1/db?Password=***&x=1"),
+        ] {
+            #expect(PostgresURL.redacted(text) == shown)
+            #expect {
+                try PostgresURL(text)
+            } throws: { error in
+                "\(error)" == "not a PostgreSQL URL (postgres://user@host:port/database): \(shown)"
+            }
+        }
     }
 }
