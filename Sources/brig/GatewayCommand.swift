@@ -157,8 +157,8 @@ extension GatewayCommand {
             return ProcessInfo.processInfo.environment["BRIGANTINE_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         }
         let text: String
-        do { text = try String(contentsOfFile: apiTokenFile, encoding: .utf8) } catch {
-            throw CLIError("cannot read --api-token-file \(apiTokenFile): \(error.localizedDescription)")
+        do { text = String(decoding: try readRegularFile(apiTokenFile, atMost: 64 << 10).data, as: UTF8.self) } catch {
+            throw CLIError("cannot read --api-token-file \(apiTokenFile): \(error.reason)")
         }
         let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         // A short token can be guessed over the network; 16 characters is the least we take.

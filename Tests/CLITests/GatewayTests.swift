@@ -261,6 +261,21 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: data.path), "nothing was started or stored")
     }
 
+    /// An `--api-token-file` that is a device or a FIFO stops the gateway at once with what
+    /// it is (reading /dev/zero filled its memory; a FIFO without a writer hung its start).
+    @Test func anAPITokenFileThatIsNoFileIsSaidPlainly() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let fifo = root.appendingPathComponent("token-fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for (file, reason) in [("/dev/zero", "is a device, not a regular file"), (fifo, "is a FIFO, not a regular file"),
+                               (root.appendingPathComponent("missing").path, "No such file or directory")] {
+            let result = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--port", "0",
+                                             "--api-token-file", file], killAfter: .seconds(30))
+            #expect(result.status == 1 && result.stderr == "Error: cannot read --api-token-file \(file): \(reason)\n", "\(result.stderr)")
+        }
+    }
+
     /// `--max-connections` past half the open-file limit is taken, with a warning that says
     /// what a flood of connections would then do.
     @Test func moreConnectionsThanTheOpenFileLimitLeavesRoomForAreWarnedOf() async throws {
