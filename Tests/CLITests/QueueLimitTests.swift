@@ -115,6 +115,8 @@ import Testing
         let lines = gateway.log.components(separatedBy: "\n")
         #expect(lines.contains { $0.contains("the queue is full:") && $0.contains("the gateway's limit is 2; webhooks get 503") }, "\(gateway.log)")
         #expect(lines.contains { $0.contains("the queue has room again:") }, "\(gateway.log)")
+        // The refused webhook's own request line says why.
+        #expect(lines.contains { $0.contains("refused=the gateway's queue is full (") && $0.contains("status=503") }, "\(gateway.log)")
         await gateway.stop()
     }
 }

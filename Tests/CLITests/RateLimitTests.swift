@@ -113,6 +113,13 @@ import Testing
         let noted = gateway.log.components(separatedBy: "\n")
             .filter { $0.contains("webhooks refused with 429: the project's rate limit is 2 builds an hour") }
         #expect(noted.count == 1 && noted.first?.contains("limited") == true, "\(noted)")
+        // Each refused webhook's own request line says so, with its project.
+        let requestLines = gateway.log.components(separatedBy: "\n")
+            .filter { $0.contains("status=429") && $0.hasSuffix("[Gateway] request") }
+        #expect(requestLines.count == 2, "\(requestLines)")
+        #expect(requestLines.allSatisfy {
+            $0.contains("project=limited refused=over this project's rate limit of 2 builds an hour route=")
+        }, "\(requestLines)")
         await gateway.stop()
     }
 }
