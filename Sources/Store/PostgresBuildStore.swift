@@ -751,13 +751,7 @@ struct PostgresURL {
         if let at = redacted[authority...].lastIndex(of: "@"), let colon = redacted[authority..<at].firstIndex(of: ":") {
             redacted.replaceSubrange(redacted.index(after: colon)..<at, with: "***")
         }
-        var searchFrom = redacted.startIndex
-        while let key = redacted.range(of: "password=", options: .caseInsensitive, range: searchFrom..<redacted.endIndex) {
-            let end = redacted[key.upperBound...].firstIndex { $0 == "&" || $0 == "#" } ?? redacted.endIndex
-            redacted.replaceSubrange(key.upperBound..<end, with: "***")
-            searchFrom = redacted.index(key.upperBound, offsetBy: 3)
-        }
-        return redacted
+        return redacted.replacing(#/(?i)(password=)[^&#]*/#) { "\($0.1)***" }
     }
 }
 
