@@ -137,7 +137,7 @@ struct BuildCommand: AsyncParsableCommand {
         @Option(help: "Seconds to wait at most (default: until it ends).") var timeout: Double?
 
         func run() async throws {
-            let timeout = try timeout.map { try CommandLineNumber.check($0, "--timeout", BuildCommand.waitTimes) }
+            let timeout = try timeout.map { try BuildCommand.waitTimes.checked($0, for: "--timeout") }
             let store = try await BuildCommand.open(places)
             guard let build = try await store.waitForEnd(of: id, timeout: timeout.map { .seconds($0) },
                                                          pollInterval: .milliseconds(250)) else {
@@ -204,7 +204,7 @@ struct BuildCommand: AsyncParsableCommand {
         var keepDays: Double
 
         func run() async throws {
-            let keepDays = try CommandLineNumber.check(keepDays, "--keep-days", BuildCommand.keptDays)
+            let keepDays = try BuildCommand.keptDays.checked(keepDays, for: "--keep-days")
             let store = try await BuildCommand.open(places)
             let deleted = try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-keepDays * 86_400))
             print("deleted \(deleted) ended build\(deleted == 1 ? "" : "s") older than \(keepDays.formatted()) days")

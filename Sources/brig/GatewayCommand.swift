@@ -87,9 +87,9 @@ struct GatewayCommand: AsyncParsableCommand {
         guard (0...65535).contains(port), lanes > 0, maxBuilds > 0, perProject > 0, maxBody > 0 else {
             throw CLIError("--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535)")
         }
-        let lease = try CommandLineNumber.check(storeLease, "--store-lease", Self.storeLeases)
-        let keepDays = try keepDays.map { try CommandLineNumber.check($0, "--keep-days", BuildCommand.keptDays) }
-        let fetchTimeLimit = try CommandLineNumber.check(fetchTimeLimit, "--fetch-time-limit", Self.fetchTimeLimits)
+        let lease = try Self.storeLeases.checked(storeLease, for: "--store-lease")
+        let keepDays = try keepDays.map { try BuildCommand.keptDays.checked($0, for: "--keep-days") }
+        let fetchTimeLimit = try Self.fetchTimeLimits.checked(fetchTimeLimit, for: "--fetch-time-limit")
         guard (tlsCert == nil) == (tlsKey == nil) else { throw CLIError("--tls-cert and --tls-key go together") }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
@@ -138,13 +138,14 @@ extension GatewayCommand {
     /// A lease longer than a day would leave a dead gateway's builds unclaimed for as long.
     static let storeLeases = NumberBounds("seconds", from: 1, to: 86_400)
     static let fetchTimeLimits = NumberBounds("seconds", above: 0, atMost: 86_400)
+    static let startRetryDelayBounds = NumberBounds("seconds", from: 0, to: 86_400)
 
     /// `10,60,300` → those waits; `none` (or nothing) → none.
     static func delays(_ text: String) throws -> [Duration] {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.isEmpty || trimmed == "none" { return [] }
         return try trimmed.split(separator: ",").map { part in
-            guard let seconds = Double(part.trimmingCharacters(in: .whitespaces)), seconds >= 0, seconds <= 86_400 else {
+            guard let seconds = Double(part.trimmingCharacters(in: .whitespaces)), startRetryDelayBounds.contains(seconds) else {
                 throw CLIError("--start-retry-delays is seconds (0 to 86400) separated by commas, or none; not '\(text)'")
             }
             return .milliseconds(Int((seconds * 1000).rounded()))

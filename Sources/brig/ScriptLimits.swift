@@ -20,21 +20,21 @@ struct ScriptLimits: ParsableArguments {
     static let scriptMemoryLimits = NumberBounds("MiB", from: 1, to: Double(1 << 20), meaning: "a TiB")
 
     func validate() throws {
-        _ = try CommandLineNumber.check(scriptTimeLimit, "--script-time-limit", Project.timeLimits)
-        _ = try CommandLineNumber.check(buildTimeout, "--build-timeout", Project.timeLimits)
-        _ = try CommandLineNumber.check(Double(scriptMemoryLimit), "--script-memory-limit", Self.scriptMemoryLimits)
+        _ = try Project.timeLimits.checked(scriptTimeLimit, for: "--script-time-limit")
+        _ = try Project.timeLimits.checked(buildTimeout, for: "--build-timeout")
+        _ = try Self.scriptMemoryLimits.checked(Double(scriptMemoryLimit), for: "--script-memory-limit")
     }
 
     var scriptMemoryLimitBytes: Int { scriptMemoryLimit << 20 }
 }
 
-/// Numbers of seconds or days given on the command line. Each becomes a `Duration` or a
-/// date, and a number past what those hold (`inf`, `1e300`) stops the process when it is
-/// converted, so every such flag is checked against its bounds first; NaN is never within them.
-enum CommandLineNumber {
-    /// `value` when it is within `bounds`; otherwise an error that names the flag and its bounds.
-    static func check(_ value: Double, _ flag: String, _ bounds: NumberBounds) throws -> Double {
-        guard bounds.contains(value) else { throw CLIError("\(flag) must be \(bounds), not \(NumberBounds.format(value))") }
+extension NumberBounds {
+    /// `value`, a number of seconds or days given for `flag`, when it is within these bounds;
+    /// otherwise an error that names the flag and the bounds. Each such number becomes a
+    /// `Duration` or a date, and one past what those hold (`inf`, `1e300`) stops the process
+    /// when it is converted, so every such flag is checked first; NaN is never within.
+    func checked(_ value: Double, for flag: String) throws -> Double {
+        guard contains(value) else { throw CLIError("\(flag) must be \(self), not \(Self.format(value))") }
         return value
     }
 }
