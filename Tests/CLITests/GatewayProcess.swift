@@ -36,9 +36,10 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
 
     /// Starts the gateway and returns once it listens; with `apiToken`, the gateway gets it
     /// in an `--api-token-file` and requests carry it.
-    /// With `openFileLimit`, the gateway runs with that many file descriptors at most.
+    /// With `openFileLimit`, the gateway runs with that many file descriptors at most; with
+    /// `standardError`, its log goes there instead of into `log`.
     static func start(projects: URL, data: URL, arguments: [String] = [], apiToken: String? = nil,
-                      openFileLimit: Int? = nil) async throws -> GatewayProcess {
+                      openFileLimit: Int? = nil, standardError: Pipe? = nil) async throws -> GatewayProcess {
         let gateway = GatewayProcess(projects: projects, data: data)
         var arguments = arguments
         if let apiToken {
@@ -47,7 +48,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
             arguments += ["--api-token-file", file.path]
             gateway.apiToken = apiToken
         }
-        try gateway.launch(arguments, openFileLimit: openFileLimit)
+        try gateway.launch(arguments, openFileLimit: openFileLimit, standardError: standardError)
         for _ in 0..<400 {
             if let port = gateway.listeningPort() {
                 gateway.port = port
@@ -59,7 +60,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
         throw TestFailure("the gateway did not start: \(gateway.log)")
     }
 
-    private func launch(_ arguments: [String], openFileLimit: Int?) throws {
+    private func launch(_ arguments: [String], openFileLimit: Int?, standardError: Pipe?) throws {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let arguments = ["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1", "--port", "0"] + arguments
         if let openFileLimit {
@@ -73,7 +74,7 @@ final class GatewayProcess: @unchecked Sendable { // only start changes it, and 
         // One handle for both streams: two handles on one file would overwrite each other.
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
-        process.standardError = handle
+        process.standardError = standardError ?? handle
         try process.start(signalling: exited)
     }
 

@@ -191,32 +191,17 @@ import TestSupport
     func theGatewayOutlivesItsLogsReader(format: String) async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
-        let printed = root.appendingPathComponent("stdout")
-        _ = FileManager.default.createFile(atPath: printed.path, contents: nil)
         let log = Pipe()
-        let process = Process()
-        process.executableURL = Brig.executable
-        process.arguments = ["gateway", "--projects", projects.path, "--data", data.path, "--host", "127.0.0.1", "--port", "0",
-                             "--log-format", format]
-        process.standardOutput = try FileHandle(forWritingTo: printed)
-        process.standardError = log
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        var port: Int?
-        for _ in 0..<400 where port == nil {
-            let text = (try? String(contentsOf: printed, encoding: .utf8)) ?? ""
-            port = text.range(of: "listening on http://127.0.0.1:").flatMap { Int(text[$0.upperBound...].prefix { $0.isNumber }) }
-            if port == nil { try await Task.sleep(for: .milliseconds(25)) }
-        }
-        let listening = try #require(port, "the gateway did not start")
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--log-format", format],
+                                                     standardError: log)
         try log.fileHandleForReading.close()
         for _ in 0..<5 { // each request is a log line it cannot write
-            #expect(try await LoopbackHTTP.send(port: listening, "GET", "/healthz", timeout: .seconds(10)).status == 200)
+            #expect(try await gateway.get("/healthz").status == 200)
         }
         let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("dockerhub-push.json"))
-        let answer = try await LoopbackHTTP.send(port: listening, "POST", "/events/webhook/\(token)", body: body, timeout: .seconds(10))
-        #expect(answer.status == 200)
-        #expect(process.isRunning && !processHasEnded(process.processIdentifier))
+        #expect(try await gateway.post("/events/webhook/\(token)", body).status == 200)
+        #expect(!processHasEnded(gateway.processIdentifier))
+        await gateway.stop()
     }
 
     /// `--log-format json`: each log line is one JSON object, its metadata as keys of their own.
