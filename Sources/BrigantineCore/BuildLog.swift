@@ -53,8 +53,9 @@ public final class BuildLog: Sendable {
     }
 
     private func emit(_ stream: LogLine.Stream, _ text: String) {
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            sink(LogLine(stream, redactor.redact(String(line))))
+        // Masked whole before the split, so that a secret of several lines is masked as one.
+        for line in redactor.redact(text).split(separator: "\n", omittingEmptySubsequences: false) {
+            sink(LogLine(stream, String(line)))
         }
     }
 

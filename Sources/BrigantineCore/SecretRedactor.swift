@@ -2,6 +2,11 @@ import Foundation
 
 /// Masks secret values in text bound for logs and build records.
 ///
+/// A secret is masked in each form a script or job commonly prints it in, not only as it is:
+/// `console.log(p)` quotes and escapes strings, `JSON.stringify(p)` escapes them its own way,
+/// a URL carries them percent-encoded, and job output reaches the log a line at a time, so a
+/// secret of several lines (a PEM key, a JSON credential) never arrives whole.
+///
 /// Values shorter than `minimumLength` are not masked: replacing every "ab" in a log
 /// would make it unreadable and still hide nothing. Project loading warns about them.
 public struct SecretRedactor: Sendable {
@@ -10,8 +15,11 @@ public struct SecretRedactor: Sendable {
     private let values: [String]
 
     public init(secrets: some Sequence<String>) {
+        let shown = secrets.filter { $0.count >= Self.minimumLength }.reduce(into: Set<String>()) { forms, secret in
+            forms.formUnion(Self.printedForms(of: secret))
+        }
         // Longest first, so that a secret containing another is masked whole.
-        values = Set(secrets.filter { $0.count >= Self.minimumLength })
+        values = shown.filter { $0.count >= Self.minimumLength }
             .sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
     }
 
@@ -25,5 +33,71 @@ public struct SecretRedactor: Sendable {
             text = text.replacingOccurrences(of: value, with: Self.mask)
         }
         return text
+    }
+
+    /// The secret as it is, and as the usual ways of printing it turn it into.
+    static func printedForms(of secret: String) -> Set<String> {
+        var forms: Set<String> = [secret, jsonEscaped(secret), inspectQuoted(secret)]
+        if let encoded = secret.addingPercentEncoding(withAllowedCharacters: uriComponentCharacters) {
+            forms.insert(encoded)
+        }
+        if secret.contains(where: \.isNewline) {
+            // Each line on its own, as line-based output carries it (a CR before the LF stays out).
+            forms.formUnion(secret.split(whereSeparator: \.isNewline).map(String.init))
+        }
+        return forms
+    }
+
+    /// What `JSON.stringify` writes between the quotes.
+    static func jsonEscaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += "\\u" + hex(scalar.value, uppercase: false)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// What `util.inspect` (so `console.log` of an object, or `%o`) shows between its quotes.
+    /// Mirrors `quote` in the host's util.js: the quote character it picks is the one escaped.
+    static func inspectQuoted(_ text: String) -> String {
+        var quote: Unicode.Scalar = "'"
+        if text.contains("'") {
+            if !text.contains("\"") { quote = "\"" } else if !text.contains("`") && !text.contains("${") { quote = "`" }
+        }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case quote: out += "\\" + String(scalar)
+            case "\u{08}": out += "\\b"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\u{0C}": out += "\\f"
+            case "\r": out += "\\r"
+            case "\u{0B}": out += "\\v"
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += "\\x" + hex(scalar.value, uppercase: true).suffix(2)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// What `encodeURIComponent` leaves as it is.
+    private static let uriComponentCharacters = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()")
+
+    private static func hex(_ value: UInt32, uppercase: Bool) -> String {
+        let digits = String(value, radix: 16, uppercase: uppercase)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }

@@ -68,6 +68,17 @@ import Testing
         #expect(lines.all.count == 4)
     }
 
+    @Test func aSecretIsMaskedInTheFormsItIsPrintedIn() {
+        let redactor = SecretRedactor(secrets: ["line-one\r\nline-two", #"a"b\c'd"#, "x y/z"])
+        #expect(redactor.redact("line-one") == "***")
+        #expect(redactor.redact("[job] line-two") == "[job] ***")
+        #expect(redactor.redact(#"{"k":"line-one\r\nline-two"}"#) == #"{"k":"***"}"#)
+        #expect(redactor.redact(#"{"k":"a\"b\\c'd"}"#) == #"{"k":"***"}"#)
+        #expect(redactor.redact(#"{ k: `a"b\\c'd` }"#) == "{ k: `***` }")
+        #expect(redactor.redact("https://h/?t=x%20y%2Fz") == "https://h/?t=***")
+        #expect(redactor.redact("line-three, a b, x y") == "line-three, a b, x y")
+    }
+
     @Test func outputIsCappedButWorkerMessagesAreKept() {
         let lines = LockedLines()
         let log = BuildLog(level: .log, maxOutputBytes: 10) { lines.append($0) }

@@ -229,6 +229,40 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "DEPLOY_TOKEN ***\n")
     }
+
+    /// Secrets are masked however a script or job prints them: quoted by console.log, escaped
+    /// by JSON.stringify, percent-encoded, and a secret of several lines line by line.
+    @Test func aSecretIsMaskedInEveryFormItIsPrinted() async throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("brig-printed-secret-\(UUID().uuidString).js")
+        try #"""
+            const { events, Job } = require('brigadier');
+            events.on('exec', async (e, p) => {
+              console.log(p.secrets);
+              console.log(JSON.stringify(p.secrets));
+              console.log('%o %j', p.secrets, p.secrets);
+              for (const value of Object.values(p.secrets)) console.log(value, encodeURIComponent(value));
+              const job = new Job('show', 'busybox', ['printf "%s\\n" "$KEY" "$QUOTED" "$CONTROL"']);
+              job.env = { KEY: p.secrets.KEY, QUOTED: p.secrets.QUOTED, CONTROL: p.secrets.CONTROL };
+              job.streamLogs = true;
+              await job.run();
+            });
+            """#.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let secrets = [
+            "KEY": "-----BEGIN TEST KEY-----\nZmlyc3Qtc2VjcmV0LWxpbmU=\nc2Vjb25kLXNlY3JldC1saW5l\n-----END TEST KEY-----",
+            "QUOTED": #"alpha"bravo\charlie'delta `foxtrot"#,
+            "CONTROL": "golf\thotel\u{7F}india\u{01}juliett",
+        ]
+        let result = try await Brig.run(["run", "-f", script.path, "--runner", "local"] + secrets.keys.flatMap { ["--secret", $0] },
+                                        environment: secrets)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("show-") && result.stdout.contains(" logs ***"), "\(result.stdout)")
+        let words = ["Zmlyc3Qtc2VjcmV0LWxpbmU", "c2Vjb25kLXNlY3JldC1saW5l", "BEGIN TEST KEY", "alpha", "bravo", "charlie",
+                     "delta", "foxtrot", "golf", "hotel", "india", "juliett"]
+        for word in words {
+            #expect(!result.stdout.contains(word) && !result.stderr.contains(word), "\(word) shown:\n\(result.stdout)")
+        }
+    }
 }
 
 @Suite struct InterruptTests {
