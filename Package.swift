@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"), // LogEvent, for the JSON log handler
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.24.0"), // Hummingbird's already
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
@@ -93,9 +94,13 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // HTTPS for webhooks (on NIOSSL, which PostgresNIO brings already).
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                // Its HTTP/1 channel configuration, for a handler of our own in each connection.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 // Its parser's errors, which Hummingbird answers itself (400, and the connection closed).
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // The request parts Hummingbird's channel carries, for the per-request deadline.
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 // Hummingbird runs on it already: the gateway joins its shutdown signal.
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // And its signal sequence, for SIGHUP (read the projects again).

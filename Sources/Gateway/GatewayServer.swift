@@ -1,6 +1,7 @@
 import BrigantineCore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import JobRunners
 import Logging
@@ -22,6 +23,9 @@ public final class GatewayServer: Sendable {
         public var maxBodySize: Int
         /// A connection idle this long (including one that stops sending) is closed.
         public var idleTimeout: Duration
+        /// A connection that does not deliver a whole request this long after it is ready for
+        /// one is closed, however it trickles (see `RequestDeadline`).
+        public var requestTimeout: Duration = .seconds(10)
         /// Threads running builds' JavaScript.
         public var lanes: Int
         /// Builds live at once (running or waiting for their jobs and timers).
@@ -188,10 +192,12 @@ public final class GatewayServer: Sendable {
         } else {
             logger.info("at most \(maxConnections) connections at once (open-file limit \(openFileLimit))")
         }
+        let (requestTimeout, deadlineLogger) = (options.requestTimeout, logger)
+        let http1: HTTPServerBuilder = .http1(configuration: .init(
+            additionalChannelHandlers: [RequestDeadline(limit: requestTimeout, logger: deadlineLogger)], idleTimeout: idle))
         let application = Application(
             router: router,
-            server: try tlsConfiguration.map { try .tls(.http1(configuration: .init(idleTimeout: idle)), tlsConfiguration: $0) }
-                ?? .http1(configuration: .init(idleTimeout: idle)),
+            server: try tlsConfiguration.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "brigantine",
                                  availableConnectionsDelegate: .maximum(maxConnections, logger: logger)),
             onServerRunning: { [host = options.host] channel in onListening(host, channel.localAddress?.port ?? 0) },

@@ -39,6 +39,10 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Connections held open at once; more wait to be accepted (default: half the open-file limit, at most 10000).")
     var maxConnections: Int?
 
+    @Option(name: .customLong("request-timeout"),
+            help: "Seconds a connection has to deliver a whole request once it is ready for one (opened, or its last answer sent); one that trickles slower is closed.")
+    var requestTimeout: Double = 10
+
     @OptionGroup var limits: ScriptLimits
 
     @Option(name: .customLong("engine-socket"), help: "Container engine socket for `runner: container` projects (default: Docker's, then Podman's).")
@@ -90,6 +94,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let lease = try Self.storeLeases.checked(storeLease, for: "--store-lease")
         let keepDays = try keepDays.map { try BuildCommand.keptDays.checked($0, for: "--keep-days") }
         let fetchTimeLimit = try Self.fetchTimeLimits.checked(fetchTimeLimit, for: "--fetch-time-limit")
+        let requestTimeout = try Self.requestTimeouts.checked(requestTimeout, for: "--request-timeout")
         guard (tlsCert == nil) == (tlsKey == nil) else { throw CLIError("--tls-cert and --tls-key go together") }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
@@ -106,6 +111,7 @@ struct GatewayCommand: AsyncParsableCommand {
             keepEndedBuilds: keepDays.map { .seconds($0 * 86_400) })
         options.startRetryDelays = try Self.delays(startRetryDelays)
         options.fetchTimeLimit = .milliseconds(Int((fetchTimeLimit * 1000).rounded()))
+        options.requestTimeout = .milliseconds(Int((requestTimeout * 1000).rounded()))
         guard maxQueuedBuilds >= 0 else { throw CLIError("--max-queued-builds must be 0 (no limit) or more") }
         options.maxQueuedBuilds = maxQueuedBuilds == 0 ? nil : maxQueuedBuilds
         if let maxConnections, maxConnections < 1 { throw CLIError("--max-connections must be positive") }
@@ -138,6 +144,8 @@ extension GatewayCommand {
     /// A lease longer than a day would leave a dead gateway's builds unclaimed for as long.
     static let storeLeases = NumberBounds("seconds", from: 1, to: 86_400)
     static let fetchTimeLimits = NumberBounds("seconds", above: 0, atMost: 86_400)
+    /// Webhooks arrive at once; an hour is already more than any sender needs.
+    static let requestTimeouts = NumberBounds("seconds", above: 0, atMost: 3600)
     static let startRetryDelayBounds = NumberBounds("seconds", from: 0, to: 86_400)
 
     /// `10,60,300` → those waits; `none` (or nothing) → none.

@@ -29,12 +29,13 @@ enum RawHTTP {
         // A server that stops reading must not hold the sender forever either.
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         guard connectToLoopback(fd, port: port) == 0 else { return .closed }
-        for (index, chunk) in chunks.enumerated() {
+        // A send that fails (the server closed the connection) ends the sending.
+        sending: for (index, chunk) in chunks.enumerated() {
             if index > 0, pause > 0 { Thread.sleep(forTimeInterval: pause) }
             var sent = 0
             while sent < chunk.count {
                 let written = chunk[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if written <= 0 { break }
+                if written <= 0 { break sending }
                 sent += written
             }
         }

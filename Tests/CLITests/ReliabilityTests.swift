@@ -106,6 +106,46 @@ import Testing
         #expect(try await gateway.finishedBuild(try #require(answer.json["build"] as? String))["status"] as? String == "Succeeded")
     }
 
+    /// Clients that trickle their requests a byte at a time ("slowloris") more than fill the
+    /// connections the gateway holds open; each byte resets the idle timeout, so they held
+    /// them for as long as they went on, and a webhook waited behind them. Each request now
+    /// has to arrive whole within `--request-timeout`: theirs are closed (never with a 5xx)
+    /// and the webhook is served.
+    @Test func tricklingClientsCannotHoldEveryConnection() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProject("open", file: "open", script: Self.pushHandler, extra: "runner: simulate\n")
+        let gateway = try await GatewayProcess.start(projects: projects, data: data,
+                                                     arguments: ["--lanes", "1", "--max-connections", "8", "--request-timeout", "2"])
+        let port = gateway.port
+        let tally = Tally()
+        let done = DispatchGroup()
+        // Twelve clients, a byte of a webhook's body every half second for 20 s each.
+        for _ in 0..<12 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                let head = Array("POST /events/webhook/open HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n".utf8)
+                switch RawHTTP.exchange(port: port, [head] + Array(repeating: [0x7B], count: 40), pause: 0.5, timeout: 30) {
+                case .status(let code): tally.add("\(code / 100)xx")
+                case .closed: tally.add("closed")
+                case .timedOut: tally.add("timed out")
+                }
+            }.start()
+        }
+        try await Task.sleep(for: .seconds(1))
+        let started = Date()
+        let body = try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json"))
+        let answer = try await gateway.post("/events/webhook/open", body)
+        let waited = Date().timeIntervalSince(started)
+        print("a webhook behind 12 trickling clients on 8 connections: answered in \(Int(waited * 1000)) ms")
+        #expect(answer.status == 200, "\(answer.text)")
+        #expect(waited < 10, "it waited for the trickling clients to finish (about 20 s)")
+        await withCheckedContinuation { finished in done.notify(queue: .global()) { finished.resume() } }
+        let counts = tally.all
+        #expect(counts.keys.allSatisfy { $0 == "closed" || $0 == "4xx" }, "\(counts)")
+        #expect(gateway.log.contains("closed a connection whose request did not arrive whole within 2 s"))
+    }
+
     /// Bodies nested hundreds of thousands deep, within the size cap, where the gateway parses
     /// them itself (a project that deduplicates and coalesces) and where the script does:
     /// no parser's recursion takes the gateway down, and each build ends with its outcome.
