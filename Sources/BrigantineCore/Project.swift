@@ -544,10 +544,11 @@ extension Project {
         secrets.filter { !$0.value.isEmpty && $0.value.count < SecretRedactor.minimumLength }.keys.sorted()
     }
 
-    /// Masks this project's secret values (and gateway secrets) in log text.
+    /// Masks this project's secret values (and gateway secrets, registry passwords and the
+    /// clone URL's credentials) in log text.
     public var redactor: SecretRedactor {
         SecretRedactor(secrets: Array(secrets.values) + [genericGatewaySecret, webhookSecret].compactMap { $0 }
-            + registries.values.map(\.password))
+            + registries.values.map(\.password) + URLCredentials.secrets(in: repo?.cloneURL ?? ""))
     }
 }
 

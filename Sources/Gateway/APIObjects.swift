@@ -19,7 +19,7 @@ public enum APIObjects {
             "id": project.id, "name": project.name,
             "gateways": project.gateways.map(\.rawValue),
             "insecure": project.insecure,
-            "repo": ["cloneURL": orNull(project.repo?.cloneURL)],
+            "repo": ["cloneURL": orNull(project.repo?.cloneURL.map(URLCredentials.masked))],
             "runner": orNull(project.runner),
             "secrets": Dictionary(uniqueKeysWithValues: project.secrets.keys.map { ($0, "REDACTED") }),
             "allowPrivilegedJobs": project.allowPrivilegedJobs, "allowHostMounts": project.allowHostMounts,

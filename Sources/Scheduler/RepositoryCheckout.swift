@@ -41,6 +41,10 @@ final class RepositoryCheckout: Sendable {
     func checkout(cloneURL: String, project: String, commit: String, ref: String, into directory: URL) async throws -> Checkout {
         let mirror = mirrors.appendingPathComponent("\(project).git", isDirectory: true)
         return try await locks.withPermit(project) {
+            // A mirror's config holds the clone URL, with any credentials in it: for the
+            // gateway's user alone (mirrors made when it was not so included).
+            try Self.makeDirectories(mirrors)
+            chmod(mirrors.path, 0o700)
             if !FileManager.default.fileExists(atPath: mirror.appendingPathComponent("HEAD").path) {
                 try Self.makeDirectories(mirror)
                 try await git(["init", "--bare", "--quiet", mirror.path])
@@ -166,9 +170,7 @@ final class RepositoryCheckout: Sendable {
 
     /// A URL without its credentials (`https://user:token@host/…` → `https://host/…`).
     static func display(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
-              !url[scheme.upperBound..<at].contains("/") else { return url }
-        return String(url[..<scheme.upperBound]) + url[url.index(after: at)...]
+        URLCredentials.removed(from: url)
     }
 
     /// Credentials taken out of any URL in a message.

@@ -66,7 +66,7 @@ struct ProjectCommand: ParsableCommand {
                 "script: \(project.defaultScriptFile ?? (project.defaultScript != nil ? "inline defaultScript" : "none"))",
                 "webhookSecret: \(project.webhookSecret == nil ? "none" : "REDACTED")",
                 "genericGatewaySecret: \(project.genericGatewaySecret == nil ? "none" : "REDACTED")",
-                "repo: \(project.repo?.cloneURL ?? "none")",
+                "repo: \(project.repo?.cloneURL.map(URLCredentials.masked) ?? "none")",
                 "allowPrivilegedJobs: \(project.allowPrivilegedJobs)", "allowHostMounts: \(project.allowHostMounts)",
                 "allowSecretKeyRef: \(project.allowSecretKeyRef)", "allowJobNetwork: \(project.allowJobNetwork)",
                 "deduplicate: \(project.deduplicate)", "rerunInterrupted: \(project.rerunInterrupted)",

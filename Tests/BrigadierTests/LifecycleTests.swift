@@ -285,6 +285,21 @@ import Worker
         #expect(run.printed == [#"["brigade-4897c99315be5d2a2403ea33bdcb24f8116dc69613d5917d879d5f","brigadecore/empty-testbed",{"name":"brigadecore/empty-testbed","cloneURL":"https://github.com/brigadecore/empty-testbed.git","initGitSubmodules":false},"default","50Mi",{"api":"***","hello":"***"},false,false]"#])
     }
 
+    /// A clone URL's credentials are the project's secrets too: the script gets them, its
+    /// output shows them masked.
+    @Test func aCloneURLsCredentialsAreMaskedInTheLog() async throws {
+        let run = try await Harness.run("""
+            require('brigadier').events.on('exec', (e, p) => {
+              console.log(p.repo.cloneURL, JSON.stringify(p.repo));
+              console.log('the script has it:', p.repo.cloneURL.includes('ghp-tok3n'));
+            });
+            """, project: { $0.repo = .init(cloneURL: "https://bot:ghp-tok3n-5e1f@github.com/acme/private.git") })
+        #expect(run.printed == [
+            #"https://bot:***@github.com/acme/private.git {"name":"brigadecore/empty-testbed","cloneURL":"https://bot:***@github.com/acme/private.git","initGitSubmodules":false}"#,
+            "the script has it: true",
+        ])
+    }
+
     @Test func secretsAreMaskedInTheLog() async throws {
         let run = try await Harness.run("""
             const { events, Job } = require('brigadier');

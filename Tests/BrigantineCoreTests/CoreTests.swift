@@ -79,6 +79,25 @@ import Testing
         #expect(redactor.redact("line-three, a b, x y") == "line-three, a b, x y")
     }
 
+    @Test func aCloneURLsCredentials() {
+        let url = "https://bot:ghp%40tok3n@git.example.com/acme/web.git"
+        #expect(URLCredentials.masked(url) == "https://bot:***@git.example.com/acme/web.git")
+        #expect(URLCredentials.removed(from: url) == "https://git.example.com/acme/web.git")
+        #expect(URLCredentials.secrets(in: url) == ["ghp%40tok3n", "ghp@tok3n"])
+        // A token alone over HTTPS is a secret; a name alone over ssh is not.
+        #expect(URLCredentials.masked("https://tok3n-value@github.com/a/b?x=@") == "https://***@github.com/a/b?x=@")
+        #expect(URLCredentials.secrets(in: "https://tok3n-value@github.com/a/b") == ["tok3n-value", "tok3n-value"])
+        #expect(URLCredentials.masked("ssh://deploy@git.example.com/a.git") == "ssh://deploy@git.example.com/a.git")
+        #expect(URLCredentials.secrets(in: "ssh://deploy@git.example.com/a.git").isEmpty)
+        for plain in ["git@github.com:acme/web.git", "/srv/git/web.git", "https://github.com/a/b@c"] {
+            #expect(URLCredentials.masked(plain) == plain && URLCredentials.removed(from: plain) == plain)
+            #expect(URLCredentials.secrets(in: plain).isEmpty)
+        }
+        var project = Project(name: "acme/web", directory: "/tmp")
+        project.repo = .init(cloneURL: url)
+        #expect(project.redactor.redact("cloning \(url), that is ghp@tok3n") == "cloning https://bot:***@git.example.com/acme/web.git, that is ***")
+    }
+
     @Test func outputIsCappedButWorkerMessagesAreKept() {
         let lines = LockedLines()
         let log = BuildLog(level: .log, maxOutputBytes: 10) { lines.append($0) }

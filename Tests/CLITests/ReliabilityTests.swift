@@ -435,6 +435,13 @@ import Testing
             secrets: {TOKEN: \(secrets["TOKEN"]!), PASSWORD: \(secrets["PASSWORD"]!)}
             registries: {ghcr.io: {username: acme, password: \(registryPassword)}}
             """.write(to: projects.appendingPathComponent("leaky.yaml"), atomically: true, encoding: .utf8)
+        // A private repository's credentials in its clone URL (the API shows them masked).
+        let cloneToken = "ghp-clone-7c3d9e"
+        try """
+            name: acme/private
+            repo: {cloneURL: "https://bot:\(cloneToken)@127.0.0.1:9/acme/private.git"}
+            webhookSecret: \(webhookSecret)
+            """.write(to: projects.appendingPathComponent("private.yaml"), atomically: true, encoding: .utf8)
         let gateway = try await GatewayProcess.start(projects: projects, data: data)
         let id = ProjectID.of("acme/leaky")
         let body = Data(#"{"push_data":{"tag":"t"}}"#.utf8)
@@ -465,6 +472,9 @@ import Testing
         }
         seen += try await gateway.get("/v1/projects").text + (try await gateway.get("/v1/project/\(id)").text)
         seen += try await gateway.get("/v1/builds").text
+        let shown = try await Brig.run(["project", "get", "acme/private", "--projects", projects.path]).stdout
+        #expect(shown.contains("repo: https://bot:***@127.0.0.1:9/acme/private.git"), "\(shown)")
+        seen += shown
         #expect(seen.contains("***"), "the secrets were there to hide")
         await gateway.stop()
         seen += gateway.log
@@ -477,7 +487,8 @@ import Testing
             seen += String(decoding: try Data(contentsOf: data.appendingPathComponent(file)), as: UTF8.self)
         }
         #expect(seen.contains(#""registries":{"ghcr.io":{"password":"REDACTED","username":"acme"}}"#), "the project shows its registry")
-        for value in Array(secrets.values) + [webhookSecret, genericSecret, token, registryPassword] {
+        #expect(seen.contains(#""cloneURL":"https:\/\/bot:***@127.0.0.1:9\/acme\/private.git""#), "the project shows its repository")
+        for value in Array(secrets.values) + [webhookSecret, genericSecret, token, registryPassword, cloneToken] {
             #expect(!seen.contains(value), "\(value) leaked")
         }
     }

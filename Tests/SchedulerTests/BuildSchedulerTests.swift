@@ -364,6 +364,9 @@ extension Array {
         }
         let tagged = try await build(project, ref: "v1")
         #expect(tagged.1.contains("script from v1, ref v1"))
+        // Mirrors keep clone URLs, credentials and all, in their config: for this user alone.
+        let mirrors = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("work/repositories").path)
+        #expect((mirrors[.posixPermissions] as? Int).map { $0 & 0o777 } == 0o700)
         let head = try await build(project, ref: "")
         #expect(head.1.contains("script from main, ref "))
         let imageTag = try await build(project, ref: "latest")
@@ -433,6 +436,7 @@ extension Array {
 
     @Test func credentialsStayOutOfMessages() {
         #expect(RepositoryCheckout.display("https://user:s3cret@git.example.com/acme/web.git") == "https://git.example.com/acme/web.git")
+        #expect(RepositoryCheckout.display("https://user:p@ss@git.example.com/a@b.git") == "https://git.example.com/a@b.git")
         #expect(RepositoryCheckout.display("/srv/git/web.git") == "/srv/git/web.git")
     }
 }
