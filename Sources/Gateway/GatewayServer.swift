@@ -279,6 +279,10 @@ public final class GatewayServer: Sendable {
                 logger.warning("project \(project.name) has no webhookSecret: its registry webhooks will be refused")
             }
         }
+        let sharingTheGatewaysUser = registry.projects.filter { ($0.runner ?? "local") == "local" }.map(\.name).sorted()
+        if sharingTheGatewaysUser.count > 1 {
+            logger.warning("projects \(sharingTheGatewaysUser.joined(separator: ", ")) run their jobs with the local runner, as this gateway's user: the jobs of each can read the others' project files and secrets, and the gateway's store; `runner: container` keeps them apart")
+        }
         if options.apiToken == nil, !Self.isLoopback(options.host) {
             logger.warning("the API under /v1 has no token (--api-token-file): anyone who can reach \(options.host):\(options.port) can read builds and their logs")
         }

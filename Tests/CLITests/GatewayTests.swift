@@ -136,6 +136,7 @@ import TestSupport
         #expect(answer.status == 200, "\(answer.text)")
         _ = try await gateway.finishedBuild(try #require(answer.json["build"] as? String))
         #expect(gateway.log.contains("project open is insecure"))
+        #expect(gateway.log.contains("projects acme/closed, acme/registry, open run their jobs with the local runner, as this gateway's user"))
         #expect(!gateway.log.contains("route="), "\(gateway.log)")
         let wrong = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--log-level", "loud"])
         #expect(wrong.status == 1 && wrong.stderr.contains("--log-level must be one of trace, debug, info"), "\(wrong.stderr)")
