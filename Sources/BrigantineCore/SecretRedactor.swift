@@ -50,21 +50,7 @@ public struct SecretRedactor: Sendable {
 
     /// What `JSON.stringify` writes between the quotes.
     static func jsonEscaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += "\\u" + hex(scalar.value, uppercase: false)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        escaped(text, quote: "\"", names: controlNames) { $0 < 0x20 ? "\\u" + hex($0, digits: 4, uppercase: false) : nil }
     }
 
     /// What `util.inspect` (so `console.log` of an object, or `%o`) shows between its quotes.
@@ -74,19 +60,28 @@ public struct SecretRedactor: Sendable {
         if text.contains("'") {
             if !text.contains("\"") { quote = "\"" } else if !text.contains("`") && !text.contains("${") { quote = "`" }
         }
+        return escaped(text, quote: quote, names: controlNames.merging(["\u{0B}": "v"]) { $1 }) {
+            $0 < 0x20 || $0 == 0x7F ? "\\x" + hex($0, digits: 2, uppercase: true) : nil
+        }
+    }
+
+    /// The control characters both write by name (`\n`); JSON has no `\v`.
+    private static let controlNames: [Unicode.Scalar: String] = ["\u{08}": "b", "\t": "t", "\n": "n", "\u{0C}": "f", "\r": "r"]
+
+    /// `text` as a JavaScript string between `quote`s: that quote and the backslash escaped,
+    /// control characters by name, else as `code` writes them.
+    private static func escaped(_ text: String, quote: Unicode.Scalar, names: [Unicode.Scalar: String],
+                                code: (UInt32) -> String?) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
-            switch scalar {
-            case quote: out += "\\" + String(scalar)
-            case "\u{08}": out += "\\b"
-            case "\t": out += "\\t"
-            case "\n": out += "\\n"
-            case "\u{0C}": out += "\\f"
-            case "\r": out += "\\r"
-            case "\u{0B}": out += "\\v"
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += "\\x" + hex(scalar.value, uppercase: true).suffix(2)
-            default: out.unicodeScalars.append(scalar)
+            if scalar == quote || scalar == "\\" {
+                out += "\\" + String(scalar)
+            } else if let name = names[scalar] {
+                out += "\\" + name
+            } else if let written = code(scalar.value) {
+                out += written
+            } else {
+                out.unicodeScalars.append(scalar)
             }
         }
         return out
@@ -96,8 +91,8 @@ public struct SecretRedactor: Sendable {
     private static let uriComponentCharacters = CharacterSet(
         charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()")
 
-    private static func hex(_ value: UInt32, uppercase: Bool) -> String {
+    private static func hex(_ value: UInt32, digits count: Int, uppercase: Bool) -> String {
         let digits = String(value, radix: 16, uppercase: uppercase)
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+        return String(repeating: "0", count: max(0, count - digits.count)) + digits
     }
 }
