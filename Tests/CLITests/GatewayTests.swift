@@ -461,6 +461,20 @@ import TestSupport
         await gateway.stop()
     }
 
+    /// The request deadline stops once a request has been read: a followed log and a wait
+    /// for a build's end stay open for as long as the build runs, past the deadline.
+    @Test func answersThatTakeTimeOutliveTheRequestDeadline() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects(extra: Self.slowProject(milliseconds: 2000))
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--request-timeout", "0.5"])
+        let id = try #require(try await gateway.post("/events/webhook/slow", Data("{}".utf8)).json["build"] as? String)
+        async let followed = gateway.get("/v1/build/\(id)/logs?stream=true")
+        async let waited = gateway.get("/v1/build/\(id)/wait?timeout=60")
+        let (log, wait) = try await (followed, waited)
+        #expect(log.status == 200 && log.text.contains("slept"), "\(log.status) \(log.text)")
+        #expect(wait.status == 200 && wait.json["status"] as? String == "Succeeded", "\(wait.status) \(wait.text)")
+    }
+
     /// SIGTERM while one client follows a running build's log and another waits for its end:
     /// both requests end (the wait with 202: not ended) and the build is stopped with the
     /// reason. The gateway used to wait for such requests and stop builds only after them,
