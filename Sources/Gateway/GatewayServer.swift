@@ -26,6 +26,8 @@ public final class GatewayServer: Sendable {
         /// A connection that does not deliver a whole request this long after it is ready for
         /// one is closed, however it trickles (see `RequestDeadline`).
         public var requestTimeout: Duration = .seconds(10)
+        /// A connection whose client takes none of its answer this long is closed (see `SendDeadline`).
+        public var sendTimeout: Duration = .seconds(30)
         /// Threads running builds' JavaScript.
         public var lanes: Int
         /// Builds live at once (running or waiting for their jobs and timers).
@@ -192,9 +194,11 @@ public final class GatewayServer: Sendable {
         } else {
             logger.info("at most \(maxConnections) connections at once (open-file limit \(openFileLimit))")
         }
-        let (requestTimeout, deadlineLogger) = (options.requestTimeout, logger)
+        let (requestTimeout, sendTimeout, deadlineLogger) = (options.requestTimeout, options.sendTimeout, logger)
         let http1: HTTPServerBuilder = .http1(configuration: .init(
-            additionalChannelHandlers: [RequestDeadline(limit: requestTimeout, logger: deadlineLogger)], idleTimeout: idle))
+            additionalChannelHandlers: [RequestDeadline(limit: requestTimeout, logger: deadlineLogger),
+                                        SendDeadline(limit: sendTimeout, logger: deadlineLogger)],
+            idleTimeout: idle))
         let application = Application(
             router: router,
             server: try tlsConfiguration.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,

@@ -20,7 +20,7 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let limit: TimeAmount
+    private let limit: Duration
     private let logger: Logger
     private var timer: Scheduled<Void>?
     // Counts rather than a state, because an answer may end before its request has been
@@ -32,8 +32,7 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private var ready = false
 
     init(limit: Duration, logger: Logger) {
-        let (seconds, attoseconds) = limit.components
-        self.limit = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self.limit = limit
         self.logger = logger
     }
 
@@ -84,9 +83,9 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         if !reading && answerComing { return stopTimer() }
         if nowReady && !ready { stopTimer() }
         guard timer == nil else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limit)) { [self] in
             timer = nil
-            let seconds = NumberBounds.format(Double(limit.nanoseconds) / 1e9)
+            let seconds = NumberBounds.format(limit / .seconds(1))
             if headsRead > requestsRead {
                 logger.info("closed a connection whose request did not arrive whole within \(seconds) s")
             } else {

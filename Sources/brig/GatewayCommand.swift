@@ -43,6 +43,10 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Seconds a connection has to deliver a whole request once it is ready for one (opened, or its last answer sent); one that trickles slower is closed.")
     var requestTimeout: Double = 10
 
+    @Option(name: .customLong("send-timeout"),
+            help: "Seconds a client may take none of an answer (a long log, say) before its connection is closed.")
+    var sendTimeout: Double = 30
+
     @OptionGroup var limits: ScriptLimits
 
     @Option(name: .customLong("engine-socket"), help: "Container engine socket for `runner: container` projects (default: Docker's, then Podman's).")
@@ -94,7 +98,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let lease = try Self.storeLeases.checked(storeLease, for: "--store-lease")
         let keepDays = try keepDays.map { try BuildCommand.keptDays.checked($0, for: "--keep-days") }
         let fetchTimeLimit = try Self.fetchTimeLimits.checked(fetchTimeLimit, for: "--fetch-time-limit")
-        let requestTimeout = try Self.requestTimeouts.checked(requestTimeout, for: "--request-timeout")
+        let requestTimeout = try Self.connectionTimeouts.checked(requestTimeout, for: "--request-timeout")
+        let sendTimeout = try Self.connectionTimeouts.checked(sendTimeout, for: "--send-timeout")
         guard (tlsCert == nil) == (tlsKey == nil) else { throw CLIError("--tls-cert and --tls-key go together") }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(logLevel)'")
@@ -112,6 +117,7 @@ struct GatewayCommand: AsyncParsableCommand {
         options.startRetryDelays = try Self.delays(startRetryDelays)
         options.fetchTimeLimit = .milliseconds(Int((fetchTimeLimit * 1000).rounded()))
         options.requestTimeout = .milliseconds(Int((requestTimeout * 1000).rounded()))
+        options.sendTimeout = .milliseconds(Int((sendTimeout * 1000).rounded()))
         guard maxQueuedBuilds >= 0 else { throw CLIError("--max-queued-builds must be 0 (no limit) or more") }
         options.maxQueuedBuilds = maxQueuedBuilds == 0 ? nil : maxQueuedBuilds
         if let maxConnections, maxConnections < 1 { throw CLIError("--max-connections must be positive") }
@@ -144,8 +150,9 @@ extension GatewayCommand {
     /// A lease longer than a day would leave a dead gateway's builds unclaimed for as long.
     static let storeLeases = NumberBounds("seconds", from: 1, to: 86_400)
     static let fetchTimeLimits = NumberBounds("seconds", above: 0, atMost: 86_400)
-    /// Webhooks arrive at once; an hour is already more than any sender needs.
-    static let requestTimeouts = NumberBounds("seconds", above: 0, atMost: 3600)
+    /// For --request-timeout and --send-timeout: webhooks arrive at once, and an hour is
+    /// already more than any client needs.
+    static let connectionTimeouts = NumberBounds("seconds", above: 0, atMost: 3600)
     static let startRetryDelayBounds = NumberBounds("seconds", from: 0, to: 86_400)
 
     /// `10,60,300` → those waits; `none` (or nothing) → none.

@@ -236,6 +236,7 @@ import TestSupport
         (["gateway", "--keep-days", "1e300"], "--keep-days must be a number of days from 0 to 36500 (a century), not 1e+300"),
         (["gateway", "--fetch-time-limit", "nan"], "--fetch-time-limit must be a number of seconds above 0 and at most 86400, not nan"),
         (["gateway", "--request-timeout", "0"], "--request-timeout must be a number of seconds above 0 and at most 3600, not 0"),
+        (["gateway", "--send-timeout", "inf"], "--send-timeout must be a number of seconds above 0 and at most 3600, not inf"),
         (["build", "prune", "--keep-days", "inf"], "--keep-days must be a number of days from 0 to 36500 (a century), not inf"),
         (["build", "wait", "01aaaaaaaaaaaaaaaaaaaaaaaa", "--timeout", "1e300"], "--timeout must be a number of seconds from 0 to 31536000 (a year), not 1e+300"),
     ])

@@ -56,6 +56,29 @@ enum RawHTTP {
 }
 
 extension RawHTTP {
+    /// Sends `request` from a socket with a small receive buffer, reads nothing for `pause`,
+    /// then reads until the server closes the connection or sends nothing for `timeout`:
+    /// how many bytes came, and whether the server closed it.
+    static func readLate(port: Int, _ request: [UInt8], pause: TimeInterval, timeout: TimeInterval = 5) -> (bytes: Int, closed: Bool) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return (0, true) }
+        defer { close(fd) }
+        var small: Int32 = 4096
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var wait = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        guard connectToLoopback(fd, port: port) == 0,
+              request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return (0, true) }
+        Thread.sleep(forTimeInterval: pause)
+        var bytes = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let read = recv(fd, &buffer, buffer.count, 0)
+            if read > 0 { bytes += read; continue }
+            return (bytes, read == 0 || errno == ECONNRESET)
+        }
+    }
+
     /// `connect(2)` of `fd` to `127.0.0.1:port`; its result (0, or -1 with `errno`).
     static func connectToLoopback(_ fd: Int32, port: Int) -> Int32 {
         var address = sockaddr_in()

@@ -146,6 +146,33 @@ import Testing
         #expect(gateway.log.contains("closed a connection whose request did not arrive whole within 2 s"))
     }
 
+    /// A client that asks for a long log and then reads none of it: Hummingbird's idle
+    /// timeout does not run while an answer is sent, so it held its connection, and what was
+    /// queued for it, for good. After `--send-timeout` of taking nothing it is closed, while
+    /// a client that reads gets the whole log.
+    @Test func aClientThatReadsNothingOfItsAnswerIsLetGo() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProject("big", file: "big", script: """
+            require('brigadier').events.on('image_push', () => {
+              const line = 'x'.repeat(1000);
+              for (let i = 0; i < 8000; i++) console.log(i + ' ' + line);
+            });
+            """, extra: "runner: simulate\n")
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--send-timeout", "1"])
+        let id = try #require(try await gateway.post("/events/webhook/big", Data("{}".utf8)).json["build"] as? String)
+        #expect(try await gateway.finishedBuild(id)["status"] as? String == "Succeeded")
+        let whole = try await gateway.get("/v1/build/\(id)/logs")
+        #expect(whole.status == 200 && whole.text.contains("\n7999 x"), "a client that reads gets it all")
+        let port = gateway.port
+        let late = await Task.detached {
+            RawHTTP.readLate(port: port, Array("GET /v1/build/\(id)/logs HTTP/1.1\r\nHost: x\r\n\r\n".utf8), pause: 4)
+        }.value
+        print("a client that read nothing for 4 s: \(late.bytes) of \(whole.text.utf8.count) bytes, closed: \(late.closed)")
+        #expect(late.closed && late.bytes < whole.text.utf8.count, "\(late)")
+        #expect(gateway.log.contains("closed a connection whose client took none of its answer for 1 s"))
+        #expect(try await gateway.get("/healthz").status == 200)
+    }
+
     /// Bodies nested hundreds of thousands deep, within the size cap, where the gateway parses
     /// them itself (a project that deduplicates and coalesces) and where the script does:
     /// no parser's recursion takes the gateway down, and each build ends with its outcome.
