@@ -133,7 +133,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let scheme = options.tls == nil ? "http" : "https"
         try await server.run { [printURLs, places] host, port in
-            let shown = host == "0.0.0.0" ? "127.0.0.1" : host
+            let shown = Self.urlHost(host)
             var text = "brig gateway listening on \(scheme)://\(shown):\(port) (projects: \(places.projects), data: \(places.dataDirectory.path))\n"
             if printURLs {
                 for project in server.registry.projects {
@@ -147,6 +147,16 @@ struct GatewayCommand: AsyncParsableCommand {
 }
 
 extension GatewayCommand {
+    /// The listening address as a URL names it: a wildcard one as loopback, an IPv6 one in
+    /// brackets (`http://::1:7744` is no URL).
+    static func urlHost(_ host: String) -> String {
+        switch host {
+        case "0.0.0.0": return "127.0.0.1"
+        case "::": return "[::1]"
+        default: return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        }
+    }
+
     /// A lease longer than a day would leave a dead gateway's builds unclaimed for as long.
     static let storeLeases = NumberBounds("seconds", from: 1, to: 86_400)
     static let fetchTimeLimits = NumberBounds("seconds", above: 0, atMost: 86_400)

@@ -738,6 +738,18 @@ import TestSupport
         await second.stop()
     }
 
+    /// On an IPv6 address the printed URLs put it in brackets, as URLs must.
+    @Test func printedURLsOfAnIPv6Address() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let result = try await Brig.run(["gateway", "--projects", projects.path, "--data", data.path, "--host", "::1", "--port", "0",
+                                         "--print-urls"], killAfter: .seconds(5))
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("brig gateway listening on http://[::1]:") == true, "\(result.stdout)")
+        let command = try #require(lines.first { $0.hasPrefix("acme/registry: curl ") })
+        #expect(command.contains(" http://[::1]:") && command.hasSuffix("/events/webhook/\(token)"), "\(command)")
+    }
+
     @Test func printedURLsProjectAndBuildCommands() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeProjects()
