@@ -106,7 +106,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         guard ["text", "json"].contains(logFormat) else { throw CLIError("--log-format must be text or json, not '\(logFormat)'") }
         var logger = Logger(label: "brig.gateway") { [logFormat] label -> any LogHandler in
-            logFormat == "json" ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            logFormat == "json" ? JSONLogHandler(label: label) : TextLogHandler(label: label)
         }
         logger.logLevel = level
         var options = GatewayServer.Options(

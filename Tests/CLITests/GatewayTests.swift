@@ -126,6 +126,23 @@ import TestSupport
         #expect(gateway.log.split(separator: "\n").filter { $0.contains("build ended") && $0.contains("status=Succeeded") }.count == cases.count)
     }
 
+    /// Text from a webhook or a script cannot start a line of its own in the gateway's text
+    /// log: a failed build's reason with a line break and a terminal escape in it is escaped.
+    @Test func aReasonCannotForgeALineOfTheLog() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects(extra: [
+            "forge.js": "require('brigadier').events.on('image_push', (e) => { throw new Error('bad tag ' + JSON.parse(e.payload).tag); });",
+            "forge.yaml": "name: forge\ndefaultScriptFile: forge.js\ninsecure: true\ngateways: [container-registry]\n",
+        ])
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let body = #"{"tag":"x\n2026-01-01T00:00:00+0000 critical brig.gateway: FORGED \u001b[31m"}"#
+        let id = try #require(try await gateway.post("/events/webhook/forge", Data(body.utf8)).json["build"] as? String)
+        #expect(try await gateway.finishedBuild(id)["status"] as? String == "Failed")
+        await gateway.stop()
+        #expect(!gateway.log.split(separator: "\n").contains { $0.hasPrefix("2026-01-01") }, "\(gateway.log)")
+        #expect(gateway.log.contains(#"reason=unhandled rejection: Error: bad tag x\n2026-01-01T00:00:00+0000 critical brig.gateway: FORGED \u{1B}[31m"#))
+    }
+
     /// `--log-level warning` drops the line per request and keeps the warnings.
     @Test func theLogLevelLeavesOutTheRequestLines() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
