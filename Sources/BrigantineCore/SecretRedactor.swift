@@ -13,6 +13,10 @@ public struct SecretRedactor: Sendable {
     public static let minimumLength = 4
     public static let mask = "***"
     private let values: [String]
+    /// Their UTF-8, for the search every line goes through: a byte search takes tens of
+    /// nanoseconds where Foundation's `String.contains` took over a microsecond a value
+    /// (20 secrets cost 27 µs a log line, most of a busy build's time).
+    private let searched: [[UInt8]]
 
     public init(secrets: some Sequence<String>) {
         let shown = secrets.filter { $0.count >= Self.minimumLength }.reduce(into: Set<String>()) { forms, secret in
@@ -21,6 +25,7 @@ public struct SecretRedactor: Sendable {
         // Longest first, so that a secret containing another is masked whole.
         values = shown.filter { $0.count >= Self.minimumLength }
             .sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
+        searched = values.map { Array($0.utf8) }
     }
 
     public static let none = SecretRedactor(secrets: [])
@@ -28,11 +33,31 @@ public struct SecretRedactor: Sendable {
     public var isEmpty: Bool { values.isEmpty }
 
     public func redact(_ text: String) -> String {
+        guard !values.isEmpty else { return text }
         var text = text
-        for value in values where text.contains(value) {
-            text = text.replacingOccurrences(of: value, with: Self.mask)
+        let present = text.withUTF8 { bytes in
+            searched.indices.filter { index in
+                searched[index].withUnsafeBytes { Self.occurs($0, in: UnsafeRawBufferPointer(bytes)) }
+            }
+        }
+        for index in present {
+            text = text.replacingOccurrences(of: values[index], with: Self.mask)
         }
         return text
+    }
+
+    /// Whether `needle` occurs in `haystack`: `memchr` finds each place its first byte does
+    /// (memmem, which would do it all, is a GNU extension Swift does not see).
+    private static func occurs(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Bool {
+        guard let first = needle.first, let needleBase = needle.baseAddress, let base = haystack.baseAddress,
+              haystack.count >= needle.count else { return false }
+        let starts = haystack.count - needle.count + 1 // places where the needle could begin
+        var offset = 0
+        while offset < starts, let hit = memchr(base + offset, Int32(first), starts - offset) {
+            if memcmp(hit, needleBase, needle.count) == 0 { return true }
+            offset = base.distance(to: UnsafeRawPointer(hit)) + 1
+        }
+        return false
     }
 
     /// The secret as it is, and as the usual ways of printing it turn it into.

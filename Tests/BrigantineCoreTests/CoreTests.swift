@@ -79,6 +79,17 @@ import Testing
         #expect(redactor.redact("line-three, a b, x y") == "line-three, a b, x y")
     }
 
+    /// The byte search that finds secrets, where they lie and where they almost do.
+    @Test func secretsAreFoundWhereverTheyLie() {
+        let redactor = SecretRedactor(secrets: ["aaab", "pässwörd", "tail"])
+        #expect(redactor.redact("aaaab") == "a***")
+        #expect(redactor.redact("aaabaaab") == "******")
+        #expect(redactor.redact("aab aaa aaa") == "aab aaa aaa")
+        #expect(redactor.redact("mein pässwörd, nicht passwörd") == "mein ***, nicht passwörd")
+        #expect(redactor.redact("at the tail") == "at the ***")
+        #expect(redactor.redact("tai") == "tai" && redactor.redact("") == "")
+    }
+
     @Test func aCloneURLsCredentials() {
         let url = "https://bot:ghp%40tok3n@git.example.com/acme/web.git"
         #expect(URLCredentials.masked(url) == "https://bot:***@git.example.com/acme/web.git")
