@@ -185,7 +185,7 @@ public final class GatewayServer: Sendable {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(
                                 liveBuilds: scheduler.liveBuilds, pendingBuilds: pending))))
         }
-        let idle = TimeAmount.nanoseconds(Int64(options.idleTimeout.components.seconds) * 1_000_000_000)
+        let idle = TimeAmount(options.idleTimeout)
         let openFileLimit = ConnectionLimit.raiseOpenFileLimit()
         let maxConnections = options.maxConnections ?? ConnectionLimit.defaultMaxConnections(openFileLimit: openFileLimit)
         if maxConnections > openFileLimit / 2 {
