@@ -57,6 +57,17 @@ final class GatewayMetrics: Sendable {
             .increment()
     }
 
+    /// A connection the gateway closed for how its client behaved: a request that did not
+    /// arrive in time (`request_timeout`), an answer it did not take (`send_timeout`), or one
+    /// connection too many from its address (`client_limit`).
+    func connectionClosed(_ why: String) {
+        registry.makeCounter(descriptor: .named(
+            "brigantine_connections_closed_total",
+            help: "Connections closed for their client: a request too slow, an answer not taken, or too many from one address."),
+                             labels: [("why", why)])
+            .increment()
+    }
+
     func buildsDeleted(_ count: Int) {
         deletedBuilds.increment(by: Int64(count))
     }

@@ -56,6 +56,9 @@ public final class GatewayServer: Sendable {
         /// Connections held open at once; more wait in the listen queue (nil: from the
         /// open-file limit, see `ConnectionLimit`).
         public var maxConnections: Int?
+        /// Connections one client address may hold open at once; more are closed as they
+        /// come (nil: no limit, as behind a proxy every client has its address).
+        public var maxConnectionsPerClient: Int?
 
         public init(host: String = "0.0.0.0", port: Int = 7744, maxBodySize: Int = 2 << 20, idleTimeout: Duration = .seconds(30),
                     lanes: Int = 2, maxBuilds: Int = 100, perProjectLimit: Int = 4, scriptTimeLimit: Double = 10, buildTimeout: Double = 3600,
@@ -185,7 +188,6 @@ public final class GatewayServer: Sendable {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(
                                 liveBuilds: scheduler.liveBuilds, pendingBuilds: pending))))
         }
-        let idle = TimeAmount(options.idleTimeout)
         let openFileLimit = ConnectionLimit.raiseOpenFileLimit()
         let maxConnections = options.maxConnections ?? ConnectionLimit.defaultMaxConnections(openFileLimit: openFileLimit)
         if maxConnections > openFileLimit / 2 {
@@ -194,11 +196,9 @@ public final class GatewayServer: Sendable {
         } else {
             logger.info("at most \(maxConnections) connections at once (open-file limit \(openFileLimit))")
         }
-        let (requestTimeout, sendTimeout, deadlineLogger) = (options.requestTimeout, options.sendTimeout, logger)
-        let http1: HTTPServerBuilder = .http1(configuration: .init(
-            additionalChannelHandlers: [RequestDeadline(limit: requestTimeout, logger: deadlineLogger),
-                                        SendDeadline(limit: sendTimeout, logger: deadlineLogger)],
-            idleTimeout: idle))
+        var http1Configuration = HTTP1Channel.Configuration(idleTimeout: TimeAmount(options.idleTimeout))
+        http1Configuration.additionalChannelHandlers = connectionGuards()
+        let http1: HTTPServerBuilder = .http1(configuration: http1Configuration)
         let application = Application(
             router: router,
             server: try tlsConfiguration.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
@@ -249,6 +249,22 @@ public final class GatewayServer: Sendable {
             try await ServiceGroup(configuration: .init(
                 services: [application, shutdown], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
             group.cancelAll()
+        }
+    }
+
+    /// What each connection gets to keep slow or greedy clients from holding the gateway:
+    /// a maker of fresh handlers, one set per connection.
+    private func connectionGuards() -> @Sendable () -> [any RemovableChannelHandler] {
+        let (options, logger, metrics) = (options, logger, metrics)
+        let perClient = options.maxConnectionsPerClient.map(ClientConnectionCounts.init)
+        return {
+            let limit: [any RemovableChannelHandler] = perClient.map {
+                [ClientConnectionLimit(counts: $0, logger: logger) { metrics.connectionClosed("client_limit") }]
+            } ?? []
+            return limit + [
+                RequestDeadline(limit: options.requestTimeout, logger: logger) { metrics.connectionClosed("request_timeout") },
+                SendDeadline(limit: options.sendTimeout, logger: logger) { metrics.connectionClosed("send_timeout") },
+            ]
         }
     }
 

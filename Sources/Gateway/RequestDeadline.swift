@@ -22,6 +22,7 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let limit: Duration
     private let logger: Logger
+    private let closed: @Sendable () -> Void
     private var timer: Scheduled<Void>?
     // Counts rather than a state, because an answer may end before its request has been
     // read (a refusal sent while the body still arrives).
@@ -31,9 +32,10 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     /// Waiting for a request, with the deadline running since it began to.
     private var ready = false
 
-    init(limit: Duration, logger: Logger) {
+    init(limit: Duration, logger: Logger, closed: @escaping @Sendable () -> Void) {
         self.limit = limit
         self.logger = logger
+        self.closed = closed
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -91,6 +93,7 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 logger.debug("closed a connection that sent no request within \(seconds) s")
             }
+            closed()
             context.close(promise: nil)
         }
     }

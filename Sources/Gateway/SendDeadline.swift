@@ -16,11 +16,13 @@ final class SendDeadline: ChannelInboundHandler, RemovableChannelHandler {
 
     private let limit: Duration
     private let logger: Logger
+    private let closed: @Sendable () -> Void
     private var timer: Scheduled<Void>?
 
-    init(limit: Duration, logger: Logger) {
+    init(limit: Duration, logger: Logger, closed: @escaping @Sendable () -> Void) {
         self.limit = limit
         self.logger = logger
+        self.closed = closed
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -30,7 +32,8 @@ final class SendDeadline: ChannelInboundHandler, RemovableChannelHandler {
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limit)) { [self] in
                 timer = nil
                 logger.info("closed a connection whose client took none of its answer for \(NumberBounds.format(limit / .seconds(1))) s")
-                context.close(promise: nil)
+                closed()
+            context.close(promise: nil)
             }
         }
         context.fireChannelWritabilityChanged()

@@ -39,6 +39,10 @@ struct GatewayCommand: AsyncParsableCommand {
             help: "Connections held open at once; more wait to be accepted (default: half the open-file limit, at most 10000).")
     var maxConnections: Int?
 
+    @Option(name: .customLong("max-connections-per-client"),
+            help: "Connections one client address may hold open at once; more are closed as they come (default: no limit, as behind a proxy every client has the proxy's address).")
+    var maxConnectionsPerClient: Int?
+
     @Option(name: .customLong("request-timeout"),
             help: "Seconds a connection has to deliver a whole request once it is ready for one (opened, or its last answer sent); one that trickles slower is closed.")
     var requestTimeout: Double = 10
@@ -122,6 +126,8 @@ struct GatewayCommand: AsyncParsableCommand {
         options.maxQueuedBuilds = maxQueuedBuilds == 0 ? nil : maxQueuedBuilds
         if let maxConnections, maxConnections < 1 { throw CLIError("--max-connections must be positive") }
         options.maxConnections = maxConnections
+        if let maxConnectionsPerClient, maxConnectionsPerClient < 1 { throw CLIError("--max-connections-per-client must be positive") }
+        options.maxConnectionsPerClient = maxConnectionsPerClient
         if let tlsCert, let tlsKey { options.tls = GatewayServer.TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         let store = try await places.openStore(logger: logger, lease: .milliseconds(Int(lease * 1000)))
         let server: GatewayServer

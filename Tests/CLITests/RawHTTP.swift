@@ -17,8 +17,9 @@ enum RawHTTP {
 
     /// Sends `chunks` (pausing `pause` between them), optionally closes the writing side,
     /// and reads the answer's status line.
+    /// - Parameter source: the loopback address to connect from (`127.0.0.2`: another client).
     static func exchange(port: Int, _ chunks: [[UInt8]], pause: TimeInterval = 0, closeAfterSending: Bool = false,
-                         timeout: TimeInterval = 5) -> Outcome {
+                         timeout: TimeInterval = 5, from source: String? = nil) -> Outcome {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return .closed }
         defer { close(fd) }
@@ -28,7 +29,7 @@ enum RawHTTP {
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         // A server that stops reading must not hold the sender forever either.
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-        guard connectToLoopback(fd, port: port) == 0 else { return .closed }
+        guard connectToLoopback(fd, port: port, from: source) == 0 else { return .closed }
         // A send that fails (the server closed the connection) ends the sending.
         sending: for (index, chunk) in chunks.enumerated() {
             if index > 0, pause > 0 { Thread.sleep(forTimeInterval: pause) }
@@ -80,7 +81,16 @@ extension RawHTTP {
     }
 
     /// `connect(2)` of `fd` to `127.0.0.1:port`; its result (0, or -1 with `errno`).
-    static func connectToLoopback(_ fd: Int32, port: Int) -> Int32 {
+    static func connectToLoopback(_ fd: Int32, port: Int, from source: String? = nil) -> Int32 {
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { return bound }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

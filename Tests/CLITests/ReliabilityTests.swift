@@ -144,6 +144,30 @@ import Testing
         let counts = tally.all
         #expect(counts.keys.allSatisfy { $0 == "closed" || $0 == "4xx" }, "\(counts)")
         #expect(gateway.log.contains("closed a connection whose request did not arrive whole within 2 s"))
+        #expect(try await gateway.get("/metrics").text.contains(#"brigantine_connections_closed_total{why="request_timeout"}"#))
+    }
+
+    /// With `--max-connections-per-client`, one address holds at most its share: a connection
+    /// past it is closed as it comes, while another address is served, and the share comes
+    /// back as its connections close.
+    @Test func oneAddressHoldsOnlyItsShareOfConnections() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProject("open", file: "open", script: Self.pushHandler, extra: "runner: simulate\n")
+        let gateway = try await GatewayProcess.start(projects: projects, data: data, arguments: ["--max-connections-per-client", "3"])
+        let port = gateway.port
+        let health = Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let held = try HeldConnections(port: port, count: 3) // from 127.0.0.1, sending nothing
+        try await Task.sleep(for: .milliseconds(500))
+        let (same, other) = await Task.detached {
+            (RawHTTP.exchange(port: port, [health]), RawHTTP.exchange(port: port, [health], from: "127.0.0.2"))
+        }.value
+        #expect(same == .closed, "a fourth connection from 127.0.0.1")
+        #expect(other == .status(200), "a connection from 127.0.0.2")
+        held.close()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await gateway.get("/healthz").status == 200, "127.0.0.1 has its share back")
+        #expect(gateway.log.contains("closed a connection from 127.0.0.1: it has 3 open already (--max-connections-per-client)"))
+        #expect(try await gateway.get("/metrics").text.contains(#"brigantine_connections_closed_total{why="client_limit"} 1"#))
     }
 
     /// A client that asks for a long log and then reads none of it: Hummingbird's idle
@@ -170,6 +194,7 @@ import Testing
         print("a client that read nothing for 4 s: \(late.bytes) of \(whole.text.utf8.count) bytes, closed: \(late.closed)")
         #expect(late.closed && late.bytes < whole.text.utf8.count, "\(late)")
         #expect(gateway.log.contains("closed a connection whose client took none of its answer for 1 s"))
+        #expect(try await gateway.get("/metrics").text.contains(#"brigantine_connections_closed_total{why="send_timeout"} 1"#))
         #expect(try await gateway.get("/healthz").status == 200)
     }
 
