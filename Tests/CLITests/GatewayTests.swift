@@ -266,6 +266,20 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: data.path), "nothing was started or stored")
     }
 
+    /// Counts of things below one stop the gateway before it starts, saying which flag.
+    @Test(arguments: [
+        (["--max-connections", "0"], "--max-connections must be positive"),
+        (["--max-connections-per-client", "0"], "--max-connections-per-client must be positive"),
+        (["--lanes", "0"], "--port, --lanes, --max-builds, --per-project and --max-body must be positive (port at most 65535)"),
+    ])
+    func countsBelowOneAreRefused(arguments: [String], message: String) async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProjects()
+        let result = try await Brig.run(["gateway", "--projects", projects.path, "--port", "0", "--data", data.path] + arguments,
+                                        killAfter: .seconds(30))
+        #expect(result.status == 1 && result.stderr == "Error: \(message)\n", "\(result.stderr)")
+    }
+
     /// An `--api-token-file` that is a device or a FIFO stops the gateway at once with what
     /// it is (reading /dev/zero filled its memory; a FIFO without a writer hung its start).
     @Test func anAPITokenFileThatIsNoFileIsSaidPlainly() async throws {
