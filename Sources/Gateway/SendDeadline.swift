@@ -33,7 +33,7 @@ final class SendDeadline: ChannelInboundHandler, RemovableChannelHandler {
                 timer = nil
                 logger.info("closed a connection whose client took none of its answer for \(NumberBounds.format(limit / .seconds(1))) s")
                 closed()
-            context.close(promise: nil)
+                context.close(promise: nil)
             }
         }
         context.fireChannelWritabilityChanged()
