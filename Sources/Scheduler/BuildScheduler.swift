@@ -393,7 +393,9 @@ public final class BuildScheduler: Sendable {
             return Ending(status: .failed, exitCode: 1, reason: "project \(build.projectName) no longer exists", lastLines: [])
         }
         let spool = LogSpool()
-        let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: project.redactor,
+        // Made once a build: each secret's printed forms are worked out as it is made.
+        let redactor = project.redactor
+        let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: redactor,
                            maxOutputBytes: settings.worker.maxLogBytes, sink: spool.append)
         let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: source) }
@@ -451,9 +453,8 @@ public final class BuildScheduler: Sendable {
         } catch {
             await stopFlushing()
             log.log(.error, nil, "\(error)")
-            return Ending(status: .failed, exitCode: 1, reason: project.redactor.redact("\(error)"), lastLines: spool.take())
+            return Ending(status: .failed, exitCode: 1, reason: redactor.redact("\(error)"), lastLines: spool.take())
         }
-        let redactor = project.redactor
         let jobs = outcome.jobs.map { job in
             StoredJob(buildID: build.id, id: job.podName, name: job.name, image: job.image, status: job.status.rawValue,
                       exitCode: job.exitCode.map(Int.init), startedAt: job.startedAt, finishedAt: job.finishedAt,
