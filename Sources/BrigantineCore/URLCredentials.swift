@@ -28,28 +28,22 @@ public enum URLCredentials {
     /// `url` with its secret part masked: `https://bot:***@host/…`, `https://***@host/…`;
     /// a name alone in an ssh URL is kept.
     public static func masked(_ url: String) -> String {
-        guard let range = userInformation(in: url) else { return url }
-        let information = url[range]
-        if let colon = information.firstIndex(of: ":") {
-            return String(url[..<information.index(after: colon)]) + SecretRedactor.mask + url[range.upperBound...]
-        }
-        guard nameIsSecret(in: url) else { return url }
-        return String(url[..<range.lowerBound]) + SecretRedactor.mask + url[range.upperBound...]
+        guard let secret = secretPart(of: url) else { return url }
+        return url.replacingCharacters(in: secret, with: SecretRedactor.mask)
     }
 
     /// What of `url` must stay out of logs, for a `SecretRedactor`: what `masked` hides, as
     /// written and percent-decoded.
     public static func secrets(in url: String) -> [String] {
-        guard let range = userInformation(in: url) else { return [] }
-        let information = url[range]
-        let secret: Substring
-        if let colon = information.firstIndex(of: ":") {
-            secret = information[information.index(after: colon)...]
-        } else if nameIsSecret(in: url) {
-            secret = information
-        } else {
-            return []
-        }
+        guard let secret = secretPart(of: url).map({ url[$0] }) else { return [] }
         return [String(secret)] + (secret.removingPercentEncoding.map { [$0] } ?? [])
+    }
+
+    /// The password after the user information's `:`, else the whole of it when it may be
+    /// a token (HTTP), else nothing.
+    private static func secretPart(of url: String) -> Range<String.Index>? {
+        guard let range = userInformation(in: url) else { return nil }
+        if let colon = url[range].firstIndex(of: ":") { return url.index(after: colon)..<range.upperBound }
+        return nameIsSecret(in: url) ? range : nil
     }
 }
