@@ -88,12 +88,14 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limit)) { [self] in
             timer = nil
             let seconds = NumberBounds.format(limit / .seconds(1))
+            // Only a request cut short is the client's doing; a connection idle between
+            // requests (a keep-alive pool's) is closed as a matter of course.
             if headsRead > requestsRead {
                 logger.info("closed a connection whose request did not arrive whole within \(seconds) s")
+                closed()
             } else {
                 logger.debug("closed a connection that sent no request within \(seconds) s")
             }
-            closed()
             context.close(promise: nil)
         }
     }
