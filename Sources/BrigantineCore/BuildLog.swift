@@ -19,7 +19,8 @@ public struct LogLine: Sendable, Equatable {
 /// Safe to use from any thread (jobs stream their output from their own tasks).
 public final class BuildLog: Sendable {
     public let level: LogLevel
-    private let redactor: SecretRedactor
+    /// The build's secrets, for output that is cut before it reaches the log.
+    public let redactor: SecretRedactor
     private let sink: @Sendable (LogLine) -> Void
     /// Most bytes of script and job output kept; the worker's own messages are always kept.
     public let maxOutputBytes: Int?

@@ -46,6 +46,24 @@ public struct SecretRedactor: Sendable {
         return text
     }
 
+    /// How many bytes at the end of `bytes` could be the start of a secret, longest first;
+    /// 0 when none could. Text cut off there (a job's line or output past its cap) may end
+    /// in a secret's first part, which `redact` cannot recognise as the secret.
+    public func secretStartLength(atEndOf bytes: [UInt8]) -> Int {
+        var longest = 0
+        for secret in searched {
+            // Starts that leave fewer bytes than the secret has: where a cut part could begin.
+            let earliest = max(0, bytes.count - secret.count + 1)
+            for start in earliest..<bytes.count where bytes.count - start > longest && bytes[start] == secret[0] {
+                if bytes[start...].elementsEqual(secret.prefix(bytes.count - start)) {
+                    longest = bytes.count - start
+                    break
+                }
+            }
+        }
+        return longest
+    }
+
     /// Whether `needle` occurs in `haystack`: `memchr` finds each place its first byte does
     /// (memmem, which would do it all, is a GNU extension Swift does not see).
     private static func occurs(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Bool {

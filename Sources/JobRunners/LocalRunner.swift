@@ -87,7 +87,7 @@ public struct LocalRunner: JobRunner {
 
         context.log.log(.log, name, "Starting job \(job.podName) in \(workDirectory.path)")
         context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
-        let output = OutputCollector(limit: maxOutputBytes) { line in
+        let output = OutputCollector(limit: maxOutputBytes, redactor: context.log.redactor) { line in
             if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
         }
         let exit = try await execute(
@@ -186,20 +186,26 @@ public struct LocalRunner: JobRunner {
     }
 }
 
-/// Collects a job's output up to a limit and hands complete lines to a callback.
+/// Collects a job's output up to a limit and hands complete lines, each up to 64 KiB, to a
+/// callback. Where it cuts a line or the output short, the last bytes are masked if they
+/// could begin one of the build's secrets: the log masks whole secrets, not their first part.
 final class OutputCollector: Sendable {
     private struct State {
         var bytes: [UInt8] = []
         var dropped = 0
         var partialLine: [UInt8] = []
+        var lineCut = false
     }
 
+    static let maxLineBytes = 64 << 10
     private let state = Mutex(State())
     private let limit: Int
+    private let redactor: SecretRedactor
     private let onLine: @Sendable (String) -> Void
 
-    init(limit: Int, onLine: @escaping @Sendable (String) -> Void) {
+    init(limit: Int, redactor: SecretRedactor = .none, onLine: @escaping @Sendable (String) -> Void) {
         self.limit = limit
+        self.redactor = redactor
         self.onLine = onLine
     }
 
@@ -211,15 +217,30 @@ final class OutputCollector: Sendable {
             var lines: [String] = []
             for byte in chunk {
                 if byte == 0x0A {
-                    lines.append(String(decoding: state.partialLine, as: UTF8.self))
-                    state.partialLine.removeAll(keepingCapacity: true)
-                } else if state.partialLine.count < 64 << 10 {
+                    lines.append(Self.takeLine(&state, redactor))
+                } else if state.partialLine.count < Self.maxLineBytes {
                     state.partialLine.append(byte)
+                } else {
+                    state.lineCut = true
                 }
             }
             return lines
         }
         lines.forEach(onLine)
+    }
+
+    private static func takeLine(_ state: inout State, _ redactor: SecretRedactor) -> String {
+        if state.lineCut { maskSecretStart(atEndOf: &state.partialLine, redactor) }
+        defer {
+            state.partialLine.removeAll(keepingCapacity: true)
+            state.lineCut = false
+        }
+        return String(decoding: state.partialLine, as: UTF8.self)
+    }
+
+    private static func maskSecretStart(atEndOf bytes: inout [UInt8], _ redactor: SecretRedactor) {
+        let cutPart = redactor.secretStartLength(atEndOf: bytes)
+        if cutPart > 0 { bytes.replaceSubrange((bytes.count - cutPart)..., with: SecretRedactor.mask.utf8) }
     }
 
     /// How many bytes have been appended, kept or dropped.
@@ -228,10 +249,11 @@ final class OutputCollector: Sendable {
     /// The collected text; an unfinished last line is passed to the callback too.
     func finish() -> String {
         let (bytes, dropped, partial) = state.withLock { state in
-            defer { state.partialLine = [] }
-            return (state.bytes, state.dropped, state.partialLine)
+            if state.dropped > 0 { Self.maskSecretStart(atEndOf: &state.bytes, redactor) }
+            let partial = state.partialLine.isEmpty ? nil : Self.takeLine(&state, redactor)
+            return (state.bytes, state.dropped, partial)
         }
-        if !partial.isEmpty { onLine(String(decoding: partial, as: UTF8.self)) }
+        if let partial { onLine(partial) }
         var text = String(decoding: bytes, as: UTF8.self)
         if dropped > 0 { text += "\n[brigantine: \(dropped) more bytes of output were dropped]\n" }
         return text

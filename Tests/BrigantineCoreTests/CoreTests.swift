@@ -90,6 +90,21 @@ import Testing
         #expect(redactor.redact("tai") == "tai" && redactor.redact("") == "")
     }
 
+    /// Where text is cut off, how much of its end could be the start of a secret.
+    @Test func theStartOfASecretAtACut() {
+        let redactor = SecretRedactor(secrets: ["supersecret", "pässwörd"])
+        func atEnd(_ text: String) -> Int { redactor.secretStartLength(atEndOf: Array(text.utf8)) }
+        #expect(atEnd("token=supers") == 6)
+        #expect(atEnd("token=s") == 1)
+        #expect(atEnd("token=supersecre") == 10)
+        #expect(atEnd("mein pä") == 3)
+        // A whole secret is redact's to mask; text the secret does not start is left.
+        #expect(atEnd("supersecret") == 0 && atEnd("token=supera") == 0 && atEnd("") == 0)
+        #expect(SecretRedactor.none.secretStartLength(atEndOf: Array("supers".utf8)) == 0)
+        // Cut inside a character: the bytes that start it are counted.
+        #expect(redactor.secretStartLength(atEndOf: Array("x p".utf8) + [0xC3]) == 2)
+    }
+
     @Test func aCloneURLsCredentials() {
         let url = "https://bot:ghp%40tok3n@git.example.com/acme/web.git"
         #expect(URLCredentials.masked(url) == "https://bot:***@git.example.com/acme/web.git")

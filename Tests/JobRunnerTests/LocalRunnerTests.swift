@@ -322,6 +322,30 @@ final class Scratch: Sendable {
         let output = try await runner.run(makeJob("big", tasks: ["echo 0123456789abcdef"]), in: scratch.context()).output
         #expect(output == "0123456789\n[brigantine: 7 more bytes of output were dropped]\n")
     }
+
+    /// A secret that a cap cuts in two leaves no first part: not in a line cut at 64 KiB, not
+    /// in output cut at the runner's limit (which the script may log, or which a failed job's
+    /// tail shows). The log masks whole secrets only; before, `sup3rs` showed.
+    @Test func aSecretCutByACapLeavesNoFirstPart() async throws {
+        let scratch = try Scratch()
+        let secret = "sup3rsecret-value"
+        let context = JobContext(buildID: "b1", projectName: "p", projectID: "p", buildDirectory: scratch.root,
+                                 log: BuildLog(level: .all, redactor: SecretRedactor(secrets: [secret])) { line in
+                                     scratch.lines.withLock { $0.append(line) }
+                                 })
+        let filler = OutputCollector.maxLineBytes - 6
+        let runner = LocalRunner(cacheRoot: scratch.root, maxOutputBytes: filler + 8)
+        let job = makeJob("cut", tasks: ["head -c \(filler) /dev/zero | tr '\\0' x", "echo \"$SECRET\"", "echo done"]) { job in
+            job.streamLogs = true
+            job.env = [.init(name: "SECRET", value: secret)]
+        }
+        let output = try await runner.run(job, in: context).output
+        // The ends only, so that a failure does not print 64 KiB.
+        #expect(String(output.dropFirst(filler - 2)) == "xx***\n[brigantine: 15 more bytes of output were dropped]\n")
+        let streamed = try #require(scratch.lines.withLock { $0.first { $0.text.contains("xxxx") } })
+        #expect(String(streamed.text.suffix(5)) == "xx***")
+        #expect(!scratch.logText.contains("sup3r") && scratch.logText.contains("done"))
+    }
 }
 
 /// Kubernetes quantities a script gives as resource limits, as the container engine takes them.

@@ -145,7 +145,7 @@ public final class ContainerRunner: JobRunner {
             throw JobFailure.cannotStart("container for \(job.podName) did not start: \(started.message)")
         }
         context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
-        let output = OutputCollector(limit: maxOutputBytes) { [name] line in
+        let output = OutputCollector(limit: maxOutputBytes, redactor: context.log.redactor) { [name] line in
             if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
         }
         let exit = try await waitForExit(id, until: deadline, output: output)
