@@ -43,20 +43,50 @@ public struct SecretRedactor: Sendable {
         for index in present {
             text = text.replacingOccurrences(of: values[index], with: Self.mask)
         }
-        return text
+        return maskingInspectCuts(text)
+    }
+
+    /// What `util.inspect` (the host's util.js, like Node's) writes after a string it cut
+    /// short at `MAX_STRING_LENGTH` (10,000) characters: `'…'... 11 more characters`.
+    private static let inspectCutMark = (dots: Array("... ".utf8), words: Array(" more character".utf8))
+    private static let inspectMaxStringLength = 10_000
+
+    /// `text` with the end of each string `util.inspect` cut short masked where it could
+    /// begin a secret: a cut there can leave a secret's first part, as a job's cut line can.
+    private func maskingInspectCuts(_ text: String) -> String {
+        // Only a text that long can hold a cut string: most lines are not searched at all.
+        guard text.utf8.count > Self.inspectMaxStringLength else { return text }
+        let (dots, words) = Self.inspectCutMark
+        var bytes = Array(text.utf8)
+        var cuts: [Range<Int>] = []
+        var searchFrom = 0
+        while let found = Self.firstOffset(of: words, in: bytes, from: searchFrom) {
+            searchFrom = found + words.count
+            // Back over the count and the dots to the closing quote.
+            var countStart = found
+            while countStart > 0, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[countStart - 1]) { countStart -= 1 }
+            let quote = countStart - dots.count - 1
+            guard countStart < found, quote >= 0, bytes[(quote + 1)..<countStart].elementsEqual(dots),
+                  [UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "`")].contains(bytes[quote]) else { continue }
+            let cutPart = secretStartLength(atEndOf: bytes[..<quote])
+            if cutPart > 0 { cuts.append((quote - cutPart)..<quote) }
+        }
+        guard !cuts.isEmpty else { return text }
+        for cut in cuts.reversed() { bytes.replaceSubrange(cut, with: Self.mask.utf8) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// How many bytes at the end of `bytes` could be the start of a secret, longest first;
     /// 0 when none could. Text cut off there (a job's line or output past its cap) may end
     /// in a secret's first part, which `redact` cannot recognise as the secret.
-    public func secretStartLength(atEndOf bytes: [UInt8]) -> Int {
+    public func secretStartLength(atEndOf bytes: ArraySlice<UInt8>) -> Int {
         var longest = 0
         for secret in searched {
             // Starts that leave fewer bytes than the secret has: where a cut part could begin.
-            let earliest = max(0, bytes.count - secret.count + 1)
-            for start in earliest..<bytes.count where bytes.count - start > longest && bytes[start] == secret[0] {
-                if bytes[start...].elementsEqual(secret.prefix(bytes.count - start)) {
-                    longest = bytes.count - start
+            let earliest = max(bytes.startIndex, bytes.endIndex - secret.count + 1)
+            for start in earliest..<bytes.endIndex where bytes.endIndex - start > longest && bytes[start] == secret[0] {
+                if bytes[start...].elementsEqual(secret.prefix(bytes.endIndex - start)) {
+                    longest = bytes.endIndex - start
                     break
                 }
             }
@@ -67,15 +97,28 @@ public struct SecretRedactor: Sendable {
     /// Whether `needle` occurs in `haystack`: `memchr` finds each place its first byte does
     /// (memmem, which would do it all, is a GNU extension Swift does not see).
     private static func occurs(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Bool {
+        firstOffset(of: needle, in: haystack) != nil
+    }
+
+    private static func firstOffset(of needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Int? {
         guard let first = needle.first, let needleBase = needle.baseAddress, let base = haystack.baseAddress,
-              haystack.count >= needle.count else { return false }
+              haystack.count >= needle.count else { return nil }
         let starts = haystack.count - needle.count + 1 // places where the needle could begin
         var offset = 0
         while offset < starts, let hit = memchr(base + offset, Int32(first), starts - offset) {
-            if memcmp(hit, needleBase, needle.count) == 0 { return true }
+            if memcmp(hit, needleBase, needle.count) == 0 { return base.distance(to: UnsafeRawPointer(hit)) }
             offset = base.distance(to: UnsafeRawPointer(hit)) + 1
         }
-        return false
+        return nil
+    }
+
+    private static func firstOffset(of needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard start < haystack.count else { return nil }
+        return needle.withUnsafeBytes { needle in
+            haystack.withUnsafeBytes { haystack in
+                firstOffset(of: needle, in: UnsafeRawBufferPointer(rebasing: haystack[start...])).map { start + $0 }
+            }
+        }
     }
 
     /// The secret as it is, and as the usual ways of printing it turn it into.

@@ -239,7 +239,7 @@ final class OutputCollector: Sendable {
     }
 
     private static func maskSecretStart(atEndOf bytes: inout [UInt8], _ redactor: SecretRedactor) {
-        let cutPart = redactor.secretStartLength(atEndOf: bytes)
+        let cutPart = redactor.secretStartLength(atEndOf: bytes[...])
         if cutPart > 0 { bytes.replaceSubrange((bytes.count - cutPart)..., with: SecretRedactor.mask.utf8) }
     }
 

@@ -93,16 +93,21 @@ import Testing
     /// Where text is cut off, how much of its end could be the start of a secret.
     @Test func theStartOfASecretAtACut() {
         let redactor = SecretRedactor(secrets: ["supersecret", "pässwörd"])
-        func atEnd(_ text: String) -> Int { redactor.secretStartLength(atEndOf: Array(text.utf8)) }
+        func atEnd(_ text: String) -> Int { redactor.secretStartLength(atEndOf: Array(text.utf8)[...]) }
         #expect(atEnd("token=supers") == 6)
         #expect(atEnd("token=s") == 1)
         #expect(atEnd("token=supersecre") == 10)
         #expect(atEnd("mein pä") == 3)
         // A whole secret is redact's to mask; text the secret does not start is left.
         #expect(atEnd("supersecret") == 0 && atEnd("token=supera") == 0 && atEnd("") == 0)
-        #expect(SecretRedactor.none.secretStartLength(atEndOf: Array("supers".utf8)) == 0)
+        #expect(SecretRedactor.none.secretStartLength(atEndOf: Array("supers".utf8)[...]) == 0)
+        // util.inspect's cut of a long string, wherever it stands in a line.
+        let long = String(repeating: "x", count: 9994)
+        #expect(redactor.redact("{ a: '\(long)supers'... 5 more characters, b: 'supers'... 5 more characters }")
+                == "{ a: '\(long)***'... 5 more characters, b: '***'... 5 more characters }")
+        #expect(redactor.redact("'supers'... 5") == "'supers'... 5" && redactor.redact("'supers'... more characters") == "'supers'... more characters")
         // Cut inside a character: the bytes that start it are counted.
-        #expect(redactor.secretStartLength(atEndOf: Array("x p".utf8) + [0xC3]) == 2)
+        #expect(redactor.secretStartLength(atEndOf: (Array("x p".utf8) + [0xC3])[...]) == 2)
     }
 
     @Test func aCloneURLsCredentials() {

@@ -231,7 +231,8 @@ import TestSupport
     }
 
     /// Secrets are masked however a script or job prints them: quoted by console.log, escaped
-    /// by JSON.stringify, percent-encoded, and a secret of several lines line by line.
+    /// by JSON.stringify, percent-encoded, a secret of several lines line by line, and the
+    /// first part of one that console.log cuts at 10,000 characters.
     @Test func aSecretIsMaskedInEveryFormItIsPrinted() async throws {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("brig-printed-secret-\(UUID().uuidString).js")
         try #"""
@@ -241,6 +242,7 @@ import TestSupport
               console.log(JSON.stringify(p.secrets));
               console.log('%o %j', p.secrets, p.secrets);
               for (const value of Object.values(p.secrets)) console.log(value, encodeURIComponent(value));
+              console.log({ long: 'x'.repeat(9995) + p.secrets.CONTROL }); // inspect cuts it in the secret
               const job = new Job('show', 'busybox', ['printf "%s\\n" "$KEY" "$QUOTED" "$CONTROL"']);
               job.env = { KEY: p.secrets.KEY, QUOTED: p.secrets.QUOTED, CONTROL: p.secrets.CONTROL };
               job.streamLogs = true;

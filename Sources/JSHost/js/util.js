@@ -5,7 +5,7 @@
 
 const BREAK_LENGTH = 80;
 const MAX_ARRAY_ITEMS = 100;
-const MAX_STRING_LENGTH = 10000;
+const MAX_STRING_LENGTH = 10000; // SecretRedactor looks for the cuts it makes in text this long
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const meta = {
