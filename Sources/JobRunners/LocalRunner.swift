@@ -124,6 +124,10 @@ public struct LocalRunner: JobRunner {
         var options = PlatformOptions()
         options.processGroupID = 0 // a group of its own, so that a kill reaches its children too
         let running = Mutex<ProcessIdentifier?>(nil)
+        // What the job left running in its group (`server &`) ends with it, as a pod's
+        // processes ended with the pod. The group's number stays its own while a member
+        // lives, so this reaches no one else's processes.
+        defer { running.withLock { pid in if let pid { _ = kill(-pid.value, SIGKILL) } } }
         let outcome: ExecutionResult<Bool, SequenceOutput, CombinedErrorOutput>
         do {
             outcome = try await withTaskCancellationHandler {

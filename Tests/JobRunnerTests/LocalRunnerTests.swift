@@ -214,6 +214,23 @@ final class Scratch: Sendable {
         #expect(gone, "the background child was killed with its group")
     }
 
+    /// A job that ends leaves nothing running in its group: a server it started in the
+    /// background (`server &`) is killed with it, as a pod's processes were. It ran on before.
+    @Test func whatAJobLeftInTheBackgroundEndsWithIt() async throws {
+        let scratch = try Scratch()
+        let pidFile = scratch.root.appendingPathComponent("server.pid").path
+        let job = makeJob("serve", tasks: ["sleep 30 > /dev/null 2>&1 & echo $! > \(pidFile)", "echo tested"])
+        #expect(try await scratch.runner.run(job, in: scratch.context()).output == "tested\n")
+        let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(pid, 0) != 0 || processHasEnded(pid)
+            if !gone { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        if !gone { kill(pid, SIGKILL) }
+        #expect(gone, "the job's background process was killed when the job ended")
+    }
+
     /// Shown by what the job never did and by its processes being gone, not by a time bound:
     /// the suite's start has stalled every test for longer than such a bound allowed.
     /// `timeout` is whatever number a script set; the runner takes it without overflowing a clock.
