@@ -386,6 +386,20 @@ extension Array {
         let fallback = try await build(project, ref: "main")
         #expect(fallback.1.contains("default script"))
         #expect(fallback.1.contains("[brigade] the repository has no brigade.js; using the project's default script"))
+
+        // A repository's brigade.js that links out of the checkout (to a host's file) is not read.
+        let outside = directory.appendingPathComponent("outside.js")
+        try "require('brigadier').events.on('image_push', () => console.log('read from outside'));"
+            .write(to: outside, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: repository.appendingPathComponent("brigade.js").path,
+                                                   withDestinationPath: outside.path)
+        try await git("add", "brigade.js", in: repository)
+        try await git("commit", "--quiet", "-m", "a link out", in: repository)
+        let linked = try await build(project, ref: "main")
+        #expect(linked.0.status == .failed && linked.0.reason?.hasSuffix(
+            "brigade.js: it leads to \(outside.resolvingSymlinksInPath().path), outside the project directory") == true,
+            "\(linked.0.reason ?? "")")
+        #expect(!linked.1.contains("read from outside"))
     }
 
     /// Jobs get the repository at the build's revision at their mountPath (`/src`), as
