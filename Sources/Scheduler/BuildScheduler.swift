@@ -456,7 +456,8 @@ public final class BuildScheduler: Sendable {
             return Ending(status: .failed, exitCode: 1, reason: redactor.redact("\(error)"), lastLines: spool.take())
         }
         let jobs = outcome.jobs.map { job in
-            StoredJob(buildID: build.id, id: job.podName, name: job.name, image: job.image, status: job.status.rawValue,
+            // The image too: a script may build it from a secret (a private mirror's path, say).
+            StoredJob(buildID: build.id, id: job.podName, name: job.name, image: redactor.redact(job.image), status: job.status.rawValue,
                       exitCode: job.exitCode.map(Int.init), startedAt: job.startedAt, finishedAt: job.finishedAt,
                       failure: job.failure.map(redactor.redact), output: redactor.redact(job.output))
         }

@@ -467,7 +467,8 @@ import Testing
             const leak = async (e, p) => {
               console.log('secrets:', p.secrets, JSON.stringify(p.secrets));
               console.error('token', p.secrets.TOKEN);
-              const job = new Job('leaky', 'alpine', ['echo "$TOKEN $PASSWORD"', 'echo "$PASSWORD" >&2']);
+              // An image from a private mirror whose path is a secret: the job's record names it.
+              const job = new Job('leaky', `mirror.local/${p.secrets.TOKEN}/alpine`, ['echo "$TOKEN $PASSWORD"', 'echo "$PASSWORD" >&2']);
               job.env = { TOKEN: p.secrets.TOKEN, PASSWORD: p.secrets.PASSWORD };
               job.streamLogs = true;
               await job.run();
