@@ -37,7 +37,7 @@ public struct SecretRedactor: Sendable {
         var text = text
         let present = text.withUTF8 { bytes in
             searched.indices.filter { index in
-                searched[index].withUnsafeBytes { Self.occurs($0, in: UnsafeRawBufferPointer(bytes)) }
+                searched[index].withUnsafeBytes { Self.firstOffset(of: $0, in: UnsafeRawBufferPointer(bytes)) != nil }
             }
         }
         for index in present {
@@ -94,12 +94,8 @@ public struct SecretRedactor: Sendable {
         return longest
     }
 
-    /// Whether `needle` occurs in `haystack`: `memchr` finds each place its first byte does
-    /// (memmem, which would do it all, is a GNU extension Swift does not see).
-    private static func occurs(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Bool {
-        firstOffset(of: needle, in: haystack) != nil
-    }
-
+    /// Where `needle` first occurs in `haystack`: `memchr` finds each place its first byte
+    /// does (memmem, which would do it all, is a GNU extension Swift does not see).
     private static func firstOffset(of needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Int? {
         guard let first = needle.first, let needleBase = needle.baseAddress, let base = haystack.baseAddress,
               haystack.count >= needle.count else { return nil }

@@ -221,7 +221,7 @@ final class OutputCollector: Sendable {
             var lines: [String] = []
             for byte in chunk {
                 if byte == 0x0A {
-                    lines.append(Self.takeLine(&state, redactor))
+                    lines.append(takeLine(&state))
                 } else if state.partialLine.count < Self.maxLineBytes {
                     state.partialLine.append(byte)
                 } else {
@@ -233,8 +233,8 @@ final class OutputCollector: Sendable {
         lines.forEach(onLine)
     }
 
-    private static func takeLine(_ state: inout State, _ redactor: SecretRedactor) -> String {
-        if state.lineCut { maskSecretStart(atEndOf: &state.partialLine, redactor) }
+    private func takeLine(_ state: inout State) -> String {
+        if state.lineCut { maskSecretStart(atEndOf: &state.partialLine) }
         defer {
             state.partialLine.removeAll(keepingCapacity: true)
             state.lineCut = false
@@ -242,7 +242,7 @@ final class OutputCollector: Sendable {
         return String(decoding: state.partialLine, as: UTF8.self)
     }
 
-    private static func maskSecretStart(atEndOf bytes: inout [UInt8], _ redactor: SecretRedactor) {
+    private func maskSecretStart(atEndOf bytes: inout [UInt8]) {
         let cutPart = redactor.secretStartLength(atEndOf: bytes[...])
         if cutPart > 0 { bytes.replaceSubrange((bytes.count - cutPart)..., with: SecretRedactor.mask.utf8) }
     }
@@ -253,8 +253,8 @@ final class OutputCollector: Sendable {
     /// The collected text; an unfinished last line is passed to the callback too.
     func finish() -> String {
         let (bytes, dropped, partial) = state.withLock { state in
-            if state.dropped > 0 { Self.maskSecretStart(atEndOf: &state.bytes, redactor) }
-            let partial = state.partialLine.isEmpty ? nil : Self.takeLine(&state, redactor)
+            if state.dropped > 0 { maskSecretStart(atEndOf: &state.bytes) }
+            let partial = state.partialLine.isEmpty ? nil : takeLine(&state)
             return (state.bytes, state.dropped, partial)
         }
         if let partial { onLine(partial) }
