@@ -53,6 +53,14 @@ public final class BuildLog: Sendable {
         emit(stream, text)
     }
 
+    /// A line of a job's output that the job streams (`streamLogs`): shown as a worker
+    /// message at `log` level, `[brigade:<runner>] <pod> logs <line>`, but it is output all
+    /// the same and counts toward `maxOutputBytes` (a job streaming gigabytes filled the store).
+    public func jobOutputLine(runner: String, podName: String, _ line: String) {
+        guard LogLevel.log >= level else { return }
+        write(.stdout, "[brigade:\(runner)] \(podName) logs \(line)")
+    }
+
     private func emit(_ stream: LogLine.Stream, _ text: String) {
         // Masked whole before the split, so that a secret of several lines is masked as one.
         for line in redactor.redact(text).split(separator: "\n", omittingEmptySubsequences: false) {

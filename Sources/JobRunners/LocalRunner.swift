@@ -88,7 +88,7 @@ public struct LocalRunner: JobRunner {
         context.log.log(.log, name, "Starting job \(job.podName) in \(workDirectory.path)")
         context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
         let output = OutputCollector(limit: maxOutputBytes, redactor: context.log.redactor) { line in
-            if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
+            if job.streamLogs { context.log.jobOutputLine(runner: name, podName: job.podName, line) }
         }
         let exit = try await execute(
             interpreter: job.interpreter, scriptFile: scriptFile, environment: environment,

@@ -340,6 +340,23 @@ final class Scratch: Sendable {
         #expect(output == "0123456789\n[brigantine: 7 more bytes of output were dropped]\n")
     }
 
+    /// Streamed job output counts toward the build's output limit, as the script's does: a
+    /// job that streamed 25 MB put it all in the log (and the store), past the 16 MiB limit.
+    @Test func streamedOutputCountsTowardTheBuildsLimit() async throws {
+        let scratch = try Scratch()
+        let context = JobContext(buildID: "b1", projectName: "p", projectID: "p", buildDirectory: scratch.root,
+                                 log: BuildLog(level: .log, maxOutputBytes: 1000) { line in
+                                     scratch.lines.withLock { $0.append(line) }
+                                 })
+        let job = makeJob("chatty", tasks: ["seq 1 1000", "echo done"]) { $0.streamLogs = true }
+        let output = try await scratch.runner.run(job, in: context).output
+        #expect(output.hasSuffix("999\n1000\ndone\n"), "the job's Result has its own limit")
+        let lines = scratch.lines.withLock { $0.map(\.text) }
+        #expect(lines.contains("[brigade] the build's output reached its limit of 1000 bytes; later output is dropped"))
+        #expect(lines.contains("[brigade:local] chatty-b1 logs 1") && !lines.contains("[brigade:local] chatty-b1 logs done"))
+        #expect(lines.last == "[brigade:local] chatty-b1 succeeded", "the worker's own messages are kept")
+    }
+
     /// A secret that a cap cuts in two leaves no first part: not in a line cut at 64 KiB, not
     /// in output cut at the runner's limit (which the script may log, or which a failed job's
     /// tail shows). The log masks whole secrets only; before, `sup3rs` showed.

@@ -146,7 +146,7 @@ public final class ContainerRunner: JobRunner {
         }
         context.log.log(.log, name, "Timeout set at \(formatMilliseconds(job.timeout)) milliseconds")
         let output = OutputCollector(limit: maxOutputBytes, redactor: context.log.redactor) { [name] line in
-            if job.streamLogs { context.log.log(.log, name, "\(job.podName) logs \(line)") }
+            if job.streamLogs { context.log.jobOutputLine(runner: name, podName: job.podName, line) }
         }
         let exit = try await waitForExit(id, until: deadline, output: output)
         return try exit.outcome(of: job, output: output.finish(), runner: name, log: context.log)
