@@ -163,31 +163,39 @@ public struct LocalRunner: JobRunner {
         of execution: Execution<NoInput, SequenceOutput, CombinedErrorOutput>,
         into output: OutputCollector, timeLimit: Duration
     ) async throws -> Bool {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
+        // Set before the kill: once killed, the reader can see the end of the output before
+        // the timer's task returns, and the job looked like one that failed (exit 137).
+        let killedAtLimit = KilledAtLimit()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for try await buffer in execution.standardOutput {
                     buffer.withUnsafeBytes { output.append($0) }
                 }
-                return false
             }
             group.addTask {
                 try await Task.sleep(for: timeLimit)
+                killedAtLimit.set()
                 try? execution.send(signal: .kill, toProcessGroup: true)
-                return true
             }
-            let timedOut = try await group.next() ?? false
+            try await group.next()
+            let timedOut = killedAtLimit.isSet
             if timedOut {
-                // Killed: give the reader a moment to collect what was written before.
-                group.addTask {
-                    try await Task.sleep(for: .seconds(2))
-                    return true
-                }
+                // Killed: give the reader a moment to collect what was written before (if
+                // it has not finished, the timer's task has).
+                group.addTask { try await Task.sleep(for: .seconds(2)) }
                 _ = try? await group.next()
             }
             group.cancelAll()
             return timedOut
         }
     }
+}
+
+/// Whether a job's timer killed it, shared by the timer's task and the one that waits.
+private final class KilledAtLimit: Sendable {
+    private let killed = Atomic<Bool>(false)
+    func set() { killed.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { killed.load(ordering: .sequentiallyConsistent) }
 }
 
 /// Collects a job's output up to a limit and hands complete lines, each up to 64 KiB, to a
