@@ -50,7 +50,7 @@ public final class BuildLog: Sendable {
             }
             guard accepted else { return }
         }
-        emit(stream, text)
+        send(stream, masked: redactor.redact(text))
     }
 
     /// A line of a job's output that the job streams (`streamLogs`): shown as a worker
@@ -61,19 +61,24 @@ public final class BuildLog: Sendable {
         write(.stdout, "[brigade:\(runner)] \(podName) logs \(line)")
     }
 
-    private func emit(_ stream: LogLine.Stream, _ text: String) {
-        // Masked whole before the split, so that a secret of several lines is masked as one.
-        for line in redactor.redact(text).split(separator: "\n", omittingEmptySubsequences: false) {
+    /// Masked whole before the split, so that a secret of several lines is masked as one.
+    private func send(_ stream: LogLine.Stream, masked text: String) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             sink(LogLine(stream, String(line)))
         }
     }
+
+    /// Most bytes of one worker message: kept whatever the output limit, so bounded on its
+    /// own (a message can carry a script's error, and a script can make that 30 MB).
+    public static let maxMessageBytes = 64 << 10
 
     /// A worker message, `[brigade:<component>] message`, shown when `messageLevel` is at
     /// or above the build's level. Warnings and errors go to stderr, as in Brigade.
     public func log(_ messageLevel: LogLevel, _ component: String?, _ message: String) {
         guard messageLevel >= level, messageLevel != .none else { return }
         let prefix = component.map { "[brigade:\($0)]" } ?? "[brigade]"
-        emit(messageLevel >= .warn ? .stderr : .stdout, "\(prefix) \(message)")
+        send(messageLevel >= .warn ? .stderr : .stdout,
+             masked: redactor.redact("\(prefix) \(message)", atMostBytes: Self.maxMessageBytes))
     }
 
 }

@@ -46,6 +46,26 @@ public struct SecretRedactor: Sendable {
         return maskingInspectCuts(text)
     }
 
+    /// `redact(text)`, cut to at most `maxBytes` of UTF-8 (where a character starts) when it is
+    /// longer, saying how much was left out: for text a script decides the size of (an
+    /// error's message) that goes where no other limit applies (a build's reason, a log message).
+    public func redact(_ text: String, atMostBytes maxBytes: Int) -> String {
+        let masked = redact(text)
+        let utf8 = masked.utf8
+        guard utf8.count > maxBytes else { return masked }
+        var end = utf8.index(utf8.startIndex, offsetBy: maxBytes)
+        while end > utf8.startIndex, UTF8.isContinuation(utf8[end]) { utf8.formIndex(before: &end) }
+        // Masked before the cut: no secret is whole in the text any more, so none is cut in two.
+        let left = utf8.distance(from: end, to: utf8.endIndex)
+        return String(masked[..<end]) + "… (\(left) more byte\(left == 1 ? "" : "s"))"
+    }
+
+    /// Masks the last bytes of text cut off after them when they could begin a secret.
+    public func maskSecretStart(atEndOf bytes: inout [UInt8]) {
+        let cutPart = secretStartLength(atEndOf: bytes[...])
+        if cutPart > 0 { bytes.replaceSubrange((bytes.count - cutPart)..., with: Self.mask.utf8) }
+    }
+
     /// What `util.inspect` (the host's util.js, like Node's) writes after a string it cut
     /// short at `MAX_STRING_LENGTH` (10,000) characters: `'…'... 11 more characters`.
     private static let inspectCutMark = (dots: Array("... ".utf8), words: Array(" more character".utf8))

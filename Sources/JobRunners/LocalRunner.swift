@@ -242,17 +242,12 @@ final class OutputCollector: Sendable {
     }
 
     private func takeLine(_ state: inout State) -> String {
-        if state.lineCut { maskSecretStart(atEndOf: &state.partialLine) }
+        if state.lineCut { redactor.maskSecretStart(atEndOf: &state.partialLine) }
         defer {
             state.partialLine.removeAll(keepingCapacity: true)
             state.lineCut = false
         }
         return String(decoding: state.partialLine, as: UTF8.self)
-    }
-
-    private func maskSecretStart(atEndOf bytes: inout [UInt8]) {
-        let cutPart = redactor.secretStartLength(atEndOf: bytes[...])
-        if cutPart > 0 { bytes.replaceSubrange((bytes.count - cutPart)..., with: SecretRedactor.mask.utf8) }
     }
 
     /// How many bytes have been appended, kept or dropped.
@@ -261,7 +256,7 @@ final class OutputCollector: Sendable {
     /// The collected text; an unfinished last line is passed to the callback too.
     func finish() -> String {
         let (bytes, dropped, partial) = state.withLock { state in
-            if state.dropped > 0 { maskSecretStart(atEndOf: &state.bytes) }
+            if state.dropped > 0 { redactor.maskSecretStart(atEndOf: &state.bytes) }
             let partial = state.partialLine.isEmpty ? nil : takeLine(&state)
             return (state.bytes, state.dropped, partial)
         }

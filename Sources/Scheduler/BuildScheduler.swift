@@ -453,17 +453,26 @@ public final class BuildScheduler: Sendable {
         } catch {
             await stopFlushing()
             log.log(.error, nil, "\(error)")
-            return Ending(status: .failed, exitCode: 1, reason: redactor.redact("\(error)"), lastLines: spool.take())
+            return Ending(status: .failed, exitCode: 1, reason: Self.recordable(reason: "\(error)", redactor), lastLines: spool.take())
         }
         let jobs = outcome.jobs.map { job in
-            // The image too: a script may build it from a secret (a private mirror's path, say).
-            StoredJob(buildID: build.id, id: job.podName, name: job.name, image: redactor.redact(job.image), status: job.status.rawValue,
+            // The image too: a script may build it from a secret (a private mirror's path, say),
+            // or of any length (real references are under 256 bytes).
+            StoredJob(buildID: build.id, id: job.podName, name: job.name, image: redactor.redact(job.image, atMostBytes: 1024),
+                      status: job.status.rawValue,
                       exitCode: job.exitCode.map(Int.init), startedAt: job.startedAt, finishedAt: job.finishedAt,
-                      failure: job.failure.map(redactor.redact), output: redactor.redact(job.output))
+                      failure: job.failure.map { Self.recordable(reason: $0, redactor) }, output: redactor.redact(job.output))
         }
         return Ending(status: outcome.status == .succeeded ? .succeeded : .failed, exitCode: Int(outcome.exitCode),
-                      reason: outcome.reason.map(redactor.redact), lastLines: spool.take(), jobs: jobs,
+                      reason: outcome.reason.map { Self.recordable(reason: $0, redactor) }, lastLines: spool.take(), jobs: jobs,
                       stoppedAtLimit: outcome.stoppedAtLimit)
+    }
+
+    /// A build's reason as it is stored, listed and logged: masked, and at most 8 KiB, since
+    /// a script's error can be of any size (a 30 MB message was stored, shown by every list of
+    /// builds and logged by the gateway, whole).
+    static func recordable(reason: String, _ redactor: SecretRedactor) -> String {
+        redactor.redact(reason, atMostBytes: 8 << 10)
     }
 
     /// `prepare` as a task of its own, which a stop cuts short (`cancel(buildID:reason:)`,

@@ -141,6 +141,32 @@ import Testing
         ])
     }
 
+    /// A worker message is kept whatever the output limit, so it has a bound of its own:
+    /// a script's 30 MB error message was logged whole (twice) and became a 30 MB reason.
+    @Test func aWorkerMessageHasABoundOfItsOwn() {
+        let lines = LockedLines()
+        let log = BuildLog(level: .log, redactor: SecretRedactor(secrets: ["hunter2-value"])) { lines.append($0) }
+        let message = "Error: hunter2-value " + String(repeating: "x", count: 1 << 20) + String(repeating: "\ny", count: 1 << 20)
+        log.log(.error, "app", message)
+        let shown = lines.all.map(\.text)
+        #expect(shown.count == 1)
+        #expect(shown.first.map { String($0.prefix(24)) } == "[brigade:app] Error: ***")
+        let left = "[brigade:app] Error: *** ".utf8.count + (1 << 20) + (2 << 20) - BuildLog.maxMessageBytes
+        #expect(shown.first?.hasSuffix("xxx… (\(left) more bytes)") == true)
+        #expect(shown.first.map { $0.utf8.count < BuildLog.maxMessageBytes + 30 } == true)
+    }
+
+    /// Text of a size a script decides, cut for a record where a character starts.
+    @Test func recordedTextIsBounded() {
+        let redactor = SecretRedactor(secrets: ["supersecret"])
+        #expect(redactor.redact("short supersecret", atMostBytes: 100) == "short ***")
+        #expect(redactor.redact("0123456789", atMostBytes: 4) == "0123… (6 more bytes)")
+        #expect(redactor.redact("abcdé", atMostBytes: 5) == "abcd… (2 more bytes)", "not half of é")
+        #expect(redactor.redact("a supersecret, b", atMostBytes: 6) == "a ***,… (2 more bytes)", "masked, then cut")
+        #expect(redactor.redact("abcdefghij", atMostBytes: 9) == "abcdefghi… (1 more byte)")
+        #expect(redactor.redact("abcdefghij", atMostBytes: 10) == "abcdefghij")
+    }
+
     final class LockedLines: @unchecked Sendable {
         private let lock = NSLock()
         private var lines: [LogLine] = []

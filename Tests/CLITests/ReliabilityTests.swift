@@ -400,6 +400,14 @@ import Testing
                 events.on('image_push', () => Group.runAll(Array.from({ length: 10000 }, (_, i) => new Job('j' + i, 'alpine', ['true']))));
                 """,
             "chatty": "require('brigadier').events.on('image_push', () => { const line = 'x'.repeat(1 << 20); for (let i = 0; i < 100; i++) console.log(line); });",
+            // Text of any size where no output limit applies: a job's image, an error's message.
+            "huge": """
+                const { events, Job } = require('brigadier');
+                events.on('image_push', async () => {
+                  await new Job('big-image', 'x'.repeat(10e6), ['true']).run();
+                  throw new Error('y'.repeat(10e6));
+                });
+                """,
         ]
         for (name, script) in hostile {
             try writeProject(name, file: name, script: script, extra: "runner: simulate\n")
@@ -448,6 +456,11 @@ import Testing
         let chatty = try await gateway.get("/v1/build/\(hostileBuilds["chatty"]!)/logs")
         #expect(chatty.body.count < 20 << 20, "the 100 MB of output was capped")
         #expect(chatty.text.contains("the build's output reached its limit of 16 MiB; later output is dropped"))
+        #expect(reason("huge").hasPrefix("unhandled rejection: Error: yyy") && reason("huge").hasSuffix(" more bytes)"))
+        #expect(reason("huge").utf8.count < 9 << 10, "the 10 MB message was cut to 8 KiB")
+        let huge = (logs: try await gateway.get("/v1/build/\(hostileBuilds["huge"]!)/logs"),
+                    jobs: try await gateway.get("/v1/build/\(hostileBuilds["huge"]!)/jobs"))
+        #expect(huge.logs.body.count < 1 << 20 && huge.jobs.body.count < 4 << 10, "\(huge.logs.body.count) \(huge.jobs.body.count)")
         for name in hostile.keys { #expect(ended[name]?["status"] as? String != nil) }
         // The gateway answered every health check while all this ran. How fast is reported,
         // not asserted (timings belong to bench/): the checks come from this test process,
