@@ -47,13 +47,19 @@ public final class JobBridge: Sendable {
     public let policy: JobPolicy
     /// Most jobs the build may start; `run()` of one more rejects.
     public let maxJobs: Int
+    /// Most bytes of job output the build's records keep, all jobs together: each job's
+    /// Result can be 16 MiB, and 1,000 of them were held until the build ended (16 GiB).
+    public let maxKeptOutputBytes: Int
     private let records = Mutex<[JobRecord]>([])
+    private let keptOutputBytes = Mutex(0)
 
-    public init(runner: any JobRunner, context: JobContext, policy: JobPolicy, maxJobs: Int = 1000) {
+    public init(runner: any JobRunner, context: JobContext, policy: JobPolicy, maxJobs: Int = 1000,
+                maxKeptOutputBytes: Int = 16 << 20) {
         self.runner = runner
         self.context = context
         self.policy = policy
         self.maxJobs = maxJobs
+        self.maxKeptOutputBytes = maxKeptOutputBytes
     }
 
     /// Jobs in the order they were started.
@@ -137,6 +143,7 @@ public final class JobBridge: Sendable {
     }
 
     private func finish(_ index: Int, status: JobRecord.Status, exitCode: Int32?, output: String, failure: String?) {
+        let output = kept(output)
         records.withLock { records in
             records[index].status = status
             records[index].exitCode = exitCode
@@ -144,5 +151,21 @@ public final class JobBridge: Sendable {
             records[index].output = output
             records[index].failure = failure
         }
+    }
+
+    /// What a job's record keeps of its output (the script got all of it as the Result):
+    /// within the build's `maxKeptOutputBytes`, with a note where it stops. A secret cut
+    /// there leaves no first part.
+    private func kept(_ output: String) -> String {
+        let size = output.utf8.count
+        let room = keptOutputBytes.withLock { kept in
+            defer { kept = min(maxKeptOutputBytes, kept + size) }
+            return maxKeptOutputBytes - kept
+        }
+        guard size > room else { return output }
+        var bytes = Array(output.utf8.prefix(room))
+        context.log.redactor.maskSecretStart(atEndOf: &bytes)
+        return String(decoding: bytes, as: UTF8.self) + "\n[brigantine: \(size - room) more bytes of this job's output were not kept:"
+            + " the build's jobs kept \(BuildLog.describe(bytes: maxKeptOutputBytes)) of output]\n"
     }
 }

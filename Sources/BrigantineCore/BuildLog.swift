@@ -45,8 +45,7 @@ public final class BuildLog: Sendable {
                 return (false, true)
             }
             if justFilled {
-                let size = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
-                sink(LogLine(.stderr, "[brigade] the build's output reached its limit of \(size); later output is dropped"))
+                sink(LogLine(.stderr, "[brigade] the build's output reached its limit of \(Self.describe(bytes: limit)); later output is dropped"))
             }
             guard accepted else { return }
         }
@@ -66,6 +65,11 @@ public final class BuildLog: Sendable {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             sink(LogLine(stream, String(line)))
         }
+    }
+
+    /// A limit as people read it: `16 MiB`, or `1000 bytes`.
+    public static func describe(bytes: Int) -> String {
+        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
 
     /// Most bytes of one worker message: kept whatever the output limit, so bounded on its

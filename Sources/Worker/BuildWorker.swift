@@ -154,7 +154,8 @@ public final class BuildWorker: @unchecked Sendable {
     /// fires the event. Every later step (`advance()`) must run on the same thread.
     func begin() -> Step {
         startedAt = Date()
-        let jobs = JobBridge(runner: runner, context: jobContext, policy: JobPolicy(request.project), maxJobs: settings.maxJobs)
+        let jobs = JobBridge(runner: runner, context: jobContext, policy: JobPolicy(request.project), maxJobs: settings.maxJobs,
+                             maxKeptOutputBytes: settings.maxLogBytes)
         self.jobs = jobs
         guard let context = makeContext(jobs: jobs) else { return .finished(end()) }
         self.context = context

@@ -55,7 +55,7 @@ enum Harness {
         project configure: (inout Project) -> Void = { _ in },
         runner: any JobRunner = SimulateRunner(), level: LogLevel = .log,
         files: [String: String] = [:], links: [String: String] = [:], config: String? = nil,
-        scriptTimeLimit: Double = 5, buildTimeout: Double = 60, scriptMemoryLimit: Int = 512 << 20,
+        scriptTimeLimit: Double = 5, buildTimeout: Double = 60, scriptMemoryLimit: Int = 512 << 20, maxLogBytes: Int = 16 << 20,
         revision: BuildRequest.Revision = .init(commit: "abc123", ref: "master")
     ) async throws -> BuildRun {
         let directory = try scratchDirectory()
@@ -79,7 +79,7 @@ enum Harness {
         let log = BuildLog(level: level, redactor: project.redactor) { line in lines.withLock { $0.append(line) } }
         let settings = WorkerSettings(
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit,
-            workRoot: directory.appendingPathComponent("work"))
+            maxLogBytes: maxLogBytes, workRoot: directory.appendingPathComponent("work"))
         let lane = BuildLane(runtime: JSRuntime(entryTimeLimit: scriptTimeLimit, heapLimit: scriptMemoryLimit))
         defer { lane.close() }
         let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings, runtime: lane.runtime)

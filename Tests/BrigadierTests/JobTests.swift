@@ -74,6 +74,29 @@ import Testing
         #expect(run.outcome.jobs.map(\.status) == [.succeeded, .succeeded])
     }
 
+    /// The build's records keep at most its log limit of job output, all jobs together, and
+    /// say where they stop; the script still gets each job's whole Result. Before, every
+    /// record kept all (up to 16 MiB a job, 1,000 jobs) until the build ended.
+    @Test func recordsKeepABoundedShareOfJobOutput() async throws {
+        let runner = RecordingRunner { _ in JobOutput(output: String(repeating: "o", count: 400), exitCode: 0) }
+        let run = try await Harness.run("""
+            const { events, Job } = require('brigadier');
+            events.on('exec', async () => {
+              for (let i = 0; i < 4; i++) {
+                const job = new Job('j' + i, 'alpine', ['true']);
+                console.log((await job.run()).toString().length, (await job.logs()).length);
+              }
+            });
+            """, runner: runner, maxLogBytes: 1000)
+        func cut(keeping kept: Int) -> String {
+            String(repeating: "o", count: kept) + "\n[brigantine: \(400 - kept) more bytes of this job's output were not kept:"
+                + " the build's jobs kept 1000 bytes of output]\n"
+        }
+        let whole = String(repeating: "o", count: 400)
+        #expect(run.outcome.jobs.map(\.output) == [whole, whole, cut(keeping: 200), cut(keeping: 0)])
+        #expect(run.printed == ["400 400", "400 400", "400 \(cut(keeping: 200).count)", "400 \(cut(keeping: 0).count)"])
+    }
+
     // 1.5.3 step 6: Brigade's rejection shape
     @Test func failureShapes() async throws {
         let runner = RecordingRunner { job in
