@@ -24,28 +24,36 @@ public final class BuildLog: Sendable {
     private let sink: @Sendable (LogLine) -> Void
     /// Most bytes of script and job output kept; the worker's own messages are always kept.
     public let maxOutputBytes: Int?
-    private let written = Mutex<(bytes: Int, full: Bool)>((0, false))
+    /// Most lines of it kept: each is a row of the store, and 16 MiB of empty lines was
+    /// 16 million of them.
+    public let maxOutputLines: Int?
+    private let written = Mutex<(bytes: Int, lines: Int, full: Bool)>((0, 0, false))
 
     public init(level: LogLevel = .log, redactor: SecretRedactor = .none, maxOutputBytes: Int? = nil,
-                sink: @escaping @Sendable (LogLine) -> Void) {
+                maxOutputLines: Int? = nil, sink: @escaping @Sendable (LogLine) -> Void) {
         self.level = level
         self.redactor = redactor
         self.maxOutputBytes = maxOutputBytes
+        self.maxOutputLines = maxOutputLines
         self.sink = sink
     }
 
-    /// Output of the script or of a job: shown whatever the level, up to `maxOutputBytes`.
+    /// Output of the script or of a job: shown whatever the level, up to `maxOutputBytes`
+    /// and `maxOutputLines`; a text that would pass either is dropped, and all after it.
     public func write(_ stream: LogLine.Stream, _ text: String) {
-        if let limit = maxOutputBytes {
-            let (accepted, justFilled) = written.withLock { state -> (Bool, Bool) in
-                if state.full { return (false, false) }
+        if maxOutputBytes != nil || maxOutputLines != nil {
+            let lines = text.utf8.count(where: { $0 == 0x0A }) + 1
+            let (accepted, reached) = written.withLock { state -> (Bool, String?) in
+                if state.full { return (false, nil) }
                 state.bytes += text.utf8.count
-                if state.bytes <= limit { return (true, false) }
-                state.full = true
-                return (false, true)
+                state.lines += lines
+                let reached = if let limit = maxOutputBytes, state.bytes > limit { Self.describe(bytes: limit) }
+                    else if let limit = maxOutputLines, state.lines > limit { "\(limit) lines" } else { String?.none }
+                state.full = reached != nil
+                return (reached == nil, reached)
             }
-            if justFilled {
-                sink(LogLine(.stderr, "[brigade] the build's output reached its limit of \(Self.describe(bytes: limit)); later output is dropped"))
+            if let reached {
+                sink(LogLine(.stderr, "[brigade] the build's output reached its limit of \(reached); later output is dropped"))
             }
             guard accepted else { return }
         }

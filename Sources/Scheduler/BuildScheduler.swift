@@ -396,7 +396,8 @@ public final class BuildScheduler: Sendable {
         // Made once a build: each secret's printed forms are worked out as it is made.
         let redactor = project.redactor
         let log = BuildLog(level: LogLevel(name: build.logLevel) ?? .log, redactor: redactor,
-                           maxOutputBytes: settings.worker.maxLogBytes, sink: spool.append)
+                           maxOutputBytes: settings.worker.maxLogBytes,
+                           maxOutputLines: settings.worker.maxLogLines, sink: spool.append)
         let source = settings.worker.workRoot.appendingPathComponent("\(build.id).source", isDirectory: true)
         defer { try? FileManager.default.removeItem(at: source) }
         if coalesced > 0 {

@@ -90,6 +90,9 @@ public struct WorkerSettings: Sendable {
     public var maxJobs: Int
     /// Most log text one build may write, in bytes; later lines are dropped, with a note.
     public var maxLogBytes: Int
+    /// Most lines of it, each a row of the store: a limit in bytes alone let 16 MiB of empty
+    /// lines be 16 million rows.
+    public var maxLogLines: Int
     /// Where build directories (job work directories, shared storage) are made.
     public var workRoot: URL
     /// The nice value of build threads (Linux: per thread; 0 leaves it as it is). A gateway
@@ -98,12 +101,14 @@ public struct WorkerSettings: Sendable {
     public var threadNiceness: Int32
 
     public init(scriptTimeLimit: Double = 10, buildTimeout: Double = 3600, scriptMemoryLimit: Int = 512 << 20,
-                maxJobs: Int = 1000, maxLogBytes: Int = 16 << 20, workRoot: URL, threadNiceness: Int32 = 0) {
+                maxJobs: Int = 1000, maxLogBytes: Int = 16 << 20, maxLogLines: Int = 500_000, workRoot: URL,
+                threadNiceness: Int32 = 0) {
         self.scriptTimeLimit = scriptTimeLimit
         self.buildTimeout = buildTimeout
         self.scriptMemoryLimit = scriptMemoryLimit
         self.maxJobs = maxJobs
         self.maxLogBytes = maxLogBytes
+        self.maxLogLines = maxLogLines
         self.workRoot = workRoot
         self.threadNiceness = threadNiceness
     }

@@ -100,7 +100,8 @@ struct RunCommand: AsyncParsableCommand {
         let settings = WorkerSettings(
             scriptTimeLimit: limits.scriptTimeLimit, buildTimeout: limits.buildTimeout, scriptMemoryLimit: limits.scriptMemoryLimitBytes,
             workRoot: dataDirectory.appendingPathComponent("builds", isDirectory: true))
-        let log = BuildLog(level: logLevel, redactor: project.redactor, maxOutputBytes: settings.maxLogBytes, sink: TerminalSink.write)
+        let log = BuildLog(level: logLevel, redactor: project.redactor, maxOutputBytes: settings.maxLogBytes,
+                           maxOutputLines: settings.maxLogLines, sink: TerminalSink.write)
         for name in project.unmaskableSecretNames {
             log.log(.warn, nil, "secret \(name) is shorter than \(SecretRedactor.minimumLength) characters and is not masked in logs")
         }

@@ -141,6 +141,20 @@ import Testing
         ])
     }
 
+    /// Lines are limited too, each being a row of the store: 16 MiB of empty lines was 16
+    /// million rows under the byte limit alone.
+    @Test func outputLinesAreCapped() {
+        let lines = LockedLines()
+        let log = BuildLog(level: .log, maxOutputBytes: 1000, maxOutputLines: 5) { lines.append($0) }
+        log.write(.stdout, "a\nb")
+        log.write(.stdout, "c\n\n\n") // four lines, six in all: dropped
+        log.write(.stdout, "d")
+        log.log(.log, "app", "still here")
+        #expect(lines.all.map(\.text) == [
+            "a", "b", "[brigade] the build's output reached its limit of 5 lines; later output is dropped", "[brigade:app] still here",
+        ])
+    }
+
     /// A worker message is kept whatever the output limit, so it has a bound of its own:
     /// a script's 30 MB error message was logged whole (twice) and became a 30 MB reason.
     @Test func aWorkerMessageHasABoundOfItsOwn() {

@@ -400,6 +400,7 @@ import Testing
                 events.on('image_push', () => Group.runAll(Array.from({ length: 10000 }, (_, i) => new Job('j' + i, 'alpine', ['true']))));
                 """,
             "chatty": "require('brigadier').events.on('image_push', () => { const line = 'x'.repeat(1 << 20); for (let i = 0; i < 100; i++) console.log(line); });",
+            "blank": "require('brigadier').events.on('image_push', () => { const lines = '\\n'.repeat(999); for (let i = 0; i < 2000; i++) console.log(lines); });",
             // Text of any size where no output limit applies: a job's image, an error's message.
             "huge": """
                 const { events, Job } = require('brigadier');
@@ -456,6 +457,9 @@ import Testing
         let chatty = try await gateway.get("/v1/build/\(hostileBuilds["chatty"]!)/logs")
         #expect(chatty.body.count < 20 << 20, "the 100 MB of output was capped")
         #expect(chatty.text.contains("the build's output reached its limit of 16 MiB; later output is dropped"))
+        let blank = try await gateway.get("/v1/build/\(hostileBuilds["blank"]!)/logs")
+        let blankCapped = blank.text.contains("the build's output reached its limit of 500000 lines; later output is dropped")
+        #expect(blankCapped, "2 million empty lines were capped (not printed: a failure here would print them all)")
         #expect(reason("huge").hasPrefix("unhandled rejection: Error: yyy") && reason("huge").hasSuffix(" more bytes)"))
         #expect(reason("huge").utf8.count < 9 << 10, "the 10 MB message was cut to 8 KiB")
         let huge = (logs: try await gateway.get("/v1/build/\(hostileBuilds["huge"]!)/logs"),
