@@ -127,7 +127,8 @@ public final class JobBridge: Sendable {
                 let level = LogLevel(rawValue: Int(call.number(0))) ?? .log
                 let component = call.context.isNull(call[1]) || call.context.isUndefined(call[1])
                     ? runner.name : call.string(1)
-                context.log.log(level, component, call.string(2))
+                // brigadier's messages about what the script does: as many as it likes.
+                context.log.log(level, component, call.string(2), countsAsOutput: true)
                 return nil
             },
         ]

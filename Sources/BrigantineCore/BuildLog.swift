@@ -41,23 +41,27 @@ public final class BuildLog: Sendable {
     /// Output of the script or of a job: shown whatever the level, up to `maxOutputBytes`
     /// and `maxOutputLines`; a text that would pass either is dropped, and all after it.
     public func write(_ stream: LogLine.Stream, _ text: String) {
-        if maxOutputBytes != nil || maxOutputLines != nil {
-            let lines = text.utf8.count(where: { $0 == 0x0A }) + 1
-            let (accepted, reached) = written.withLock { state -> (Bool, String?) in
-                if state.full { return (false, nil) }
-                state.bytes += text.utf8.count
-                state.lines += lines
-                let reached = if let limit = maxOutputBytes, state.bytes > limit { Self.describe(bytes: limit) }
-                    else if let limit = maxOutputLines, state.lines > limit { "\(limit) lines" } else { String?.none }
-                state.full = reached != nil
-                return (reached == nil, reached)
-            }
-            if let reached {
-                sink(LogLine(.stderr, "[brigade] the build's output reached its limit of \(reached); later output is dropped"))
-            }
-            guard accepted else { return }
-        }
+        guard admits(text) else { return }
         send(stream, masked: redactor.redact(text))
+    }
+
+    /// Whether `text` fits in what is left of the output limits; counts it if so.
+    private func admits(_ text: String) -> Bool {
+        guard maxOutputBytes != nil || maxOutputLines != nil else { return true }
+        let lines = text.utf8.count(where: { $0 == 0x0A }) + 1
+        let (accepted, reached) = written.withLock { state -> (Bool, String?) in
+            if state.full { return (false, nil) }
+            state.bytes += text.utf8.count
+            state.lines += lines
+            let reached = if let limit = maxOutputBytes, state.bytes > limit { Self.describe(bytes: limit) }
+                else if let limit = maxOutputLines, state.lines > limit { "\(limit) lines" } else { String?.none }
+            state.full = reached != nil
+            return (reached == nil, reached)
+        }
+        if let reached {
+            sink(LogLine(.stderr, "[brigade] the build's output reached its limit of \(reached); later output is dropped"))
+        }
+        return accepted
     }
 
     /// A line of a job's output that the job streams (`streamLogs`): shown as a worker
@@ -86,11 +90,17 @@ public final class BuildLog: Sendable {
 
     /// A worker message, `[brigade:<component>] message`, shown when `messageLevel` is at
     /// or above the build's level. Warnings and errors go to stderr, as in Brigade.
-    public func log(_ messageLevel: LogLevel, _ component: String?, _ message: String) {
+    ///
+    /// - Parameter countsAsOutput: the script can cause any number of this message (brigadier's
+    ///   warning about a job it runs, say), so it counts toward the output limits like output:
+    ///   a loop of them was not bounded (130,000 lines in 10 s). The worker's own messages,
+    ///   a few a job or a build, are kept whatever the limits.
+    public func log(_ messageLevel: LogLevel, _ component: String?, _ message: String, countsAsOutput: Bool = false) {
         guard messageLevel >= level, messageLevel != .none else { return }
         let prefix = component.map { "[brigade:\($0)]" } ?? "[brigade]"
-        send(messageLevel >= .warn ? .stderr : .stdout,
-             masked: redactor.redact("\(prefix) \(message)", atMostBytes: Self.maxMessageBytes))
+        let text = redactor.redact("\(prefix) \(message)", atMostBytes: Self.maxMessageBytes)
+        guard !countsAsOutput || admits(text) else { return }
+        send(messageLevel >= .warn ? .stderr : .stdout, masked: text)
     }
 
 }

@@ -76,10 +76,12 @@ enum Harness {
             project: project, eventType: event, provider: "brigade-cli", revision: revision, payload: payload,
             script: .file(path: scriptPath), moduleRoot: directory.path, config: config, logLevel: level)
         let lines = Mutex<[LogLine]>([])
-        let log = BuildLog(level: level, redactor: project.redactor) { line in lines.withLock { $0.append(line) } }
         let settings = WorkerSettings(
             scriptTimeLimit: scriptTimeLimit, buildTimeout: buildTimeout, scriptMemoryLimit: scriptMemoryLimit,
             maxLogBytes: maxLogBytes, workRoot: directory.appendingPathComponent("work"))
+        // Limited as the gateway's and brig run's logs are.
+        let log = BuildLog(level: level, redactor: project.redactor, maxOutputBytes: settings.maxLogBytes,
+                           maxOutputLines: settings.maxLogLines) { line in lines.withLock { $0.append(line) } }
         let lane = BuildLane(runtime: JSRuntime(entryTimeLimit: scriptTimeLimit, heapLimit: scriptMemoryLimit))
         defer { lane.close() }
         let worker = BuildWorker(request: request, runner: runner, log: log, settings: settings, runtime: lane.runtime)

@@ -97,6 +97,22 @@ import Testing
         #expect(run.printed == ["400 400", "400 400", "400 \(cut(keeping: 200).count)", "400 \(cut(keeping: 0).count)"])
     }
 
+    /// brigadier's messages about what a script does count toward the output limits, as the
+    /// script's own output does: a loop of jobs asking to be privileged logged 130,000
+    /// warnings in 10 s, without a limit. The worker's own messages are still kept.
+    @Test func brigadiersMessagesCountAsOutput() async throws {
+        let run = try await Harness.run("""
+            const { events, Job } = require('brigadier');
+            events.on('exec', () => {
+              for (let i = 0; i < 5000; i++) { const j = new Job('a', 'alpine', ['true']); j.privileged = true; j.run().catch(() => {}); }
+            });
+            """, maxLogBytes: 10_000)
+        let warnings = run.stderr.filter { $0.contains("asks to be privileged") }.count
+        #expect(warnings > 10 && warnings < 200, "\(warnings) warnings")
+        #expect(run.stderr.contains("[brigade] the build's output reached its limit of 10000 bytes; later output is dropped"))
+        #expect(run.outcome.jobs.count == 1000)
+    }
+
     // 1.5.3 step 6: Brigade's rejection shape
     @Test func failureShapes() async throws {
         let runner = RecordingRunner { job in
