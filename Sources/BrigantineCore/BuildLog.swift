@@ -66,7 +66,7 @@ public final class BuildLog: Sendable {
 
     /// A line of a job's output that the job streams (`streamLogs`): shown as a worker
     /// message at `log` level, `[brigade:<runner>] <pod> logs <line>`, but it is output all
-    /// the same and counts toward `maxOutputBytes` (a job streaming gigabytes filled the store).
+    /// the same and counts toward the output limits (a job streaming gigabytes filled the store).
     public func jobOutputLine(runner: String, podName: String, _ line: String) {
         guard LogLevel.log >= level else { return }
         write(.stdout, "[brigade:\(runner)] \(podName) logs \(line)")
