@@ -1,16 +1,22 @@
 import Foundation
 import Synchronization
 
-/// One line of a build's log.
+/// One line of a build's log, or a piece of a line longer than `BuildLog.maxLineBytes`.
 public struct LogLine: Sendable, Equatable {
     public enum Stream: String, Sendable { case stdout, stderr }
     public let stream: Stream
     public let text: String
+    /// The line goes on in the next: whoever shows the log writes no line break after this.
+    public let continues: Bool
 
-    public init(_ stream: Stream, _ text: String) {
+    public init(_ stream: Stream, _ text: String, continues: Bool = false) {
         self.stream = stream
         self.text = text
+        self.continues = continues
     }
+
+    /// The text as it is shown: with a line break after it, unless the line goes on.
+    public var shown: String { continues ? text : text + "\n" }
 }
 
 /// A build's log: the script's console output, job output and the worker's own
@@ -75,8 +81,32 @@ public final class BuildLog: Sendable {
     /// Masked whole before the split, so that a secret of several lines is masked as one.
     private func send(_ stream: LogLine.Stream, masked text: String) {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            sink(LogLine(stream, String(line)))
+            let pieces = Self.pieces(of: line)
+            for (index, piece) in pieces.enumerated() {
+                sink(LogLine(stream, String(piece), continues: index < pieces.count - 1))
+            }
         }
+    }
+
+    /// Most bytes of one line of the log; a longer line is kept in pieces, shown joined.
+    /// Each is a row of the store and is read whole: one `console.log` of 16 MiB was one
+    /// row, and every reader of the log held all of it at once. 64 KiB, what a job's line
+    /// and a worker message are cut to, and 1 KiB for their prefix or note.
+    public static let maxLineBytes = 65 << 10
+
+    /// `line` in pieces of at most `maxLineBytes`, each ending where a character starts.
+    static func pieces(of line: Substring) -> [Substring] {
+        let utf8 = line.utf8
+        guard utf8.count > maxLineBytes else { return [line] }
+        var pieces: [Substring] = []
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            var end = utf8.index(start, offsetBy: maxLineBytes, limitedBy: utf8.endIndex) ?? utf8.endIndex
+            while end < utf8.endIndex, UTF8.isContinuation(utf8[end]) { utf8.formIndex(before: &end) }
+            pieces.append(line[start..<end])
+            start = end
+        }
+        return pieces
     }
 
     /// A limit as people read it: `16 MiB`, or `1000 bytes`.

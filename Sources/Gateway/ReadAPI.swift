@@ -94,9 +94,12 @@ struct ReadAPI: Sendable {
             return Reply.json(.ok, APIObjects.job(job))
         }
         api.get("job/:id/logs") { _, context in
-            guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
+            let id = try context.parameters.require("id")
+            guard try await store.jobOutput(id: id, from: 0, maxBytes: 0) != nil else { return notFound("job") }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: job.output)))
+                            body: ResponseBody { [store] writer in
+                                try await Self.writeJobOutput(of: id, store: store, to: &writer)
+                            })
         }
     }
 
@@ -151,11 +154,30 @@ struct ReadAPI: Sendable {
         return min(60, seconds)
     }
 
+    /// Writes a job's output a part at a time.
+    static func writeJobOutput(of id: String, store: any BuildStore, to writer: inout any ResponseBodyWriter) async throws {
+        var written = 0
+        var more = true
+        while more, let part = try await store.jobOutput(id: id, from: written, maxBytes: ReadPart.outputBytes), !part.isEmpty {
+            written += part.count
+            more = part.count == ReadPart.outputBytes
+            let buffer = ByteBuffer(bytes: part) // the part's last use: not held while the client takes the buffer
+            try await writer.write(buffer)
+        }
+        try await writer.finish(nil)
+    }
+
     /// Writes the build's log; with `follow`, keeps writing new lines until the build ends.
     static func writeLogs(of id: String, follow: Bool, store: any BuildStore, stop: @escaping @Sendable () -> Bool,
                           to writer: inout any ResponseBodyWriter) async throws {
         try await store.forEachLogBatch(of: id, follow: follow, stop: stop) { lines in
-            try await writer.write(ByteBuffer(string: lines.map { $0.line.text + "\n" }.joined()))
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(lines.reduce(0) { $0 + $1.line.text.utf8.count + 1 })
+            for line in lines {
+                buffer.writeString(line.line.text)
+                if !line.line.continues { buffer.writeInteger(UInt8(ascii: "\n")) }
+            }
+            try await writer.write(buffer)
         }
         try await writer.finish(nil)
     }

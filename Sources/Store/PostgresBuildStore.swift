@@ -206,6 +206,8 @@ public final class PostgresBuildStore: BuildStore {
         CREATE UNIQUE INDEX IF NOT EXISTS pending_coalescing ON builds (project_id, coalesce_key)
             WHERE status = 'Pending' AND coalesce_key IS NOT NULL
         """,
+        // Pieces of a line longer than a row holds (`BuildLog.maxLineBytes`), shown joined.
+        "ALTER TABLE log_lines ADD COLUMN IF NOT EXISTS continues BOOLEAN NOT NULL DEFAULT false",
     ]
 
     // MARK: Writing
@@ -329,11 +331,11 @@ public final class PostgresBuildStore: BuildStore {
             WITH held AS (
                 SELECT id FROM builds WHERE id = \(buildID) AND status = 'Running' AND claim_session = \(session) FOR SHARE
             )
-            INSERT INTO log_lines (build_id, seq, stream, text)
-            SELECT held.id, last.seq + line.n, line.stream, line.text
+            INSERT INTO log_lines (build_id, seq, stream, text, continues)
+            SELECT held.id, last.seq + line.n, line.stream, line.text, line.continues
             FROM held, (SELECT COALESCE(MAX(seq), 0) AS seq FROM log_lines WHERE build_id = \(buildID)) last,
-                 unnest(\(lines.map(\.stream.rawValue))::text[], \(lines.map(\.text))::text[])
-                     WITH ORDINALITY AS line (stream, text, n)
+                 unnest(\(lines.map(\.stream.rawValue))::text[], \(lines.map(\.text))::text[], \(lines.map(\.continues))::bool[])
+                     WITH ORDINALITY AS line (stream, text, continues, n)
             RETURNING 1
             """, logger: logger).collect().count
     }
@@ -544,15 +546,26 @@ public final class PostgresBuildStore: BuildStore {
             "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id)")).first
     }
 
-    public func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
+    public func jobOutput(id: String, from offset: Int, maxBytes: Int) async throws -> Data? {
+        // Bytes, so that offsets count bytes; substring counts from 1.
+        try await rows("""
+            SELECT substring(convert_to(output, 'UTF8') from \(offset + 1)::int for \(maxBytes)::int) FROM jobs WHERE id = \(id)
+            """).first.map { try $0.decode(Data.self) }
+    }
+
+    public func logs(buildID: String, after sequence: Int, limit: Int, maxBytes: Int) async throws -> [StoredLogLine] {
+        // The next `limit` lines, then those that start within `maxBytes` of text.
         let found = try await rows("""
-            SELECT seq, stream, text FROM log_lines WHERE build_id = \(buildID) AND seq > \(sequence)
-            ORDER BY seq LIMIT \(limit)
+            SELECT seq, stream, text, continues FROM (
+                SELECT seq, stream, text, continues, SUM(size) OVER (ORDER BY seq) - size AS before FROM (
+                    SELECT seq, stream, text, continues, octet_length(text) AS size FROM log_lines
+                    WHERE build_id = \(buildID) AND seq > \(sequence) ORDER BY seq LIMIT \(limit)) AS next) AS sized
+            WHERE before < \(maxBytes) ORDER BY seq
             """)
         var lines: [StoredLogLine] = []
         for row in found {
-            let (seq, stream, text) = try row.decode((Int, String, String).self)
-            lines.append(StoredLogLine(sequence: seq, line: LogLine(LogLine.Stream(rawValue: stream) ?? .stdout, text)))
+            let (seq, stream, text, continues) = try row.decode((Int, String, String, Bool).self)
+            lines.append(StoredLogLine(sequence: seq, line: LogLine(LogLine.Stream(rawValue: stream) ?? .stdout, text, continues: continues)))
         }
         return lines
     }

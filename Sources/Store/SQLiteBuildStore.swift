@@ -201,6 +201,10 @@ public final class SQLiteBuildStore: BuildStore {
                     WHERE status = 'Pending' AND coalesce_key IS NOT NULL;
                 """)
         }
+        // Pieces of a line longer than a row holds (`BuildLog.maxLineBytes`), shown joined.
+        migrator.registerMigration("long lines") { db in
+            try db.execute(sql: "ALTER TABLE log_lines ADD COLUMN continues INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -302,9 +306,9 @@ public final class SQLiteBuildStore: BuildStore {
     private static func append(_ lines: [LogLine], of buildID: String, in db: Database) throws {
         guard !lines.isEmpty else { return }
         let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM log_lines WHERE build_id = ?", arguments: [buildID]) ?? 0
-        let insert = try db.cachedStatement(sql: "INSERT INTO log_lines (build_id, seq, stream, text) VALUES (?, ?, ?, ?)")
+        let insert = try db.cachedStatement(sql: "INSERT INTO log_lines (build_id, seq, stream, text, continues) VALUES (?, ?, ?, ?, ?)")
         for (offset, line) in lines.enumerated() {
-            try insert.execute(arguments: [buildID, last + offset + 1, line.stream.rawValue, line.text])
+            try insert.execute(arguments: [buildID, last + offset + 1, line.stream.rawValue, line.text, line.continues])
         }
     }
 
@@ -495,13 +499,26 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
-    public func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
+    public func jobOutput(id: String, from offset: Int, maxBytes: Int) async throws -> Data? {
         try await database.read { db in
+            // A blob, so that offsets count bytes; substr counts from 1.
+            try Row.fetchOne(db, sql: "SELECT substr(CAST(output AS BLOB), ?, ?) FROM jobs WHERE id = ?",
+                             arguments: [offset + 1, maxBytes, id]).map { ($0[0] as Data?) ?? Data() }
+        }
+    }
+
+    public func logs(buildID: String, after sequence: Int, limit: Int, maxBytes: Int) async throws -> [StoredLogLine] {
+        try await database.read { db in
+            // The next `limit` lines, then those that start within `maxBytes` of text.
             try Row.fetchAll(db, sql: """
-                SELECT seq, stream, text FROM log_lines WHERE build_id = ? AND seq > ? ORDER BY seq LIMIT ?
-                """, arguments: [buildID, sequence, limit]).map { row in
+                SELECT seq, stream, text, continues FROM (
+                    SELECT seq, stream, text, continues, SUM(size) OVER (ORDER BY seq) - size AS before FROM (
+                        SELECT seq, stream, text, continues, length(CAST(text AS BLOB)) AS size FROM log_lines
+                        WHERE build_id = ? AND seq > ? ORDER BY seq LIMIT ?))
+                WHERE before < ? ORDER BY seq
+                """, arguments: [buildID, sequence, limit, maxBytes]).map { row in
                 StoredLogLine(sequence: row["seq"],
-                              line: LogLine(LogLine.Stream(rawValue: row["stream"]) ?? .stdout, row["text"]))
+                              line: LogLine(LogLine.Stream(rawValue: row["stream"]) ?? .stdout, row["text"], continues: row["continues"]))
             }
         }
     }

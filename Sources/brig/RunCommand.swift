@@ -234,6 +234,6 @@ enum TerminalSink {
     static let write: @Sendable (LogLine) -> Void = { line in
         lock.lock()
         defer { lock.unlock() }
-        StandardStreams.write(Data((line.text + "\n").utf8), to: line.stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
+        StandardStreams.write(Data(line.shown.utf8), to: line.stream == .stdout ? STDOUT_FILENO : STDERR_FILENO)
     }
 }

@@ -155,6 +155,24 @@ import Testing
         ])
     }
 
+    /// A line longer than a row should hold is kept in pieces, split where a character
+    /// starts and shown joined: one `console.log` of 16 MiB was one row, read whole by every
+    /// reader of the log.
+    @Test func longLinesAreKeptInPieces() {
+        let lines = LockedLines()
+        let log = BuildLog(level: .log) { lines.append($0) }
+        let long = String(repeating: "é", count: BuildLog.maxLineBytes + 1) // two bytes each: three pieces
+        log.write(.stdout, "short\nx" + long + "\nend") // the x puts each cut inside an é
+        let shown = lines.all.map(\.text)
+        #expect(shown.count == 5 && shown.first == "short" && shown.last == "end", "\(shown.map(\.utf8.count))")
+        #expect(shown.dropFirst().dropLast().joined() == "x" + long, "nothing lost, no character cut in two")
+        #expect(shown.allSatisfy { $0.utf8.count <= BuildLog.maxLineBytes })
+        #expect(lines.all.map(\.continues) == [false, true, true, false, false], "the first two pieces go on")
+        #expect(lines.all.map(\.shown).joined() == "short\nx" + long + "\nend\n")
+        log.log(.error, "app", String(repeating: "m", count: 1 << 20))
+        #expect(lines.all.count == 6, "a worker message, cut with its note, is one line")
+    }
+
     /// A worker message is kept whatever the output limit, so it has a bound of its own:
     /// a script's 30 MB error message was logged whole (twice) and became a 30 MB reason.
     @Test func aWorkerMessageHasABoundOfItsOwn() {

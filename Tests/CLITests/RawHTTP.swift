@@ -80,6 +80,22 @@ extension RawHTTP {
         }
     }
 
+    /// A socket with a small receive buffer that has sent `GET path` and reads nothing of
+    /// the answer; the caller closes it.
+    static func askAndReadNothing(port: Int, path: String) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket(): errno \(errno)") }
+        var small: Int32 = 4096
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        guard connectToLoopback(fd, port: port) == 0,
+              request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+            close(fd)
+            throw TestFailure("could not ask for \(path): errno \(errno)")
+        }
+        return fd
+    }
+
     /// `connect(2)` of `fd` to `127.0.0.1:port`; its result (0, or -1 with `errno`).
     static func connectToLoopback(_ fd: Int32, port: Int, from source: String? = nil) -> Int32 {
         if let source {

@@ -199,6 +199,49 @@ import Testing
         #expect(try await gateway.get("/healthz").status == 200)
     }
 
+    /// Many clients that ask for the longest log and job output a build can have, and take
+    /// none of it, hold a few megabytes each: the log and the output are read a part at a
+    /// time. Read whole, 200 such clients held 3.2 GB, and enough of them would have had the
+    /// gateway killed for its memory.
+    @Test func readersThatTakeNothingHoldLittleMemory() async throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writeProject("long", file: "long", script: """
+            const { events, Job } = require('brigadier');
+            events.on('image_push', async () => {
+              await new Job('long', 'alpine', ['head -c 16000000 /dev/zero | tr "\\\\0" x']).run();
+              console.log('z'.repeat(12e6)); // one line
+            });
+            """, extra: "runner: local\n")
+        let gateway = try await GatewayProcess.start(projects: projects, data: data)
+        let id = try #require(try await gateway.post("/events/webhook/long", Data("{}".utf8)).json["build"] as? String)
+        #expect(try await gateway.finishedBuild(id, within: 60)["status"] as? String == "Succeeded")
+        let output = try await gateway.get("/v1/job/long-\(id)/logs")
+        #expect(output.body.count == 16_000_000 && output.body.allSatisfy { $0 == UInt8(ascii: "x") }, "a client that reads gets it all")
+        let logLines = try await gateway.logLines(id).filter { $0.hasPrefix("z") }
+        #expect(logLines == [String(repeating: "z", count: 12_000_000)], "the line is shown whole (stored in pieces)")
+        let printed = try await Brig.run(["build", "logs", id, "--data", data.path]).stdoutLines.filter { $0.hasPrefix("z") }
+        #expect(printed.map(\.utf8.count) == [12_000_000], "and so does brig build logs")
+
+        let before = try #require(gateway.anonymousResidentBytes)
+        let clients = 60
+        var held: [Int32] = []
+        defer { for socket in held { close(socket) } }
+        for path in ["/v1/job/long-\(id)/logs", "/v1/build/\(id)/logs"] {
+            for _ in 0..<clients { held.append(try RawHTTP.askAndReadNothing(port: gateway.port, path: path)) }
+        }
+        try await Task.sleep(for: .seconds(3)) // well within --send-timeout (30 s)
+        let holding = try #require(gateway.anonymousResidentBytes)
+        #expect(try await gateway.get("/healthz").status == 200)
+        let growth = holding - before
+        print("\(2 * clients) clients that took nothing of a 16 MB output or a 12 MB log: the gateway grew by \(growth >> 20) MiB")
+        // A part at a time: 334–344 MiB in three runs; with the job's output read whole again, 1,099 MiB.
+        #expect(growth < 600 << 20, "\(growth >> 20) MiB")
+        for socket in held { close(socket) }
+        held = []
+        let after = try await gateway.get("/v1/job/long-\(id)/logs")
+        #expect(after.body.count == 16_000_000)
+    }
+
     /// Bodies nested hundreds of thousands deep, within the size cap, where the gateway parses
     /// them itself (a project that deduplicates and coalesces) and where the script does:
     /// no parser's recursion takes the gateway down, and each build ends with its outcome.

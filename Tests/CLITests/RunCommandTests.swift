@@ -191,6 +191,16 @@ import TestSupport
         #expect(result.stdout.hasSuffix("done: success\n"), "\(result.stdout)")
     }
 
+    /// A line longer than the log keeps in one piece is printed whole all the same.
+    @Test func aLongLineIsPrintedWhole() async throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("long-line-\(UUID().uuidString).js")
+        defer { try? FileManager.default.removeItem(at: script) }
+        try "console.log('a'); console.log('é'.repeat(100000)); console.log('b');".write(to: script, atomically: true, encoding: .utf8)
+        let result = try await Brig.run(["run", "-f", script.path, "-e", "none", "--runner", "simulate", "-l", "none"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "a\n" + String(repeating: "é", count: 100_000) + "\nb\n")
+    }
+
     @Test func simulateRunnerRunsNothing() async throws {
         let result = try await Brig.run(["run", "-f", "samples/pipeline/brigade.js", "-e", "image_push", "-p", "samples/pipeline/payload.json", "--runner", "simulate"])
         #expect(result.status == 0)

@@ -25,7 +25,8 @@ final class FailingStore: BuildStore {
     func markWaitingToStart(buildID: String, _ waiting: Bool) async throws { throw DiskGone() }
     func jobs(buildID: String) async throws -> [StoredJob] { [] }
     func job(id: String) async throws -> StoredJob? { nil }
-    func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] { [] }
+    func logs(buildID: String, after sequence: Int, limit: Int, maxBytes: Int) async throws -> [StoredLogLine] { [] }
+    func jobOutput(id: String, from offset: Int, maxBytes: Int) async throws -> Data? { nil }
 }
 
 @Suite struct StoreFailureTests {

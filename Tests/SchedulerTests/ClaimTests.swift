@@ -270,7 +270,10 @@ final class CountingStore: BuildStore {
     func markWaitingToStart(buildID: String, _ waiting: Bool) async throws { try await store.markWaitingToStart(buildID: buildID, waiting) }
     func jobs(buildID: String) async throws -> [StoredJob] { try await store.jobs(buildID: buildID) }
     func job(id: String) async throws -> StoredJob? { try await store.job(id: id) }
-    func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
-        try await store.logs(buildID: buildID, after: sequence, limit: limit)
+    func logs(buildID: String, after sequence: Int, limit: Int, maxBytes: Int) async throws -> [StoredLogLine] {
+        try await store.logs(buildID: buildID, after: sequence, limit: limit, maxBytes: maxBytes)
+    }
+    func jobOutput(id: String, from offset: Int, maxBytes: Int) async throws -> Data? {
+        try await store.jobOutput(id: id, from: offset, maxBytes: maxBytes)
     }
 }

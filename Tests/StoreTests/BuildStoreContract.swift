@@ -75,6 +75,47 @@ enum BuildStoreContract {
         #expect(try await store.job(id: again.id) == again)
     }
 
+    /// A reader takes a log, or a job's output, in parts of a bounded size, so that it never
+    /// holds a whole 16 MiB of them while its client takes it.
+    static func logsAndOutputAreReadInParts(_ store: any BuildStore) async throws {
+        let build = try await store.create(newBuild("acme/web"))
+        #expect(try await store.claimNextPending(busyProjects: [])?.id == build.id)
+        let lines = (1...40).map { LogLine(.stdout, String(repeating: "ü", count: $0 * 10)) } // 20 to 800 bytes
+        try await store.appendLog(buildID: build.id, lines: lines)
+        let firstPart = try await store.logs(buildID: build.id, after: 0, limit: 100, maxBytes: 100)
+        #expect(firstPart.map(\.sequence) == [1, 2, 3], "lines that start within 100 bytes: 20 + 40 + 60")
+        #expect(try await store.logs(buildID: build.id, after: 39, limit: 100, maxBytes: 1).map(\.sequence) == [40],
+                "a line longer than the part is handed out whole")
+        #expect(try await store.logs(buildID: build.id, after: 10, limit: 3, maxBytes: 1 << 20).map(\.sequence) == [11, 12, 13])
+        var batches: [[Int]] = []
+        try await store.forEachLogBatch(of: build.id, follow: false) { batches.append($0.map(\.sequence)) }
+        #expect(batches == [Array(1...40)])
+        // Pieces of a long line keep their mark, so that they are shown joined.
+        let pieces = [LogLine(.stderr, "a long ", continues: true), LogLine(.stderr, "line"), LogLine(.stdout, "next")]
+        try await store.appendLog(buildID: build.id, lines: pieces)
+        #expect(try await store.logs(buildID: build.id, after: 40, limit: 10).map(\.line) == pieces)
+
+        // Bytes, not characters: a part may end inside a character, and the parts make the output.
+        let output = "start " + String(repeating: "é€", count: 5000) + " end\n"
+        let job = StoredJob(buildID: build.id, id: "big-\(build.id)", name: "big", image: "alpine", status: "succeeded",
+                            exitCode: 0, startedAt: Date(), finishedAt: Date(), failure: nil, output: output)
+        var empty = job
+        empty.id = "quiet-\(build.id)"
+        empty.output = ""
+        try await store.finish(buildID: build.id, status: .succeeded, exitCode: 0, reason: nil, lastLines: [], jobs: [job, empty])
+        var read = Data()
+        var parts = 0
+        while let part = try await store.jobOutput(id: job.id, from: read.count, maxBytes: 1001), !part.isEmpty {
+            #expect(part.count <= 1001)
+            read += part
+            parts += 1
+        }
+        #expect(String(decoding: read, as: UTF8.self) == output && parts == (output.utf8.count + 1000) / 1001)
+        #expect(try await store.jobOutput(id: job.id, from: 1 << 30, maxBytes: 10) == Data(), "past its end: nothing")
+        #expect(try await store.jobOutput(id: "none-\(build.id)", from: 0, maxBytes: 10) == nil)
+        #expect(try await store.jobOutput(id: empty.id, from: 0, maxBytes: 10) == Data())
+    }
+
     /// Old ended builds go, with their jobs and logs; pending and running ones stay however
     /// old, as do ended ones newer than the cutoff.
     static func oldEndedBuildsAreDeleted(_ store: any BuildStore) async throws {

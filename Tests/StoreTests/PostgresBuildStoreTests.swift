@@ -56,6 +56,10 @@ struct PostgresBuildStoreTests {
         try await withStore(BuildStoreContract.logsJobsAndOutcome)
     }
 
+    @Test func logsAndOutputAreReadInParts() async throws {
+        try await withStore(BuildStoreContract.logsAndOutputAreReadInParts)
+    }
+
     @Test func buildsPutBackAreQueuedAgain() async throws {
         try await withStore(BuildStoreContract.buildsPutBackAreQueuedAgain)
     }

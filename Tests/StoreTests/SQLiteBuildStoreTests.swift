@@ -146,6 +146,11 @@ import Testing
         try await BuildStoreContract.logsJobsAndOutcome(SQLiteBuildStore(directory: directory))
     }
 
+    @Test func logsAndOutputAreReadInParts() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await BuildStoreContract.logsAndOutputAreReadInParts(SQLiteBuildStore(directory: directory))
+    }
+
     @Test func buildsPutBackAreQueuedAgain() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await BuildStoreContract.buildsPutBackAreQueuedAgain(SQLiteBuildStore(directory: directory))
