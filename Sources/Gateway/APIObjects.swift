@@ -43,7 +43,7 @@ public enum APIObjects {
             "status": build.status.rawValue, "reason": orNull(build.reason), "exitCode": orNull(build.exitCode),
             "createdAt": timestamp(build.createdAt), "startedAt": timestamp(build.startedAt),
             "finishedAt": timestamp(build.finishedAt), "attempts": build.attempts,
-            "payloadBytes": build.build.payload.count,
+            "payloadBytes": build.payloadBytes,
             // Webhooks that joined it in its coalescing window, and that window's end.
             "coalesced": build.coalesced, "notBefore": timestamp(build.build.notBefore),
         ]

@@ -71,8 +71,13 @@ public struct StoredBuild: Sendable, Equatable {
     /// Webhooks that joined this build while it waited out its coalescing window (the
     /// last one's event is the build's).
     public var coalesced = 0
+    /// Set by listings, which leave `build.payload` empty: a payload can be 2 MiB and a
+    /// page 1,000 builds (nil: the payload is there).
+    public var listedPayloadBytes: Int?
 
     public var id: String { build.id }
+    /// The size of the webhook's body.
+    public var payloadBytes: Int { listedPayloadBytes ?? build.payload.count }
 }
 
 /// A stored job of a build. Its ID is its pod name, `<job name>-<build ID>`.
@@ -171,7 +176,8 @@ public protocol BuildStore: Sendable {
 
     func build(id: String) async throws -> StoredBuild?
     /// The newest builds, of one project and in one status when those are given, and older
-    /// than the build `before` (the last of the previous page) when it is.
+    /// than the build `before` (the last of the previous page) when it is; without their
+    /// payloads, whose sizes are in `listedPayloadBytes`.
     func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild]
     /// How many builds wait in the queue (of every gateway, for a shared store).
     func pendingCount() async throws -> Int

@@ -475,8 +475,13 @@ public final class SQLiteBuildStore: BuildStore {
             }
             arguments += [limit]
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            return try Row.fetchAll(db, sql: "SELECT * FROM builds \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
-                .map(Self.build(from:))
+            // Not the payloads: a page of 1,000 could be 2 GiB of them (the size is read without them).
+            return try Row.fetchAll(db, sql: """
+                SELECT id, project_id, project_name, event_type, provider, commit_id, ref, X'' AS payload,
+                    length(payload) AS payload_bytes, clone_url, log_level, delivery_key, coalesce_key, not_before,
+                    status, reason, exit_code, created_at, started_at, finished_at, attempts, coalesced
+                FROM builds \(filter) ORDER BY id DESC LIMIT ?
+                """, arguments: arguments).map(Self.build(from:))
         }
     }
 
@@ -538,7 +543,8 @@ public final class SQLiteBuildStore: BuildStore {
                 deliveryKey: row["delivery_key"], coalesceKey: row["coalesce_key"], notBefore: date(row, "not_before")),
             status: BuildStatus(rawValue: row["status"]) ?? .failed, reason: row["reason"], exitCode: row["exit_code"],
             createdAt: date(row, "created_at") ?? Date(timeIntervalSince1970: 0), startedAt: date(row, "started_at"),
-            finishedAt: date(row, "finished_at"), attempts: row["attempts"], coalesced: row["coalesced"])
+            finishedAt: date(row, "finished_at"), attempts: row["attempts"], coalesced: row["coalesced"],
+            listedPayloadBytes: row["payload_bytes"])
     }
 
     private static func job(from row: Row) -> StoredJob {

@@ -153,6 +153,14 @@ enum BuildStoreContract {
         #expect(try await store.builds(projectID: nil, status: nil, before: ids[4], limit: 2).map(\.id) == [ids[3], ids[2]])
         #expect(try await store.builds(projectID: nil, status: .failed, before: ids[4], limit: 10).map(\.id) == [ids[1]])
         #expect(try await store.builds(projectID: ProjectID.of("acme/web"), status: nil, before: ids[1], limit: 10).map(\.id) == [ids[0]])
+        // Without their payloads (a page of them could be gigabytes), but with their sizes.
+        let listed = try #require(try await store.builds(projectID: nil, status: .succeeded, limit: 1).first)
+        let whole = try #require(try await store.build(id: ids[3]))
+        #expect(listed.build.payload.isEmpty && listed.payloadBytes == whole.build.payload.count && whole.payloadBytes > 0)
+        var sameButPayload = listed
+        sameButPayload.build.payload = whole.build.payload
+        sameButPayload.listedPayloadBytes = nil
+        #expect(sameButPayload == whole, "the rest is as stored")
 
         #expect(try await store.deleteEndedBuilds(createdBefore: Date().addingTimeInterval(-30 * 86_400)) == 2)
         for gone in ids[0...1] { #expect(try await store.build(id: gone) == nil) }
