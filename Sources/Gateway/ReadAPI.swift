@@ -77,12 +77,12 @@ struct ReadAPI: Sendable {
         }
         api.get("build/:id/jobs") { _, context in
             let id = try context.parameters.require("id")
-            guard try await store.build(id: id) != nil else { return notFound("build") }
+            guard try await store.status(ofBuild: id) != nil else { return notFound("build") }
             return Reply.json(.ok, try await store.jobs(buildID: id).map(APIObjects.job))
         }
         api.get("build/:id/logs") { request, context in
             let id = try context.parameters.require("id")
-            guard try await store.build(id: id) != nil else { return notFound("build") }
+            guard try await store.status(ofBuild: id) != nil else { return notFound("build") }
             let follow = request.uri.queryParameters["stream"] == "true"
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody { [store, stopping] writer in

@@ -175,6 +175,9 @@ public protocol BuildStore: Sendable {
     func deleteBuild(id: String) async throws -> BuildDeletion
 
     func build(id: String) async throws -> StoredBuild?
+    /// The build's status alone, for what polls it: a build read whole carries its payload,
+    /// up to 2 MiB, and waiting for a build polled it ten times a second (nil: no such build).
+    func status(ofBuild id: String) async throws -> BuildStatus?
     /// The newest builds, of one project and in one status when those are given, and older
     /// than the build `before` (the last of the previous page) when it is; without their
     /// payloads, whose sizes are in `listedPayloadBytes`.
@@ -274,11 +277,11 @@ extension BuildStore {
                            stop: @Sendable () -> Bool = { false }) async throws -> StoredBuild? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
-            guard let build = try await build(id: buildID) else { return nil }
-            if build.status.isFinished || stop() { return build }
-            if let deadline, ContinuousClock.now >= deadline { return build }
+            guard let status = try await status(ofBuild: buildID) else { return nil }
+            if status.isFinished || stop() || deadline.map({ ContinuousClock.now >= $0 }) == true { break }
             try await Task.sleep(for: pollInterval)
         }
+        return try await build(id: buildID)
     }
 
     public func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {
@@ -295,7 +298,7 @@ extension BuildStore {
         var last = 0
         var limit = 500
         while true {
-            let finished = try await build(id: buildID)?.status.isFinished ?? true
+            let finished = try await status(ofBuild: buildID)?.isFinished ?? true
             while true {
                 let lines = try await logs(buildID: buildID, after: last, limit: limit, maxBytes: ReadPart.logBytes)
                 guard let tail = lines.last else { break }

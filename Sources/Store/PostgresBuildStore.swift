@@ -520,6 +520,10 @@ public final class PostgresBuildStore: BuildStore {
             "SELECT \(unescaped: Self.buildColumns) FROM builds WHERE id = \(id)")).first
     }
 
+    public func status(ofBuild id: String) async throws -> BuildStatus? {
+        try await rows("SELECT status FROM builds WHERE id = \(id)").first.map { BuildStatus(rawValue: try $0.decode(String.self)) ?? .failed }
+    }
+
     public func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] {
         // Planned for each call's values, so a missing filter costs nothing. IDs are ULIDs: in
         // the order builds came.

@@ -457,6 +457,12 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
+    public func status(ofBuild id: String) async throws -> BuildStatus? {
+        try await database.read { db in
+            try String.fetchOne(db, sql: "SELECT status FROM builds WHERE id = ?", arguments: [id]).map { BuildStatus(rawValue: $0) ?? .failed }
+        }
+    }
+
     public func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] {
         try await database.read { db in
             var conditions: [String] = []

@@ -17,6 +17,7 @@ final class FailingStore: BuildStore {
     func requestCancel(buildID: String, reason: String) async throws -> CancelRequest { throw DiskGone() }
     func cancelRequests() async throws -> [String: String] { [:] }
     func build(id: String) async throws -> StoredBuild? { nil }
+    func status(ofBuild id: String) async throws -> BuildStatus? { nil }
     func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] { throw DiskGone() }
     func pendingCount() async throws -> Int { throw DiskGone() }
     func deleteEndedBuilds(createdBefore cutoff: Date) async throws -> Int { throw DiskGone() }

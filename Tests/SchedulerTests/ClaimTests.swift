@@ -260,6 +260,7 @@ final class CountingStore: BuildStore {
     }
     func cancelRequests() async throws -> [String: String] { try await store.cancelRequests() }
     func build(id: String) async throws -> StoredBuild? { try await store.build(id: id) }
+    func status(ofBuild id: String) async throws -> BuildStatus? { try await store.status(ofBuild: id) }
     func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild] {
         try await store.builds(projectID: projectID, status: status, before: before, limit: limit)
     }

@@ -44,7 +44,10 @@ enum BuildStoreContract {
 
     static func logsJobsAndOutcome(_ store: any BuildStore) async throws {
         let build = try await store.create(newBuild("acme/web"))
+        #expect(try await store.status(ofBuild: build.id) == .pending)
         #expect(try await store.claimNextPending(busyProjects: [])?.id == build.id) // logs and ends come from a claim
+        #expect(try await store.status(ofBuild: build.id) == .running)
+        #expect(try await store.status(ofBuild: "no-such-build") == nil)
         try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "one"), LogLine(.stderr, "two")])
         try await store.appendLog(buildID: build.id, lines: [LogLine(.stdout, "three ü")])
         let all = try await store.logs(buildID: build.id, after: 0, limit: 100)
@@ -69,6 +72,8 @@ enum BuildStoreContract {
                                lastLines: [LogLine(.stderr, "four")], jobs: [first, deploy, again])
         let finished = try #require(try await store.build(id: build.id))
         #expect(finished.status == .failed && finished.exitCode == 1 && finished.reason == "unhandled rejection")
+        #expect(try await store.status(ofBuild: build.id) == .failed)
+        #expect(try await store.waitForEnd(of: build.id, timeout: .zero) == finished)
         #expect(finished.finishedAt != nil)
         #expect(try await store.logs(buildID: build.id, after: 3, limit: 100).map(\.line) == [LogLine(.stderr, "four")])
         #expect(try await store.jobs(buildID: build.id).sorted { $0.id < $1.id } == [deploy, again])
