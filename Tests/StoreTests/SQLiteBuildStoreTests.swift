@@ -151,6 +151,42 @@ import Testing
         try await BuildStoreContract.logsAndOutputAreReadInParts(SQLiteBuildStore(directory: directory))
     }
 
+    /// A store an earlier Brigantine left, with the payload before the columns read most, is
+    /// made again with it last: nothing is lost, jobs and logs included (their rows refer to
+    /// the builds), and a build's status is read without walking past its payload.
+    @Test func aStoreFromBeforeThePayloadWentLastKeepsEverything() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let big = #"{"pad":""# + String(repeating: "p", count: 1 << 20) + #""}"#
+        var builds: [StoredBuild] = []
+        let job: StoredJob
+        do {
+            let earlier = try SQLiteBuildStore(directory: directory, schemaUpTo: "long lines")
+            for payload in [big, #"{"small":1}"#] {
+                _ = try await earlier.create(newBuild("acme/web", payload: payload))
+            }
+            let ended = try #require(try await earlier.claimNextPending(busyProjects: []))
+            try await earlier.appendLog(buildID: ended.id, lines: [LogLine(.stdout, "one"), LogLine(.stderr, "tw", continues: true)])
+            job = StoredJob(buildID: ended.id, id: "test-\(ended.id)", name: "test", image: "alpine", status: "succeeded",
+                            exitCode: 0, startedAt: Date(timeIntervalSince1970: 1_700_000_000), finishedAt: nil, failure: nil, output: "ok\n")
+            try await earlier.finish(buildID: ended.id, status: .failed, exitCode: 1, reason: "why", lastLines: [LogLine(.stderr, "o")], jobs: [job])
+            for build in try await earlier.builds(projectID: nil, limit: 10) { builds.append(try #require(try await earlier.build(id: build.id))) }
+        }
+        let store = try SQLiteBuildStore(directory: directory)
+        for build in builds { #expect(try await store.build(id: build.id) == build) }
+        #expect(builds.map(\.build.payload.count).contains(big.utf8.count))
+        let ended = builds.first { $0.status == .failed }!
+        #expect(try await store.logs(buildID: ended.id, after: 0, limit: 10).map(\.line) == [
+            LogLine(.stdout, "one"), LogLine(.stderr, "tw", continues: true), LogLine(.stderr, "o"),
+        ])
+        #expect(try await store.jobs(buildID: ended.id) == [job])
+        #expect(try await store.status(ofBuild: builds[0].id) != nil)
+        #expect(try await store.deleteBuild(id: ended.id) == .deleted)
+        #expect(try await store.jobs(buildID: ended.id).isEmpty, "jobs still go with their build")
+        #expect(try await store.logs(buildID: ended.id, after: 0, limit: 10).isEmpty)
+        let layout = try await store.columnsOfBuilds()
+        #expect(layout.last == "payload" && layout.firstIndex(of: "status")! < 5, "\(layout)")
+    }
+
     @Test func buildsPutBackAreQueuedAgain() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await BuildStoreContract.buildsPutBackAreQueuedAgain(SQLiteBuildStore(directory: directory))
