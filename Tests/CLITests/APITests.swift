@@ -1,4 +1,6 @@
 import Foundation
+import Gateway
+@testable import Store
 import TestSupport
 import Testing
 
@@ -26,6 +28,17 @@ import Testing
 
     var payload: Data {
         get throws { try Data(contentsOf: GatewayTests.fixtures.appendingPathComponent("dockerhub-push.json")) }
+    }
+
+    /// Times are ISO 8601 in UTC to the second, as Brigade's API gave them.
+    @Test func timesAreISO8601() {
+        let created = Date(timeIntervalSince1970: 1_700_000_000.7)
+        let build = StoredBuild(build: NewBuild(projectID: "p", projectName: "p", eventType: "push", provider: "dockerhub", payload: Data()),
+                                status: .running, createdAt: created, startedAt: created.addingTimeInterval(86_400 * 40), attempts: 1)
+        let object = APIObjects.build(build)
+        #expect(object["createdAt"] as? String == "2023-11-14T22:13:20Z")
+        #expect(object["startedAt"] as? String == "2023-12-24T22:13:20Z")
+        #expect(object["finishedAt"] is NSNull)
     }
 
     @Test func aTokenGuardsTheAPIButNotWebhooksOrHealthChecks() async throws {
