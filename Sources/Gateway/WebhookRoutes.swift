@@ -100,6 +100,19 @@ struct WebhookRoutes: Sendable {
         return await store(build, of: entry.project, answer: "Success")
     }
 
+    /// Most bytes of a revision's commit or ref, which come from the request (`?commit=`, a
+    /// SimpleEvent's or CloudEvent's body) and go with the build into every listing: git's
+    /// names are far shorter, and a ref of 2 MB was stored and listed as it came.
+    static let maxRevisionBytes = 1024
+
+    /// Why the build's revision is refused; nil when it is not.
+    static func revisionRefusal(_ build: NewBuild) -> String? {
+        for (name, value) in [("commit", build.commit), ("ref", build.ref)] where value.utf8.count > maxRevisionBytes {
+            return "the revision's \(name) is \(value.utf8.count) bytes long; at most \(maxRevisionBytes) are taken (a git commit or ref)"
+        }
+        return nil
+    }
+
     /// A sender checking that its webhook works: GitHub's `ping` event (sent when a hook is
     /// made), ACR's ping (`{"action": "ping"}`, from its portal or `az acr webhook ping`).
     /// It is answered, but runs no build: a script written for pushes would only fail on it.
@@ -212,6 +225,10 @@ struct WebhookRoutes: Sendable {
     /// A delivery sent again gets the first one's build, marked `"duplicate": true`; one that
     /// joined a pending build in its coalescing window gets that build, `"coalesced": true`.
     private func store(_ build: NewBuild, of project: Project, answer: String) async -> Response {
+        if let refusal = Self.revisionRefusal(build) {
+            RequestNote.add("refused", refusal)
+            return Reply.refusal(.badRequest, refusal)
+        }
         if case .full(let waiting, let limit) = queueLimit.check() {
             return Reply.tryAgain(.serviceUnavailable, "the gateway's queue is full (\(waiting) builds wait, its limit is \(limit))",
                                   in: QueueLimit.retryAfterSeconds)

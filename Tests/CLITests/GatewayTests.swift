@@ -686,6 +686,22 @@ import TestSupport
             let answer = try await gateway.post("/\(route)/\(id)/\(Self.genericSecret)", Data(body.utf8))
             #expect(answer.status == 400 && answer.json["status"] as? String == message, "\(route) \(body): \(answer.text)")
         }
+        // A revision no git name is as long as: refused, where Brigade stored it and listed it with the build.
+        let before = try #require(try await gateway.get("/v1/builds").list).count
+        let long = String(repeating: "r", count: 1025)
+        let tooLong = [
+            try await gateway.post("/simpleevents/v1/\(id)/\(Self.genericSecret)", Data(#"{"ref":"\#(long)"}"#.utf8)),
+            try await gateway.post("/cloudevents/v02/\(id)/\(Self.genericSecret)",
+                                   Data(#"{"specversion":"0.2","type":"x","source":"/s","id":"2","data":{"commit":"\#(long)"}}"#.utf8)),
+            try await gateway.post("/events/webhook/\(token)?commit=\(long)", simple),
+        ]
+        for (answer, name) in zip(tooLong, ["ref", "commit", "ref"]) {
+            #expect(answer.status == 400 && answer.json["status"] as? String
+                    == "the revision's \(name) is 1025 bytes long; at most 1024 are taken (a git commit or ref)", "\(answer.text)")
+        }
+        #expect(try #require(try await gateway.get("/v1/builds").list).count == before, "nothing stored")
+        let longest = try await gateway.post("/simpleevents/v1/\(id)/\(Self.genericSecret)", Data(#"{"ref":"\#(long.dropLast())"}"#.utf8))
+        #expect(longest.status == 200)
         let wrongSecret = try await gateway.post("/simpleevents/v1/\(id)/WrongSecret", simple)
         #expect(wrongSecret.status == 401 && !gateway.log.contains("WrongSecret") && !gateway.log.contains(Self.genericSecret))
         #expect(try await gateway.get("/healthz").status == 200, "still serving")
