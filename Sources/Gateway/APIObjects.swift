@@ -59,10 +59,48 @@ public enum APIObjects {
         ]
     }
 
-    /// The object as JSON, keys sorted, with a final newline.
+    /// The object as JSON, keys sorted, with a final newline. Written by `JSONEncoder`: this
+    /// platform's `JSONSerialization` sorts keys with a locale, and took 190 ms for a page of
+    /// 1,000 builds, against 27 ms.
     public static func data(_ object: Any) -> Data {
-        var data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        var data = (try? encoder.encode(JSONValue(object))) ?? Data("{}".utf8)
         data.append(0x0A)
         return data
+    }
+
+    private static let encoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+}
+
+/// An object of the API, made of Swift values (not `NSNumber`s: one holding 1 reads as
+/// true), in a form `JSONEncoder` takes.
+private enum JSONValue: Encodable {
+    case string(String), bool(Bool), int(Int), double(Double), null
+    case array([JSONValue]), object([String: JSONValue])
+
+    init(_ value: Any) {
+        if let text = value as? String { self = .string(text) }
+        else if type(of: value) == Bool.self, let flag = value as? Bool { self = .bool(flag) }
+        else if let number = value as? any BinaryInteger, let exact = Int(exactly: number) { self = .int(exact) }
+        else if let number = value as? any BinaryFloatingPoint { self = .double(Double(number)) }
+        else if let object = value as? [String: Any] { self = .object(object.mapValues(JSONValue.init)) }
+        else if let array = value as? [Any] { self = .array(array.map(JSONValue.init)) }
+        else { self = .null }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let text): try container.encode(text)
+        case .bool(let flag): try container.encode(flag)
+        case .int(let number): try container.encode(number)
+        case .double(let number): try container.encode(number)
+        case .null: try container.encodeNil()
+        case .array(let array): try container.encode(array)
+        case .object(let object): try container.encode(object)
+        }
     }
 }

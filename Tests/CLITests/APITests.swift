@@ -41,6 +41,19 @@ import Testing
         #expect(object["finishedAt"] is NSNull)
     }
 
+    /// The API's JSON: keys sorted, each Swift value as its JSON kind (a Bool never a number,
+    /// nor an Int a Bool), null for NSNull.
+    @Test func objectsAsJSON() {
+        let object: [String: Any] = [
+            "s": "x/y", "t": true, "f": false, "one": 1, "zero": 0, "big": Int64(1) << 40, "half": 0.5, "whole": 30.0,
+            "none": NSNull(), "list": [1, "two", ["k": false]], "inner": ["b": 2, "a": [String]()],
+        ]
+        #expect(String(decoding: APIObjects.data(object), as: UTF8.self) == #"""
+            {"big":1099511627776,"f":false,"half":0.5,"inner":{"a":[],"b":2},"list":[1,"two",{"k":false}],"none":null,"one":1,"s":"x\/y","t":true,"whole":30,"zero":0}
+
+            """#)
+    }
+
     @Test func aTokenGuardsTheAPIButNotWebhooksOrHealthChecks() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writeWaitingProject()
