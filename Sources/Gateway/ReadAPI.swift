@@ -78,7 +78,7 @@ struct ReadAPI: Sendable {
         api.get("build/:id/jobs") { _, context in
             let id = try context.parameters.require("id")
             guard try await store.status(ofBuild: id) != nil else { return notFound("build") }
-            return Reply.json(.ok, try await store.jobs(buildID: id).map(APIObjects.job))
+            return Reply.json(.ok, try await store.jobs(buildID: id, withOutput: false).map(APIObjects.job))
         }
         api.get("build/:id/logs") { request, context in
             let id = try context.parameters.require("id")
@@ -90,7 +90,7 @@ struct ReadAPI: Sendable {
                             })
         }
         api.get("job/:id") { _, context in
-            guard let job = try await store.job(id: try context.parameters.require("id")) else { return notFound("job") }
+            guard let job = try await store.job(id: try context.parameters.require("id"), withOutput: false) else { return notFound("job") }
             return Reply.json(.ok, APIObjects.job(job))
         }
         api.get("job/:id/logs") { _, context in

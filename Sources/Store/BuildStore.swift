@@ -184,8 +184,10 @@ public protocol BuildStore: Sendable {
     func builds(projectID: String?, status: BuildStatus?, before: String?, limit: Int) async throws -> [StoredBuild]
     /// How many builds wait in the queue (of every gateway, for a shared store).
     func pendingCount() async throws -> Int
-    func jobs(buildID: String) async throws -> [StoredJob]
-    func job(id: String) async throws -> StoredJob?
+    /// The build's jobs; `withOutput: false` leaves each `output` empty (a build's records
+    /// keep up to 16 MiB of it, which a listing of its jobs does not show).
+    func jobs(buildID: String, withOutput: Bool) async throws -> [StoredJob]
+    func job(id: String, withOutput: Bool) async throws -> StoredJob?
     /// The build's log lines after `sequence`: at most `limit` of them, with no more than
     /// `maxBytes` of text but for the first.
     func logs(buildID: String, after sequence: Int, limit: Int, maxBytes: Int) async throws -> [StoredLogLine]
@@ -282,6 +284,14 @@ extension BuildStore {
             try await Task.sleep(for: pollInterval)
         }
         return try await build(id: buildID)
+    }
+
+    public func jobs(buildID: String) async throws -> [StoredJob] {
+        try await jobs(buildID: buildID, withOutput: true)
+    }
+
+    public func job(id: String) async throws -> StoredJob? {
+        try await job(id: id, withOutput: true)
     }
 
     public func logs(buildID: String, after sequence: Int, limit: Int) async throws -> [StoredLogLine] {

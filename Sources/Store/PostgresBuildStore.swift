@@ -540,15 +540,15 @@ public final class PostgresBuildStore: BuildStore {
         try await rows("SELECT count(*) FROM builds WHERE status = 'Pending'").first?.decode(Int.self) ?? 0
     }
 
-    public func jobs(buildID: String) async throws -> [StoredJob] {
+    public func jobs(buildID: String, withOutput: Bool) async throws -> [StoredJob] {
         try await Self.jobs(from: rows("""
-            SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE build_id = \(buildID) ORDER BY started_at, id
+            SELECT \(unescaped: Self.jobColumns(withOutput)) FROM jobs WHERE build_id = \(buildID) ORDER BY started_at, id
             """))
     }
 
-    public func job(id: String) async throws -> StoredJob? {
+    public func job(id: String, withOutput: Bool) async throws -> StoredJob? {
         try await Self.jobs(from: rows(
-            "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id)")).first
+            "SELECT \(unescaped: Self.jobColumns(withOutput)) FROM jobs WHERE id = \(id)")).first
     }
 
     public func jobOutput(id: String, from offset: Int, maxBytes: Int) async throws -> Data? {
@@ -668,7 +668,10 @@ public final class PostgresBuildStore: BuildStore {
         return builds
     }
 
-    private static let jobColumns = "build_id, id, name, image, status, exit_code, started_at, finished_at, failure, output"
+    /// A job's columns, its output empty unless `withOutput`.
+    private static func jobColumns(_ withOutput: Bool) -> String {
+        "build_id, id, name, image, status, exit_code, started_at, finished_at, failure, \(withOutput ? "output" : "''::text")"
+    }
 
     private static func jobs(from rows: [PostgresRow]) throws -> [StoredJob] {
         var jobs: [StoredJob] = []

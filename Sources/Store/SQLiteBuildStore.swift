@@ -552,17 +552,22 @@ public final class SQLiteBuildStore: BuildStore {
         }
     }
 
-    public func jobs(buildID: String) async throws -> [StoredJob] {
+    public func jobs(buildID: String, withOutput: Bool) async throws -> [StoredJob] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE build_id = ? ORDER BY started_at, id", arguments: [buildID])
-                .map(Self.job(from:))
+            try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns(withOutput)) FROM jobs WHERE build_id = ? ORDER BY started_at, id",
+                             arguments: [buildID]).map(Self.job(from:))
         }
     }
 
-    public func job(id: String) async throws -> StoredJob? {
+    public func job(id: String, withOutput: Bool) async throws -> StoredJob? {
         try await database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job(from:))
+            try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns(withOutput)) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job(from:))
         }
+    }
+
+    /// A job's columns, its output empty unless `withOutput`.
+    private static func jobColumns(_ withOutput: Bool) -> String {
+        "build_id, id, name, image, status, exit_code, started_at, finished_at, failure, \(withOutput ? "output" : "'' AS output")"
     }
 
     public func jobOutput(id: String, from offset: Int, maxBytes: Int) async throws -> Data? {

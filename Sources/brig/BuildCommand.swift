@@ -65,7 +65,7 @@ struct BuildCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try await BuildCommand.open(places)
             let build = try await BuildCommand.find(id, in: store)
-            let jobs = try await store.jobs(buildID: build.id)
+            let jobs = try await store.jobs(buildID: build.id, withOutput: false)
             if format.json {
                 // The build as /v1/build/<id> has it, with its jobs as /v1/build/<id>/jobs has them.
                 var object = APIObjects.build(build)

@@ -24,8 +24,8 @@ final class FailingStore: BuildStore {
     func deleteBuild(id: String) async throws -> BuildDeletion { throw DiskGone() }
     func putBack(buildID: String) async throws { throw DiskGone() }
     func markWaitingToStart(buildID: String, _ waiting: Bool) async throws { throw DiskGone() }
-    func jobs(buildID: String) async throws -> [StoredJob] { [] }
-    func job(id: String) async throws -> StoredJob? { nil }
+    func jobs(buildID: String, withOutput: Bool) async throws -> [StoredJob] { [] }
+    func job(id: String, withOutput: Bool) async throws -> StoredJob? { nil }
     func logs(buildID: String, after sequence: Int, limit: Int, maxBytes: Int) async throws -> [StoredLogLine] { [] }
     func jobOutput(id: String, from offset: Int, maxBytes: Int) async throws -> Data? { nil }
 }

@@ -269,8 +269,8 @@ final class CountingStore: BuildStore {
     func deleteBuild(id: String) async throws -> BuildDeletion { try await store.deleteBuild(id: id) }
     func putBack(buildID: String) async throws { try await store.putBack(buildID: buildID) }
     func markWaitingToStart(buildID: String, _ waiting: Bool) async throws { try await store.markWaitingToStart(buildID: buildID, waiting) }
-    func jobs(buildID: String) async throws -> [StoredJob] { try await store.jobs(buildID: buildID) }
-    func job(id: String) async throws -> StoredJob? { try await store.job(id: id) }
+    func jobs(buildID: String, withOutput: Bool) async throws -> [StoredJob] { try await store.jobs(buildID: buildID, withOutput: withOutput) }
+    func job(id: String, withOutput: Bool) async throws -> StoredJob? { try await store.job(id: id, withOutput: withOutput) }
     func logs(buildID: String, after sequence: Int, limit: Int, maxBytes: Int) async throws -> [StoredLogLine] {
         try await store.logs(buildID: buildID, after: sequence, limit: limit, maxBytes: maxBytes)
     }

@@ -78,6 +78,11 @@ enum BuildStoreContract {
         #expect(try await store.logs(buildID: build.id, after: 3, limit: 100).map(\.line) == [LogLine(.stderr, "four")])
         #expect(try await store.jobs(buildID: build.id).sorted { $0.id < $1.id } == [deploy, again])
         #expect(try await store.job(id: again.id) == again)
+        // Without their output, for listings that do not show it; the rest as stored.
+        var quiet = again
+        quiet.output = ""
+        #expect(try await store.job(id: again.id, withOutput: false) == quiet)
+        #expect(try await store.jobs(buildID: build.id, withOutput: false).map(\.output) == ["", ""])
     }
 
     /// A reader takes a log, or a job's output, in parts of a bounded size, so that it never
