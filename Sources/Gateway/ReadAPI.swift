@@ -95,7 +95,7 @@ struct ReadAPI: Sendable {
         }
         api.get("job/:id/logs") { _, context in
             let id = try context.parameters.require("id")
-            guard try await store.jobOutput(id: id, from: 0, maxBytes: 0) != nil else { return notFound("job") }
+            guard try await store.job(id: id, withOutput: false) != nil else { return notFound("job") }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody { [store] writer in
                                 try await Self.writeJobOutput(of: id, store: store, to: &writer)
