@@ -240,6 +240,9 @@ import Testing
         held = []
         let after = try await gateway.get("/v1/job/long-\(id)/logs")
         #expect(after.body.count == 16_000_000)
+        for path in ["/v1/job/none-\(id)/logs", "/v1/job/none-\(id)", "/v1/build/\(id)x/logs", "/v1/build/\(id)x/jobs"] {
+            #expect(try await gateway.get(path).status == 404, "\(path)")
+        }
     }
 
     /// Bodies nested hundreds of thousands deep, within the size cap, where the gateway parses
