@@ -101,8 +101,7 @@ public final class BuildLog: Sendable {
         var pieces: [Substring] = []
         var start = utf8.startIndex
         while start < utf8.endIndex {
-            var end = utf8.index(start, offsetBy: maxLineBytes, limitedBy: utf8.endIndex) ?? utf8.endIndex
-            while end < utf8.endIndex, UTF8.isContinuation(utf8[end]) { utf8.formIndex(before: &end) }
+            let end = utf8.cutIndex(from: start, atMostBytes: maxLineBytes)
             pieces.append(line[start..<end])
             start = end
         }

@@ -53,8 +53,7 @@ public struct SecretRedactor: Sendable {
         let masked = redact(text)
         let utf8 = masked.utf8
         guard utf8.count > maxBytes else { return masked }
-        var end = utf8.index(utf8.startIndex, offsetBy: maxBytes)
-        while end > utf8.startIndex, UTF8.isContinuation(utf8[end]) { utf8.formIndex(before: &end) }
+        let end = utf8.cutIndex(from: utf8.startIndex, atMostBytes: maxBytes)
         // Masked before the cut: no secret is whole in the text any more, so none is cut in two.
         let left = utf8.distance(from: end, to: utf8.endIndex)
         return String(masked[..<end]) + "… (\(left) more byte\(left == 1 ? "" : "s"))"
