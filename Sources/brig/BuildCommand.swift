@@ -117,7 +117,7 @@ struct BuildCommand: AsyncParsableCommand {
                 build = newest
             }
             try await store.forEachLogBatch(of: build.id, follow: follow, pollInterval: .milliseconds(250)) { lines in
-                for line in lines { print(line.line.text, terminator: line.line.continues ? "" : "\n") }
+                for line in lines { print(line.line.shown, terminator: "") }
             }
             guard jobs else { return }
             for job in try await store.jobs(buildID: build.id) {
